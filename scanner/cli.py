@@ -1,0 +1,326 @@
+"""The ``platscan`` command line: parses options, calls the library, maps errors to exit codes.
+
+Exit codes: 0 the command did its job (a scan that finds problems still exits 0); 2 usage or
+configuration error; 1 an unexpected failure; 130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from scanner import __version__
+from scanner.criteria import Profile, ProfileError, load_profile
+from scanner.engine import Unit
+from scanner.model import Result, Status
+from scanner.plugin import Catalogue, Check, SelectionError, discover_checks, select_checks
+from scanner.registry import Targets, TargetsError, load_targets
+from scanner.runner import execute_scan
+from scanner.store import Store, StoreError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("platscan.db"),
+        show_default=True,
+        help="SQLite database that holds every scan.",
+    )(func)
+
+
+def selection_options(func: F) -> F:
+    func = click.option(
+        "--skip",
+        multiple=True,
+        metavar="CHECKS",
+        help="Leave out these families or check ids (comma-separated, repeatable).",
+    )(func)
+    return click.option(
+        "--only",
+        multiple=True,
+        metavar="CHECKS",
+        help="Run only these families or check ids, e.g. --only tls or --only tls.cert_expired,tls.protocol_ssl.",
+    )(func)
+
+
+def fail_usage(message: str) -> NoReturn:
+    click.echo(f"platscan: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def load_catalogue(quiet: bool = False) -> Catalogue:
+    catalogue = discover_checks()
+    if not quiet:
+        for problem in catalogue.problems:
+            click.echo(f"warning: {problem}", err=True)
+    return catalogue
+
+
+def choose_checks(catalogue: Catalogue, only: Sequence[str], skip: Sequence[str], active: bool) -> tuple[Check, ...]:
+    try:
+        checks = select_checks(catalogue.checks, only, skip, active)
+    except SelectionError as exc:
+        fail_usage(str(exc))
+    if not checks:
+        fail_usage("the selection leaves no check to run")
+    return checks
+
+
+def open_profile(name: str, catalogue: Catalogue) -> Profile:
+    try:
+        return load_profile(name, {check.id for check in catalogue.checks})
+    except ProfileError as exc:
+        fail_usage(str(exc))
+
+
+def open_store(path: Path) -> Store:
+    try:
+        return Store(path)
+    except StoreError as exc:
+        fail_usage(str(exc))
+
+
+class Progress:
+    """A one-line progress counter on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = 0
+        self.done = 0
+        self.failing = 0
+
+    def started(self, total: int) -> None:
+        self.total = total
+        self._draw()
+
+    def finished(self, unit: Unit, results: Sequence[Result]) -> None:
+        self.done += 1
+        self.failing += sum(1 for r in results if r.status == Status.FAIL)
+        self._draw()
+        if self.enabled and self.done == self.total:
+            click.echo("", err=True)
+
+    def _draw(self) -> None:
+        if self.enabled:
+            click.echo(
+                f"\rscanned {self.done}/{self.total} endpoints, {self.failing} failing checks", nl=False, err=True
+            )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="platscan")
+def main() -> None:
+    """platscan: security compliance scanner for a province's shared digital platforms.
+
+    Checks every registered platform endpoint (TLS, exposed ports, HTTP headers and cookies,
+    authentication) against the provincial criteria, stores every result in SQLite and writes
+    reports. Start with `platscan demo`, then `platscan scan targets.toml`.
+    """
+
+
+@main.command()
+@click.argument("targets_file", metavar="TARGETS", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--platform", "platforms", multiple=True, metavar="ID", help="Scan only this platform (repeatable).")
+@selection_options
+@click.option("--concurrency", type=click.IntRange(1, 256), help="Endpoints scanned at once (default from [scan]).")
+@click.option("--timeout", type=click.FloatRange(0.5, 300), help="Seconds per network operation.")
+@click.option("--active", is_flag=True, help="Also run active checks (login attempts); needs written authorisation.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary output.")
+def scan(
+    targets_file: Path,
+    db: Path,
+    platforms: tuple[str, ...],
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    concurrency: int | None,
+    timeout: float | None,
+    active: bool,
+    quiet: bool,
+) -> None:
+    """Scan every registered platform in TARGETS and store the results.
+
+    Exits 0 when the scan ran, whatever it found; 2 on a bad targets file or option.
+
+    \b
+    Example:
+      platscan scan targets.toml --db fleet.db --only tls
+    """
+    overrides: dict[str, Any] = {"active": active}
+    if concurrency is not None:
+        overrides["concurrency"] = concurrency
+    if timeout is not None:
+        overrides["timeout"] = timeout
+    targets = read_targets(targets_file, overrides, platforms)
+    catalogue = load_catalogue(quiet)
+    checks = choose_checks(catalogue, only, skip, active)
+    profile = open_profile(targets.settings.profile, catalogue)
+    with open_store(db) as store:
+        run_and_summarise(store, targets, checks, profile, {"only": list(only), "skip": list(skip)}, quiet)
+
+
+def read_targets(path: Path, overrides: dict[str, Any], platforms: Sequence[str] = ()) -> Targets:
+    try:
+        targets = load_targets(path, overrides)
+        return targets.only(tuple(platforms))
+    except TargetsError as exc:
+        click.echo(f"platscan: {path} has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyError as exc:
+        fail_usage(str(exc.args[0]))
+
+
+def run_and_summarise(
+    store: Store,
+    targets: Targets,
+    checks: Sequence[Check],
+    profile: Profile,
+    selection: dict[str, list[str]],
+    quiet: bool,
+) -> int:
+    from reports.text import summary
+
+    progress = Progress(enabled=not quiet and sys.stderr.isatty())
+    try:
+        outcome = execute_scan(targets, checks, store, profile, selection, progress)
+    except KeyboardInterrupt:
+        scan_row = store.scan()
+        kept = len({(r.platform, r.endpoint) for r in store.results(scan_row.id)})
+        click.echo(f"\ninterrupted: scan {scan_row.id} kept the results of {kept} endpoint(s)", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if not quiet:
+        results = store.results(outcome.scan_id)
+        click.echo(summary(store.platforms(outcome.scan_id), results))
+        click.echo(
+            f"\nscan {outcome.scan_id} {outcome.status.value}: {outcome.endpoints} endpoints, "
+            f"{len(results)} results stored in {store.path}"
+        )
+    return outcome.scan_id
+
+
+@main.command()
+@db_option
+@click.option("--scan", "scan_id", type=int, help="Scan number (default: the latest).")
+@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    required=True,
+    help="File to write, or - for standard output.",
+)
+@click.option("--platform", metavar="ID", help="Only this platform.")
+def report(db: Path, scan_id: int | None, fmt: str, output: Path, platform: str | None) -> None:
+    """Write a stored scan as a report.
+
+    \b
+    Example:
+      platscan report --db fleet.db --format json -o scan.json
+    """
+    from reports import json_report
+
+    if not db.exists():
+        fail_usage(f"no database at {db}: run `platscan scan TARGETS --db {db}` first")
+    with open_store(db) as store:
+        try:
+            scan_row = store.scan(scan_id)
+        except StoreError as exc:
+            fail_usage(str(exc))
+        if platform is not None and platform not in {p["id"] for p in store.platforms(scan_row.id)}:
+            fail_usage(f"scan {scan_row.id} has no platform {platform!r}")
+        text = json_report.render(store, scan_row, platform)
+    write_output(output, text)
+
+
+def write_output(output: Path, text: str) -> None:
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail_usage(f"cannot write {output}: {exc.strerror}")
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command(name="checks")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--profile", default="vn-baseline", show_default=True, help="Criteria profile for the criteria column.")
+def list_checks(fmt: str, profile: str) -> None:
+    """List the check catalogue: id, family, severity, criteria and title.
+
+    \b
+    Example:
+      platscan checks --format json
+    """
+    catalogue = load_catalogue()
+    criteria = open_profile(profile, catalogue).criteria_by_check()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": check.id,
+            "family": check.family,
+            "severity": check.severity.value,
+            "active": check.active,
+            "criteria": list(criteria.get(check.id, ())),
+            "title": check.title,
+        }
+        for check in catalogue.checks
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        crit = ",".join(row["criteria"]) or "-"
+        click.echo(f"{row['id']:<32} {row['family']:<6} {row['severity']:<8} {crit:<14} {row['title']}")
+
+
+@main.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("platscan-demo"),
+    show_default=True,
+    help="Where the demo's certificates, database and reports go.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def demo(workdir: Path, quiet: bool) -> None:
+    """Start a demo fleet on 127.0.0.1, scan it, and write its reports.
+
+    The demo fleet is a handful of pure-Python TLS endpoints named after a province's shared
+    platforms, some configured well and some badly, with their own test CA. Nothing leaves
+    this machine.
+
+    \b
+    Example:
+      platscan demo --workdir /tmp/demo
+    """
+    from reports import json_report
+    from scanner.demo.fleet import DemoFleet
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "platscan-demo.db"
+    catalogue = load_catalogue(quiet)
+    with DemoFleet(workdir) as fleet:
+        targets = read_targets(fleet.targets_path, {})
+        profile = open_profile(targets.settings.profile, catalogue)
+        with open_store(db) as store:
+            scan_id = run_and_summarise(store, targets, catalogue.checks, profile, {}, quiet)
+            report_path = workdir / "report.json"
+            report_path.write_text(json_report.render(store, store.scan(scan_id)), encoding="utf-8")
+    click.echo(f"\nDatabase:    {db.resolve()}")
+    click.echo(f"JSON report: {report_path.resolve()}")
+    click.echo(f"Targets:     {fleet.targets_path.resolve()}")

@@ -1,0 +1,133 @@
+"""Gathering facts once per scan, each gathering in a worker process that can be killed.
+
+Library timeouts are per operation (a server that trickles one byte a second never trips them),
+so the only reliable bound on a hostile endpoint is a process we can kill. Workers fork from a
+forkserver that has already imported the check families, which keeps a fork to a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import threading
+import time
+import traceback
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class CollectionError(Exception):
+    """Facts could not be gathered; ``reason`` is one sentence for the report."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CollectionTimeout(CollectionError):
+    pass
+
+
+class Interrupted(CollectionError):
+    pass
+
+
+def _child_main(conn: multiprocessing.connection.Connection, fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    try:
+        value = fn(*args)
+        conn.send(("ok", value))
+    except BaseException as exc:  # report everything, including KeyboardInterrupt, to the parent
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        conn.send(("error", detail, traceback.format_exc(limit=8)))
+    finally:
+        conn.close()
+
+
+class Workers:
+    """Starts collector processes and kills them all on request (Ctrl-C, scan end)."""
+
+    def __init__(self, preload: Sequence[str] = (), isolate: bool = True) -> None:
+        self.isolate = isolate
+        self._context = multiprocessing.get_context("forkserver")
+        if preload:
+            self._context.set_forkserver_preload(sorted(set(preload)))
+        self._live: set[BaseProcess] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def run(self, fn: Callable[..., T], args: Sequence[Any], timeout: float) -> T:
+        if not self.isolate:
+            return fn(*args)
+        if timeout <= 0:
+            raise CollectionTimeout("no time left in this endpoint's budget")
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_child_main, args=(sender, fn, args), daemon=True)
+        with self._lock:
+            if self._closed:
+                raise Interrupted("scan interrupted")
+            process.start()
+            self._live.add(process)
+        sender.close()
+        try:
+            if not receiver.poll(timeout):
+                raise CollectionTimeout(f"gave up after {timeout:.0f} s (endpoint time budget)")
+            try:
+                message = receiver.recv()
+            except EOFError:
+                process.join(1)
+                if self._closed:
+                    raise Interrupted("scan interrupted") from None
+                raise CollectionError(f"collector process died (exit code {process.exitcode})") from None
+            if message[0] == "ok":
+                value: T = message[1]
+                return value
+            raise CollectionError(f"collector failed: {message[1]}")
+        finally:
+            receiver.close()
+            if process.is_alive():
+                process.kill()
+            process.join(5)
+            with self._lock:
+                self._live.discard(process)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for process in live:
+            if process.is_alive():
+                process.kill()
+
+
+class FactCache:
+    """Per-scan memo of collected facts: the first caller for a key collects, the others wait for it."""
+
+    def __init__(self, workers: Workers) -> None:
+        self._workers = workers
+        self._futures: dict[Hashable, Future[Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, fn: Callable[..., T], args: Sequence[Any], deadline: float) -> T:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._futures[key] = future
+        if owner:
+            try:
+                future.set_result(self._workers.run(fn, args, deadline - time.monotonic()))
+            except CollectionError as exc:
+                future.set_exception(exc)
+            except Exception as exc:  # in-process mode: the collector's own exception
+                future.set_exception(CollectionError(f"collector failed: {type(exc).__name__}: {exc}"))
+        try:
+            value: T = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            raise CollectionTimeout("gave up waiting for facts shared with another endpoint") from None
+        return value

@@ -1,0 +1,224 @@
+"""The values that flow through platscan: what is registered, what is scanned, what was found.
+
+Everything here is a frozen dataclass or a str-Enum so it can be pickled to a worker, stored as
+JSON and compared in tests without surprises.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class Status(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    ERROR = "error"
+    SKIP = "skip"
+
+
+class Severity(enum.StrEnum):
+    """The one severity scale. ``rank`` orders it: a bigger rank is worse."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class ScanStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How to reach a platform's login. Secrets are named by environment variable, never stored."""
+
+    login_url: str | None = None
+    protected_paths: tuple[str, ...] = ()
+    username_env: str | None = None
+    password_env: str | None = None
+    username_field: str | None = None
+    password_field: str | None = None
+    success_marker: str | None = None
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One registered platform, as written in the targets file (validated)."""
+
+    id: str
+    name: str
+    owner: str = ""
+    contact: str = ""
+    level: int = 3
+    urls: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    ports: str | tuple[int, ...] = "top-1000"
+    allowed_ports: tuple[int, ...] = (80, 443)
+    resolve: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+    auth: AuthSettings | None = None
+
+    def address_for(self, host: str) -> str | None:
+        """The address registered with ``resolve`` for ``host``, or None to use DNS."""
+        for name, address in self.resolve:
+            if name == host.lower():
+                return address
+        return None
+
+    @property
+    def all_hosts(self) -> tuple[str, ...]:
+        """Every host the platform owns: the URLs' hosts, then ``hosts``; the scan scope."""
+        seen: dict[str, None] = {}
+        for url in self.urls:
+            host = urlsplit(url).hostname
+            if host:
+                seen[host.lower()] = None
+        for host in self.hosts:
+            seen[host.lower()] = None
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One thing checks run against: a registered URL, or (kind "host") a host for host-level checks.
+
+    Attributes:
+        platform: id of the platform it belongs to.
+        target: the stable name stored with results: the URL as registered, or the host name.
+        kind: "url" or "host".
+        host: lower-case host name (or IP literal) without brackets.
+        port: TCP port for URLs (explicit or the scheme's default); None for hosts.
+        scheme: "https" or "http" for URLs; "" for hosts.
+        address: the address to connect to instead of resolving ``host`` (from ``resolve``).
+    """
+
+    platform: str
+    target: str
+    kind: str
+    host: str
+    port: int | None = None
+    scheme: str = ""
+    address: str | None = None
+
+    @classmethod
+    def for_url(cls, platform: Platform, url: str) -> Endpoint:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(
+            platform=platform.id,
+            target=url,
+            kind="url",
+            host=host,
+            port=port,
+            scheme=parts.scheme,
+            address=platform.address_for(host),
+        )
+
+    @classmethod
+    def for_host(cls, platform: Platform, host: str) -> Endpoint:
+        return cls(platform=platform.id, target=host, kind="host", host=host, address=platform.address_for(host))
+
+
+@dataclass(frozen=True)
+class Result:
+    """One verdict of one check on one endpoint.
+
+    Attributes:
+        check: the check id, e.g. "tls.protocol_legacy".
+        platform: the platform id.
+        endpoint: the endpoint's target (URL or host).
+        status: pass, fail, warn, error or skip.
+        severity: how bad a failure is; a check may raise its default for a worse case.
+        title: the check's title.
+        detail: one specific sentence about what was observed.
+        evidence: JSON-serialisable facts behind the verdict.
+        remediation: what to do about it.
+        criteria: requirement ids from the criteria profile that this check evidences.
+        duration: seconds spent, including the family's shared collection when this check triggered it.
+    """
+
+    check: str
+    platform: str
+    endpoint: str
+    status: Status
+    severity: Severity
+    title: str
+    detail: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: str = ""
+    criteria: tuple[str, ...] = ()
+    duration: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "endpoint": self.endpoint,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "title": self.title,
+            "detail": self.detail,
+            "evidence": dict(self.evidence),
+            "remediation": self.remediation,
+            "criteria": list(self.criteria),
+            "duration": round(self.duration, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One stored scan run.
+
+    Attributes:
+        id: the scan's number in its database.
+        started, finished: ISO 8601 UTC times; ``finished`` is None while it runs.
+        status: running, complete, interrupted or failed.
+        platscan_version: the version that ran it.
+        scoring_version: the scoring rules its grades were computed with (None before scoring existed).
+        targets: the targets file it scanned.
+        error: why it failed or stopped, if it did.
+    """
+
+    id: int
+    started: str
+    finished: str | None
+    status: ScanStatus
+    platscan_version: str
+    scoring_version: int | None
+    targets: str
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started": self.started,
+            "finished": self.finished,
+            "status": self.status.value,
+            "platscan_version": self.platscan_version,
+            "scoring_version": self.scoring_version,
+            "targets": self.targets,
+            "error": self.error,
+        }

@@ -1,0 +1,250 @@
+"""The check contract, the context a check runs in, and discovery of checks through entry points.
+
+A check family gathers its facts about an endpoint once (``ScanContext.collect``), in an isolated
+worker process with a hard deadline; each check of the family then judges those facts with a pure
+function. Built-in checks register in the same entry-point group a third-party package would use.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from scanner.facts import FactCache
+from scanner.model import Endpoint, Platform, Result, Severity, Status
+
+ENTRY_POINT_GROUP = "platscan.checks"
+BUILTIN_DISTRIBUTION = "platscan"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Scan-wide settings from the ``[scan]`` table of the targets file and the command line.
+
+    Attributes:
+        concurrency: endpoints scanned at once.
+        per_host: endpoints of the same host scanned at once (politeness towards one server).
+        timeout: seconds allowed for one network operation (connect, read).
+        retries: how often a failed connection is retried.
+        endpoint_timeout: hard bound, in seconds, on all the collection for one endpoint.
+        ca_bundle: extra trust anchors (PEM), used in addition to the system store.
+        profile: the criteria profile's name or path.
+        active: whether checks that send more than ordinary traffic may run.
+    """
+
+    concurrency: int = 8
+    per_host: int = 2
+    timeout: float = 10.0
+    retries: int = 1
+    endpoint_timeout: float = 180.0
+    ca_bundle: Path | None = None
+    profile: str = "vn-baseline"
+    active: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a pure judge returns; ``Check.result`` turns it into a ``Result``."""
+
+    status: Status
+    detail: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None
+
+
+class ScanContext:
+    """What a check may use while it runs on one endpoint: its platform, the settings, the shared facts."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        settings: ScanSettings,
+        facts: FactCache,
+        deadline: float,
+    ) -> None:
+        self.platform = platform
+        self.settings = settings
+        self._facts = facts
+        self.deadline = deadline
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def collect(self, key: Hashable, collector: Callable[..., T], *args: Any) -> T:
+        """Facts for ``key``, gathered once per scan by ``collector(*args)`` in a worker process.
+
+        ``collector`` must be a module-level function and its arguments and return value picklable.
+        Raises ``CollectionError`` (the same one to every caller) when the collector failed or ran
+        past this endpoint's deadline.
+        """
+        return self._facts.get(key, collector, args, self.deadline)
+
+
+class Check(abc.ABC):
+    """The base of every check. Subclasses set the class attributes and implement ``run``.
+
+    ``criteria`` is not declared here: the criteria profile (data) maps requirements to checks, so
+    that a new framework needs no code change.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    severity: ClassVar[Severity]
+    family: ClassVar[str]
+    remediation: ClassVar[str]
+    why: ClassVar[str] = ""
+    active: ClassVar[bool] = False
+
+    def applies_to(self, endpoint: Endpoint) -> bool:
+        return endpoint.kind == "url"
+
+    @abc.abstractmethod
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        """Judge the endpoint; network I/O belongs in a collector reached through ``ctx.collect``."""
+
+    def result(
+        self,
+        endpoint: Endpoint,
+        status: Status,
+        detail: str,
+        evidence: Mapping[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> Result:
+        return Result(
+            check=self.id,
+            platform=endpoint.platform,
+            endpoint=endpoint.target,
+            status=status,
+            severity=severity or self.severity,
+            title=self.title,
+            detail=detail,
+            evidence=dict(evidence or {}),
+            remediation=self.remediation,
+        )
+
+    def from_verdict(self, endpoint: Endpoint, verdict: Verdict) -> Result:
+        return self.result(endpoint, verdict.status, verdict.detail, verdict.evidence, verdict.severity)
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that could not be used, named so its owner can find it."""
+
+    name: str
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"check plugin {self.name!r} ({self.source}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    checks: tuple[Check, ...]
+    problems: tuple[PluginProblem, ...] = ()
+
+    def by_id(self) -> dict[str, Check]:
+        return {check.id: check for check in self.checks}
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return tuple(sorted({check.family for check in self.checks}))
+
+
+def _contract_problem(name: str, obj: object) -> str | None:
+    if not (isinstance(obj, type) and issubclass(obj, Check)):
+        return "does not name a subclass of scanner.plugin.Check"
+    if getattr(obj, "__abstractmethods__", None):
+        return f"is abstract (missing {', '.join(sorted(obj.__abstractmethods__))})"
+    for attr in ("id", "title", "family", "remediation"):
+        value = getattr(obj, attr, None)
+        if not isinstance(value, str) or not value.strip():
+            return f"has no {attr}"
+    if obj.id != name:
+        return f"declares id {obj.id!r}, which differs from its entry-point name"
+    if not obj.id.startswith(obj.family + "."):
+        return f"id {obj.id!r} does not start with its family {obj.family!r}"
+    if not isinstance(getattr(obj, "severity", None), Severity):
+        return "has no severity of type scanner.model.Severity"
+    return None
+
+
+def discover_checks(found: Iterable[EntryPoint] | None = None) -> Catalogue:
+    """Load every check registered under ``platscan.checks``, sorted by id.
+
+    A plugin that fails to import or breaks the contract is reported in ``problems`` by name and
+    left out; it never stops the others. On an id clash the built-in check wins.
+    """
+    eps = list(entry_points(group=ENTRY_POINT_GROUP) if found is None else found)
+    # Built-ins first so that they win an id clash; then by name for determinism.
+    eps.sort(key=lambda ep: (_distribution(ep) != BUILTIN_DISTRIBUTION, ep.name, ep.value))
+    chosen: dict[str, Check] = {}
+    problems: list[PluginProblem] = []
+    for ep in eps:
+        source = f"{_distribution(ep) or 'unknown package'}: {ep.value}"
+        if ep.name in chosen:
+            problems.append(PluginProblem(ep.name, source, "id already provided by another plugin; ignored"))
+            continue
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plugin must not stop the scan
+            problems.append(PluginProblem(ep.name, source, f"failed to load: {type(exc).__name__}: {exc}"))
+            continue
+        problem = _contract_problem(ep.name, obj)
+        if problem:
+            problems.append(PluginProblem(ep.name, source, problem))
+            continue
+        try:
+            chosen[ep.name] = obj()
+        except Exception as exc:
+            problems.append(PluginProblem(ep.name, source, f"failed to instantiate: {exc}"))
+    checks = tuple(sorted(chosen.values(), key=lambda check: check.id))
+    return Catalogue(checks=checks, problems=tuple(problems))
+
+
+def _distribution(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return str(dist.name) if dist is not None else ""
+
+
+class SelectionError(ValueError):
+    pass
+
+
+def select_checks(
+    checks: Sequence[Check], only: Sequence[str] = (), skip: Sequence[str] = (), active: bool = False
+) -> tuple[Check, ...]:
+    """The checks named by ``--only``/``--skip`` (families or ids, comma-separated, repeatable).
+
+    Active checks are dropped unless ``active`` is set. Unknown names are a ``SelectionError``.
+    """
+    known_ids = {check.id for check in checks}
+    known_families = {check.family for check in checks}
+
+    def tokens(values: Sequence[str]) -> set[str]:
+        out = {token.strip() for value in values for token in value.split(",") if token.strip()}
+        unknown = sorted(out - known_ids - known_families)
+        if unknown:
+            raise SelectionError(
+                f"unknown check or family: {', '.join(unknown)} "
+                f"(families: {', '.join(sorted(known_families))}; `platscan checks` lists the ids)"
+            )
+        return out
+
+    wanted, unwanted = tokens(only), tokens(skip)
+
+    def named(check: Check, names: set[str]) -> bool:
+        return check.id in names or check.family in names
+
+    return tuple(
+        check
+        for check in checks
+        if (not wanted or named(check, wanted)) and not named(check, unwanted) and (active or not check.active)
+    )

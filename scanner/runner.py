@@ -1,0 +1,65 @@
+"""One scan from start to end: register it, run the engine, store results as they come, close it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from scanner.criteria import Profile
+from scanner.engine import Observer, Unit, run_scan
+from scanner.model import Result, ScanStatus
+from scanner.plugin import Check
+from scanner.registry import Targets
+from scanner.store import Store
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    scan_id: int
+    status: ScanStatus
+    endpoints: int
+
+
+def execute_scan(
+    targets: Targets,
+    checks: Sequence[Check],
+    store: Store,
+    profile: Profile,
+    selection: dict[str, list[str]] | None = None,
+    observer: Observer | None = None,
+    isolate: bool = True,
+) -> ScanOutcome:
+    """Scan ``targets`` with ``checks`` into ``store``.
+
+    KeyboardInterrupt marks the scan interrupted (what finished is kept) and propagates; any other
+    failure marks it failed and propagates.
+    """
+    settings = targets.settings
+    scan_id = store.begin_scan(
+        targets=str(targets.path),
+        settings={**asdict(settings), "profile_version": profile.version},
+        selection={"checks": [check.id for check in checks], **(selection or {})},
+        platforms=targets.platforms,
+    )
+
+    def store_results(unit: Unit, results: list[Result]) -> None:
+        store.add_results(scan_id, results)
+
+    try:
+        count = run_scan(
+            targets.platforms,
+            checks,
+            settings,
+            on_results=store_results,
+            criteria=profile.criteria_by_check(),
+            observer=observer,
+            isolate=isolate,
+        )
+    except KeyboardInterrupt:
+        store.finish_scan(scan_id, ScanStatus.INTERRUPTED, "interrupted by the user")
+        raise
+    except BaseException as exc:
+        store.finish_scan(scan_id, ScanStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    store.finish_scan(scan_id, ScanStatus.COMPLETE)
+    return ScanOutcome(scan_id=scan_id, status=ScanStatus.COMPLETE, endpoints=count)

@@ -1,0 +1,288 @@
+"""The SQLite store: the only module that speaks SQL.
+
+Each endpoint's results are written in their own transaction as they arrive, so a crash or a kill
+loses at most the endpoints still in flight. Every result is stored, passes included: compliance
+needs the proof that a check ran and passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from scanner import __version__
+from scanner.model import Platform, Result, Scan, ScanStatus, Severity, Status
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(Exception):
+    pass
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            if path.parent and not path.parent.exists():
+                raise StoreError(f"cannot open database {path}: directory {path.parent} does not exist")
+            self.db = sqlite_utils.Database(path)
+            self._migrate()
+            self._close_abandoned_scans()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use database {path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- schema ----
+    def _migrate(self) -> None:
+        tables = set(self.db.table_names())
+        if "meta" in tables:
+            row = self.db.execute("select value from meta where key = 'schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database {self.path} was written by a newer platscan (schema {found}; "
+                    f"this version reads up to {SCHEMA_VERSION}): upgrade platscan or use another --db"
+                )
+            if found == SCHEMA_VERSION:
+                return
+        elif tables:
+            raise StoreError(f"{self.path} is an SQLite database, but not a platscan one (no meta table)")
+        with self.db.conn:
+            self.db.execute("pragma journal_mode = wal")
+            self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            self.db.table("scans").create(
+                {
+                    "id": int,
+                    "started": str,
+                    "finished": str,
+                    "status": str,
+                    "platscan_version": str,
+                    "scoring_version": int,
+                    "targets": str,
+                    "settings": str,
+                    "selection": str,
+                    "pid": int,
+                    "error": str,
+                },
+                pk="id",
+                not_null={"started", "status", "platscan_version"},
+                if_not_exists=True,
+            )
+            self.db.table("platforms").create(
+                {
+                    "scan_id": int,
+                    "id": str,
+                    "name": str,
+                    "owner": str,
+                    "contact": str,
+                    "level": int,
+                    "tags": str,
+                    "config": str,
+                },
+                pk=("scan_id", "id"),
+                foreign_keys=[("scan_id", "scans", "id")],
+                if_not_exists=True,
+            )
+            self.db.table("results").create(
+                {
+                    "id": int,
+                    "scan_id": int,
+                    "platform_id": str,
+                    "check_id": str,
+                    "family": str,
+                    "endpoint": str,
+                    "status": str,
+                    "severity": str,
+                    "title": str,
+                    "detail": str,
+                    "evidence": str,
+                    "remediation": str,
+                    "criteria": str,
+                    "duration": float,
+                },
+                pk="id",
+                foreign_keys=[("scan_id", "scans", "id")],
+                not_null={"scan_id", "platform_id", "check_id", "endpoint", "status", "severity"},
+                if_not_exists=True,
+            )
+            results = self.db.table("results")
+            # Reports read one scan (per platform); trends read one check on one endpoint across scans.
+            results.create_index(["scan_id", "platform_id"], if_not_exists=True)
+            results.create_index(["platform_id", "check_id", "endpoint"], if_not_exists=True)
+            results.create_index(["scan_id", "status", "severity"], if_not_exists=True)
+            self.db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+    def _close_abandoned_scans(self) -> None:
+        """A scan still 'running' whose process is gone was killed: call it interrupted."""
+        rows = self.db.execute("select id, pid from scans where status = 'running'").fetchall()
+        dead = [scan_id for scan_id, pid in rows if not _alive(pid)]
+        if dead:
+            with self.db.conn:
+                for scan_id in dead:
+                    self.db.table("scans").update(
+                        scan_id, {"status": ScanStatus.INTERRUPTED.value, "error": "the scanning process ended"}
+                    )
+
+    # ---- writing ----
+    def begin_scan(
+        self, targets: str, settings: dict[str, Any], selection: dict[str, Any], platforms: Sequence[Platform]
+    ) -> int:
+        with self.db.conn:
+            scans = self.db.table("scans")
+            scans.insert(
+                {
+                    "started": utc_now(),
+                    "status": ScanStatus.RUNNING.value,
+                    "platscan_version": __version__,
+                    "targets": targets,
+                    "settings": json.dumps(settings, sort_keys=True, default=str),
+                    "selection": json.dumps(selection, sort_keys=True),
+                    "pid": os.getpid(),
+                }
+            )
+            scan_id = int(scans.last_pk or 0)
+            self.db.table("platforms").insert_all(
+                {
+                    "scan_id": scan_id,
+                    "id": p.id,
+                    "name": p.name,
+                    "owner": p.owner,
+                    "contact": p.contact,
+                    "level": p.level,
+                    "tags": json.dumps(list(p.tags)),
+                    "config": json.dumps(asdict(p), sort_keys=True),
+                }
+                for p in platforms
+            )
+        return scan_id
+
+    def add_results(self, scan_id: int, results: Sequence[Result]) -> None:
+        if not results:
+            return
+        with self.db.conn:
+            self.db.table("results").insert_all(
+                {
+                    "scan_id": scan_id,
+                    "platform_id": r.platform,
+                    "check_id": r.check,
+                    "family": r.check.split(".", 1)[0],
+                    "endpoint": r.endpoint,
+                    "status": r.status.value,
+                    "severity": r.severity.value,
+                    "title": r.title,
+                    "detail": r.detail,
+                    "evidence": json.dumps(r.evidence, sort_keys=True, default=str),
+                    "remediation": r.remediation,
+                    "criteria": json.dumps(list(r.criteria)),
+                    "duration": round(r.duration, 4),
+                }
+                for r in results
+            )
+
+    def finish_scan(self, scan_id: int, status: ScanStatus, error: str | None = None) -> None:
+        with self.db.conn:
+            self.db.table("scans").update(scan_id, {"finished": utc_now(), "status": status.value, "error": error})
+
+    # ---- reading ----
+    def scan(self, scan_id: int | None = None) -> Scan:
+        """The scan ``scan_id``, or the latest one."""
+        if scan_id is None:
+            row = self.db.execute("select * from scans order by id desc limit 1").fetchone()
+            if row is None:
+                raise StoreError(f"no scans in {self.path} yet: run `platscan scan TARGETS --db {self.path}` first")
+        else:
+            row = self.db.execute("select * from scans where id = ?", [scan_id]).fetchone()
+            if row is None:
+                raise StoreError(f"no scan {scan_id} in {self.path}")
+        return _scan_from_row(dict(zip(self._columns("scans"), row, strict=True)))
+
+    def scans(self) -> list[Scan]:
+        cols = self._columns("scans")
+        return [
+            _scan_from_row(dict(zip(cols, row, strict=True)))
+            for row in self.db.execute("select * from scans order by id").fetchall()
+        ]
+
+    def platforms(self, scan_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "select id, name, owner, contact, level, tags from platforms where scan_id = ? order by id", [scan_id]
+        ).fetchall()
+        return [
+            {"id": r[0], "name": r[1], "owner": r[2], "contact": r[3], "level": r[4], "tags": json.loads(r[5])}
+            for r in rows
+        ]
+
+    def results(self, scan_id: int, platform: str | None = None) -> list[Result]:
+        sql = "select * from results where scan_id = ?"
+        params: list[Any] = [scan_id]
+        if platform is not None:
+            sql += " and platform_id = ?"
+            params.append(platform)
+        sql += " order by platform_id, check_id, endpoint, id"
+        cols = self._columns("results")
+        return [_result_from_row(dict(zip(cols, row, strict=True))) for row in self.db.execute(sql, params)]
+
+    def _columns(self, table: str) -> list[str]:
+        return [col.name for col in self.db[table].columns]
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _scan_from_row(row: dict[str, Any]) -> Scan:
+    return Scan(
+        id=row["id"],
+        started=row["started"],
+        finished=row["finished"],
+        status=ScanStatus(row["status"]),
+        platscan_version=row["platscan_version"],
+        scoring_version=row["scoring_version"],
+        targets=row["targets"] or "",
+        error=row["error"],
+    )
+
+
+def _result_from_row(row: dict[str, Any]) -> Result:
+    return Result(
+        check=row["check_id"],
+        platform=row["platform_id"],
+        endpoint=row["endpoint"],
+        status=Status(row["status"]),
+        severity=Severity(row["severity"]),
+        title=row["title"] or "",
+        detail=row["detail"] or "",
+        evidence=json.loads(row["evidence"] or "{}"),
+        remediation=row["remediation"] or "",
+        criteria=tuple(json.loads(row["criteria"] or "[]")),
+        duration=row["duration"] or 0.0,
+    )
