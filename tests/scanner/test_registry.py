@@ -156,7 +156,7 @@ def test_auth_problems_point_into_the_auth_table(tmp_path: Path) -> None:
         '[[platforms]]\nid = "a"\nname = "A"\nurls = ["https://a.example/"]\n\n'
         '[platforms.auth]\nlogin_url = "https://elsewhere.example/login"\n',
     )
-    assert problem == "targets.toml:7: platforms[0] (\"a\"): auth.login_url: is not on one of this platform's hosts"
+    assert problem == 'targets.toml:7: platforms[0] ("a"): auth.login_url: is not on one of this platform\'s hosts'
 
 
 def test_ca_bundle_missing_or_not_pem(tmp_path: Path) -> None:
