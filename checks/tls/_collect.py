@@ -1,0 +1,313 @@
+"""Collect the TLS facts about one endpoint: one probe connection, then one sslyze scan.
+
+Runs in a worker process (``ScanContext.collect``): the arguments and the returned ``TlsFacts`` pickle.
+All network I/O of the tls family happens here; ``facts.facts_from_sslyze_json`` and the checks are pure.
+
+Before sslyze, one plain connection sends a TLS ClientHello and looks at the first bytes that come back.
+That answers in one round trip what sslyze would take many seconds to conclude: refused, nothing
+answering (sslyze retries every protocol version against a silent listener: ~14 s with a 2 s timeout),
+or a server that answers in plain text (HTTP on 443).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
+from sslyze.__version__ import __version__ as SSLYZE_VERSION
+from sslyze.json.json_output import ServerScanResultAsJson
+from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+from sslyze.scanner.models import ScanCommandsExtraArguments, ServerScanRequest
+from sslyze.scanner.scanner import Scanner
+from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
+
+from checks.tls.facts import SCAN_COMMANDS, Connectivity, ConnectivityFacts, TlsFacts, failed_connectivity, shorten
+from checks.tls.facts import facts_from_sslyze_json as facts_from_sslyze_json
+from scanner.model import Endpoint
+from scanner.plugin import ScanSettings
+
+#: Connections sslyze may open at once to one server (politeness).
+CONNECTIONS_PER_SERVER = 5
+PROBE_READ_BYTES = 512
+
+
+@dataclass(frozen=True)
+class TlsTarget:
+    """The TLS endpoint behind a URL.
+
+    Attributes:
+        host: the host name; SNI and certificate validation use it.
+        port: the TLS port: the URL's port for https://, 443 for http://.
+        address: the address to connect to instead of resolving ``host`` (``resolve`` in the targets file).
+    """
+
+    host: str
+    port: int = 443
+    address: str | None = None
+
+    @classmethod
+    def for_endpoint(cls, endpoint: Endpoint) -> TlsTarget:
+        port = endpoint.port if endpoint.scheme == "https" and endpoint.port else 443
+        return cls(host=endpoint.host, port=port, address=endpoint.address)
+
+    @property
+    def key(self) -> tuple[str, str, int, str | None]:
+        """The fact-cache key: every URL on the same TLS endpoint shares one scan."""
+        return ("tls", self.host, self.port, self.address)
+
+
+def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
+    """Scan one TLS endpoint and return its facts; connection failures are facts, not exceptions."""
+    started = time.monotonic()
+    now = dt.datetime.now(dt.UTC)
+    timeout = max(0.5, float(settings.timeout))
+
+    def failed(status: Connectivity, reason: str, error: str | None = None) -> TlsFacts:
+        return failed_connectivity(
+            target.host,
+            target.port,
+            address,
+            status,
+            reason,
+            error,
+            now=now,
+            duration=time.monotonic() - started,
+        )
+
+    address = target.address
+    if address is None:
+        try:
+            address = resolve(target.host, target.port)
+        except OSError as exc:
+            return failed(Connectivity.DNS_FAILURE, f"The host name {target.host} does not resolve.", str(exc))
+
+    problem = probe(address, target.port, target.host, timeout)
+    if problem is not None:
+        return failed(problem.status, problem.reason, problem.error)
+
+    anchors = load_anchors(settings.ca_bundle)
+    doc = run_sslyze(target.host, target.port, address, settings)
+    return facts_from_sslyze_json(
+        doc,
+        hostname=target.host,
+        anchors=anchors,
+        now=now,
+        duration=time.monotonic() - started,
+        sslyze_version=SSLYZE_VERSION,
+    )
+
+
+def resolve(host: str, port: int) -> str:
+    """The address to connect to: the IP literal itself, else the first IPv4 address, else the first one."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not infos:
+        raise OSError(f"no address for {host}")
+    for family, _, _, _, sockaddr in infos:
+        if family == socket.AF_INET:
+            return str(sockaddr[0])
+    return str(infos[0][4][0])
+
+
+def client_hello(server_name: str | None) -> bytes:
+    """A TLS ClientHello as Python's OpenSSL would send it, offering everything it can."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.set_ciphers("ALL:@SECLEVEL=0")
+    except (ssl.SSLError, ValueError):
+        pass
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFacts | None:
+    """One connection and one ClientHello. None if the server may speak TLS (sslyze decides the rest).
+
+    The first TLS record of the answer must arrive complete within ``timeout``: a server that trickles
+    its answer would otherwise hold sslyze for minutes, since sslyze's timeouts are per read.
+    """
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except ConnectionRefusedError as exc:
+        return ConnectivityFacts(Connectivity.REFUSED, f"Connection refused on port {port}.", str(exc))
+    except TimeoutError as exc:
+        return ConnectivityFacts(
+            Connectivity.TIMEOUT, f"No TCP connection to port {port} within {timeout:g} s.", str(exc) or "timed out"
+        )
+    except OSError as exc:
+        return ConnectivityFacts(Connectivity.UNREACHABLE, f"Could not connect to port {port} ({exc}).", str(exc))
+    with sock:
+        try:
+            ipaddress.ip_address(host)
+            server_name = None  # no SNI for IP literals (RFC 6066)
+        except ValueError:
+            server_name = host
+        deadline = time.monotonic() + timeout
+        data = b""
+        try:
+            sock.sendall(client_hello(server_name))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+                chunk = sock.recv(PROBE_READ_BYTES)
+                if not chunk:
+                    break
+                data += chunk
+                verdict = classify_first_bytes(data, port)
+                if verdict is not None or _first_record_complete(data):
+                    return verdict
+        except TimeoutError:
+            if not data:
+                # Some plain HTTP servers wait for a request line that a ClientHello never ends; ask them.
+                return http_probe(address, port, host, timeout) or ConnectivityFacts(
+                    Connectivity.SILENT,
+                    f"The server accepted a connection on port {port} but did not answer a TLS ClientHello "
+                    f"within {timeout:g} s.",
+                    "timed out waiting for the ServerHello",
+                )
+            return ConnectivityFacts(
+                Connectivity.TIMEOUT,
+                f"The server on port {port} started answering but did not finish its first TLS record within "
+                f"{timeout:g} s.",
+                f"received {len(data)} bytes ({data[:8].hex()}…) before the timeout",
+            )
+        except OSError:
+            return None  # reset or closed mid-handshake: some TLS stacks do that; let sslyze decide
+    return classify_first_bytes(data, port)
+
+
+def http_probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFacts | None:
+    """NO_TLS if the port answers a plain HTTP request with an HTTP response, else None."""
+    authority = f"[{host}]" if ":" in host else host
+    request = f"HEAD / HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: platscan\r\n\r\n".encode("ascii", "replace")
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.sendall(request)
+            data = sock.recv(PROBE_READ_BYTES)
+    except OSError:
+        return None
+    if not data.startswith(b"HTTP/"):
+        return None
+    line = data.split(b"\r\n", 1)[0].decode("ascii", "replace")
+    return ConnectivityFacts(
+        Connectivity.NO_TLS,
+        f"The server on port {port} answers in plain HTTP, not TLS.",
+        f"ignored a TLS ClientHello and answered an HTTP request with {shorten(repr(line), 100)}",
+    )
+
+
+def _first_record_complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole TLS record (or an SSL 2.0 record)."""
+    if len(data) < 5:
+        return False
+    if data[0] & 0x80:  # SSL 2.0: 2-byte header with a 15-bit length
+        return len(data) >= 2 + (((data[0] & 0x7F) << 8) | data[1])
+    return len(data) >= 5 + int.from_bytes(data[3:5], "big")
+
+
+def classify_first_bytes(data: bytes, port: int) -> ConnectivityFacts | None:
+    """None if ``data`` (the server's answer to a ClientHello) may be TLS; else why it is not."""
+    if not data:
+        return None  # closed without a word: a TLS server that dislikes our hello does that too
+    first = data[0]
+    if 0x14 <= first <= 0x18 or first & 0x80:  # a TLS record type, or an SSL 2.0 record header
+        return None
+    if len(data) < 5 and not data.endswith(b"\n"):
+        return None  # wait for more before judging a text answer
+    sample = data[:80]
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample) >= 0.9 * len(sample)
+    if printable:
+        text = sample.decode("ascii", "replace")
+        line = text.splitlines()[0].strip() if text.strip() else text
+        kind = "plain HTTP" if line.startswith(("HTTP/", "<")) else "plain text"
+        return ConnectivityFacts(
+            Connectivity.NO_TLS,
+            f"The server on port {port} answers in {kind}, not TLS.",
+            f"answered the ClientHello with {shorten(repr(line), 100)}",
+        )
+    return ConnectivityFacts(
+        Connectivity.NO_TLS,
+        f"The server on port {port} does not speak TLS.",
+        f"answered the ClientHello with bytes {data[:16].hex()}",
+    )
+
+
+def load_anchors(ca_bundle: Path | None) -> list[x509.Certificate]:
+    """The trust anchors: the system store (sslyze's Mozilla store if there is none) plus ``ca_bundle``."""
+    paths: list[Path] = []
+    cafile = ssl.get_default_verify_paths().cafile
+    if cafile and Path(cafile).is_file():
+        paths.append(Path(cafile))
+    else:
+        from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import TrustStoresRepository
+
+        paths.append(TrustStoresRepository.get_default().get_main_store().path)
+    if ca_bundle is not None:
+        paths.append(Path(ca_bundle))
+    anchors: list[x509.Certificate] = []
+    for path in paths:
+        anchors.extend(read_pem_certificates(path.read_bytes()))
+    return anchors
+
+
+def read_pem_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle; one malformed entry does not lose the others."""
+    marker = b"-----BEGIN CERTIFICATE-----"
+    certs: list[x509.Certificate] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        for block in data.split(marker)[1:]:
+            try:
+                certs.append(x509.load_pem_x509_certificate(marker + block))
+            except ValueError:
+                continue
+    return certs
+
+
+def run_sslyze(host: str, port: int, address: str, settings: ScanSettings) -> dict[str, Any]:
+    """One sslyze scan with every command the tls checks need, as sslyze's own JSON model."""
+    extra = ScanCommandsExtraArguments()
+    if settings.ca_bundle is not None:
+        extra = ScanCommandsExtraArguments(
+            certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(settings.ca_bundle))
+        )
+    request = ServerScanRequest(
+        server_location=ServerNetworkLocation(hostname=host, port=port, ip_address=address),
+        network_configuration=ServerNetworkConfiguration(
+            tls_server_name_indication=host,
+            network_timeout=int(max(1, settings.timeout)),
+            # sslyze treats this as the number of attempts (1 = no retry); ours counts retries.
+            network_max_retries=max(1, settings.retries + 1),
+        ),
+        scan_commands=set(SCAN_COMMANDS),
+        scan_commands_extra_arguments=extra,
+    )
+    scanner = Scanner(per_server_concurrent_connections_limit=CONNECTIONS_PER_SERVER, concurrent_server_scans_limit=1)
+    scanner.queue_scans([request])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        results = list(scanner.get_results())
+    if len(results) != 1:
+        raise RuntimeError(f"sslyze returned {len(results)} results for one request")
+    return ServerScanResultAsJson.model_validate(results[0]).model_dump(mode="json")

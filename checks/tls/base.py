@@ -1,0 +1,174 @@
+"""The base of every tls check: fetch the shared facts, apply the connectivity policy, then judge.
+
+Connectivity policy (one table for all tls checks; ``tls.https_available`` and ``tls.protocol_ssl``
+refine it):
+
+==========================================  ==========================  ==============================
+what happened                               https:// URL                http:// URL (host:443)
+==========================================  ==========================  ==============================
+handshake completed                         judge                       judge
+DNS failure, unexpected error               error                       error
+refused, unreachable, timeout, silent       error (could not scan)      https_available fail, rest skip
+answers but not TLS, no handshake possible  https_available fail,       https_available fail,
+                                            rest skip                   rest skip
+only SSL 2.0                                https_available and         (same)
+                                            protocol_ssl fail, rest skip
+a sslyze command the check needs errored    error (skip when the server demanded a client certificate)
+==========================================  ==========================  ==============================
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from sslyze.plugins.scan_commands import ScanCommand
+
+from checks.tls._collect import TlsTarget, collect_tls
+from checks.tls.facts import (
+    NO_USABLE_TLS,
+    NOT_REACHED,
+    CertificateFacts,
+    Connectivity,
+    TlsFacts,
+    shorten,
+)
+from scanner.facts import CollectionError
+from scanner.model import Endpoint, Result, Severity, Status
+from scanner.plugin import Check, ScanContext, Verdict
+
+MAX_EVIDENCE_ITEMS = 20
+MAX_DETAIL_ITEMS = 5
+
+# Worst first: how the verdicts of several certificate deployments combine.
+_STATUS_ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.ERROR: 2, Status.SKIP: 3, Status.PASS: 4}
+
+
+class TlsCheck(Check):
+    """A check of the tls family. Subclasses set the metadata, ``commands`` and a pure ``judge``."""
+
+    family: ClassVar[str] = "tls"
+    #: sslyze scan commands whose results ``judge`` reads; if one of them errored, the check cannot judge.
+    commands: ClassVar[tuple[ScanCommand, ...]] = ()
+
+    def applies_to(self, endpoint: Endpoint) -> bool:
+        return endpoint.kind == "url" and endpoint.scheme in ("https", "http")
+
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        started = time.monotonic()
+        target = TlsTarget.for_endpoint(endpoint)
+        try:
+            facts = ctx.collect(target.key, collect_tls, target, ctx.settings)
+        except CollectionError as exc:
+            verdict = Verdict(
+                Status.ERROR,
+                f"The TLS scan of {target.host}:{target.port} did not complete: {exc.reason}",
+                {"target": f"{target.host}:{target.port}", "error": shorten(exc.reason)},
+            )
+        else:
+            verdict = self.evaluate(facts, endpoint.scheme)
+        result = self.from_verdict(endpoint, verdict)
+        return [dataclasses.replace(result, duration=time.monotonic() - started)]
+
+    def evaluate(self, facts: TlsFacts, scheme: str = "https") -> Verdict:
+        """The verdict for ``facts`` as seen from a URL with ``scheme``: policy first, then ``judge``. Pure."""
+        if facts.connectivity.status is not Connectivity.OK:
+            return self.unreachable(facts, scheme)
+        errors = [error for error in (facts.error_for(c) for c in self.commands) if error is not None]
+        if errors:
+            evidence = {
+                **target_evidence(facts),
+                "failed_commands": [{"command": e.command, "reason": e.reason, "error": e.message} for e in errors],
+            }
+            names = ", ".join(e.command for e in errors)
+            if all(e.client_certificate_needed for e in errors):
+                return Verdict(
+                    Status.SKIP,
+                    f"Not tested: the server demands a client certificate, so sslyze's {names} scan could not run.",
+                    evidence,
+                )
+            return Verdict(Status.ERROR, f"sslyze's {names} scan failed: {errors[0].message}", evidence)
+        return self.judge(facts)
+
+    def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
+        """The verdict when no TLS conversation was possible (see the module's table)."""
+        status = facts.connectivity.status
+        evidence = target_evidence(facts)
+        if status in NO_USABLE_TLS or (scheme == "http" and status in NOT_REACHED):
+            return Verdict(Status.SKIP, f"Not tested: {no_tls_sentence(facts, scheme)}", evidence)
+        return Verdict(Status.ERROR, f"Could not scan {facts.target}: {facts.connectivity.reason}", evidence)
+
+    @abc.abstractmethod
+    def judge(self, facts: TlsFacts) -> Verdict:
+        """The verdict on a server that completed a handshake. Pure: no I/O, no clock (use facts.scanned_at)."""
+
+
+def no_tls_sentence(facts: TlsFacts, scheme: str) -> str:
+    """Why there is no TLS to judge, as a sentence that can follow "Not tested: " (lower-case start)."""
+    reason = facts.connectivity.reason
+    if scheme == "http":
+        return f"the URL uses plain http:// and {facts.host} offers no TLS on port {facts.port}. {reason}"
+    return f"no usable TLS on {facts.target}. {reason}"
+
+
+def target_evidence(facts: TlsFacts) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"target": facts.target}
+    if facts.address and facts.address != facts.host:
+        evidence["address"] = facts.address
+    if facts.connectivity.status is not Connectivity.OK:
+        evidence["connectivity"] = facts.connectivity.status.value
+        if facts.connectivity.error:
+            evidence["error"] = shorten(facts.connectivity.error)
+    return evidence
+
+
+def clip(items: Iterable[Any], limit: int = MAX_EVIDENCE_ITEMS) -> list[Any]:
+    """At most ``limit`` items; a last string says how many were left out."""
+    values = list(items)
+    if len(values) <= limit:
+        return values
+    return [*values[:limit], f"… and {len(values) - limit} more"]
+
+
+def listing(items: Sequence[str], limit: int = MAX_DETAIL_ITEMS) -> str:
+    """'a, b and c' for a detail sentence; long lists end in '… (N more)'."""
+    values = list(items)
+    if len(values) > limit:
+        return ", ".join(values[:limit]) + f", … ({len(values) - limit} more)"
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def plural(count: int, word: str, suffix: str = "s") -> str:
+    return f"{count} {word}{'' if count == 1 else suffix}"
+
+
+def cert_evidence(cert: CertificateFacts) -> dict[str, Any]:
+    return {
+        "subject": shorten(cert.subject, 200),
+        "issuer": shorten(cert.issuer, 200),
+        "serial": cert.serial[:64],
+        "not_before": cert.not_before.isoformat(),
+        "not_after": cert.not_after.isoformat(),
+        "san": clip([*cert.san_dns, *cert.san_ip]),
+        "key": f"{cert.key_type} {cert.key_size or ''}".strip() + (f" ({cert.key_curve})" if cert.key_curve else ""),
+        "signature_hash": cert.signature_hash,
+        "sha256": cert.sha256,
+    }
+
+
+def worst(verdicts: Sequence[Verdict], default_severity: Severity) -> Verdict:
+    """Combine verdicts (one per certificate deployment): the worst status wins, with its detail."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    ranked = sorted(
+        verdicts,
+        key=lambda v: (_STATUS_ORDER[v.status], -(v.severity or default_severity).rank),
+    )
+    chosen = ranked[0]
+    evidence: Mapping[str, Any] = {"deployments": [dict(v.evidence) for v in verdicts]}
+    return Verdict(chosen.status, chosen.detail, evidence, chosen.severity)

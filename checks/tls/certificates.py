@@ -1,0 +1,674 @@
+"""Certificate tls checks: validity dates, host name, trust, chain, key, signature, revocation, OCSP."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import ipaddress
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from sslyze.plugins.scan_commands import ScanCommand
+
+from checks.tls.base import TlsCheck, cert_evidence, clip, listing, plural, target_evidence, worst
+from checks.tls.facts import CertificateFacts, Deployment, TlsFacts, shorten
+from scanner.model import Severity, Status
+from scanner.plugin import Verdict
+
+#: A certificate that expires sooner than this is flagged.
+EXPIRING_DAYS = 30
+#: ... and sooner than this, urgently.
+EXPIRING_URGENT_DAYS = 7
+#: CA/Browser Forum Baseline Requirements limit for a TLS server certificate's lifetime (since 2020-09-01).
+MAX_LIFETIME_DAYS = 398
+MIN_RSA_BITS = 2048
+MIN_DSA_BITS = 2048
+MIN_EC_BITS = 256
+#: RSA keys smaller than this are factorable today.
+BROKEN_RSA_BITS = 1024
+WEAK_HASHES = {"md2": Severity.CRITICAL, "md5": Severity.CRITICAL, "sha1": Severity.HIGH}
+
+_SCOPE_NOTE = (
+    "platscan does not query the CA's OCSP responder or CRL itself: those hosts are outside the registered "
+    "platforms, which the scan scope forbids contacting."
+)
+
+_CERT_REMEDIATION_RENEW = (
+    "Renew the certificate and install the new one with its intermediate chain, then reload the server.\n"
+    "nginx: `ssl_certificate /etc/ssl/dvc/fullchain.pem; ssl_certificate_key /etc/ssl/dvc/privkey.pem;` "
+    "then `nginx -t && systemctl reload nginx`\n"
+    "Apache: `SSLCertificateFile /etc/ssl/dvc/fullchain.pem` and `SSLCertificateKeyFile /etc/ssl/dvc/privkey.pem` "
+    "then `apachectl configtest && systemctl reload apache2`\n"
+    "IIS: import the new .pfx into Local Computer > Personal, then Site Bindings > https > select the new "
+    "certificate.\n"
+    "Automate renewal (ACME / certbot, win-acme, or the government CA's renewal process) and monitor expiry."
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Host name matching (RFC 6125, as browsers apply it)
+
+
+def _ace(name: str) -> str:
+    name = name.strip().rstrip(".").lower()
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
+
+
+def _dns_name_matches(pattern: str, host: str) -> bool:
+    pattern, host = _ace(pattern), _ace(host)
+    if not pattern or not host:
+        return False
+    if "*" not in pattern:
+        return pattern == host
+    labels = pattern.split(".")
+    # Only a whole left-most label may be a wildcard, and it must leave at least two labels ("*.dvc.example").
+    if labels[0] != "*" or any("*" in label for label in labels[1:]) or len(labels) < 3:
+        return False
+    host_labels = host.split(".")
+    if len(host_labels) != len(labels) or not host_labels[0]:
+        return False
+    return host_labels[1:] == labels[1:]
+
+
+def hostname_matches(host: str, san_dns: Sequence[str], san_ip: Sequence[str]) -> str | None:
+    """The SAN entry that covers ``host``, or None. SAN only: the CN is never consulted.
+
+    A DNS host matches a DNS SAN exactly (case-insensitive, IDNA) or through a wildcard that is the whole
+    left-most label and stands for exactly one label. An IP host matches only an IP SAN.
+    """
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is not None:
+        for entry in san_ip:
+            try:
+                if ipaddress.ip_address(entry) == address:
+                    return entry
+            except ValueError:
+                continue
+        return None
+    for entry in san_dns:
+        if _dns_name_matches(entry, host):
+            return entry
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _date(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).date().isoformat()
+
+
+def _days(delta: dt.timedelta) -> str:
+    days = int(abs(delta.total_seconds()) // 86400)
+    return plural(days, "day")
+
+
+def _path_certs(deployment: Deployment) -> list[tuple[int, CertificateFacts]]:
+    """The sent certificates on the leaf's path (leaf first)."""
+    return [(i, deployment.chain[i]) for i in deployment.sent_path]
+
+
+def _anchor(subject: str | None) -> str:
+    return f"the trusted anchor '{subject}'" if subject else "a trusted anchor"
+
+
+def _which(index: int, cert: CertificateFacts) -> str:
+    if index == 0:
+        return "The certificate"
+    kind = "root" if cert.self_signed else "intermediate"
+    return f"The {kind} certificate '{cert.label}'"
+
+
+class CertificateCheck(TlsCheck):
+    """A check judged once per certificate deployment; the worst verdict wins."""
+
+    commands: ClassVar[tuple[ScanCommand, ...]] = (ScanCommand.CERTIFICATE_INFO,)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        if not facts.deployments:
+            return Verdict(
+                Status.SKIP,
+                "Not tested: the server sent no certificate (anonymous cipher suites only).",
+                target_evidence(facts),
+            )
+        many = len(facts.deployments) > 1
+        verdicts = []
+        for deployment in facts.deployments:
+            verdict = self.judge_deployment(deployment, facts)
+            evidence = {**target_evidence(facts), **verdict.evidence}
+            detail = verdict.detail
+            if many:
+                detail = f"{deployment.leaf.key_type} certificate: {detail}"
+            verdicts.append(Verdict(verdict.status, detail, evidence, verdict.severity))
+        return worst(verdicts, self.severity)
+
+    @abc.abstractmethod
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        """The verdict on one deployment; ``facts`` gives the host name and the time of the scan."""
+
+
+class CertExpired(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_expired"
+    title: ClassVar[str] = "Certificate has not expired"
+    severity: ClassVar[Severity] = Severity.CRITICAL
+    why: ClassVar[str] = (
+        "Browsers refuse an expired certificate with a full-page warning; users either cannot reach the "
+        "service or learn to click through warnings, which is what an attacker needs."
+    )
+    remediation: ClassVar[str] = _CERT_REMEDIATION_RENEW
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        now = facts.scanned_at
+        leaf = deployment.leaf
+        evidence: dict[str, Any] = {"certificate": cert_evidence(leaf), "checked_at": now.isoformat()}
+        for index, cert in _path_certs(deployment):
+            if cert.not_after < now:
+                evidence["expired"] = {"subject": shorten(cert.subject, 200), "not_after": cert.not_after.isoformat()}
+                return Verdict(
+                    Status.FAIL,
+                    f"{_which(index, cert)} expired on {_date(cert.not_after)} ({_days(now - cert.not_after)} ago).",
+                    evidence,
+                )
+        return Verdict(
+            Status.PASS,
+            f"The certificate is valid until {_date(leaf.not_after)} ({_days(leaf.not_after - now)} left).",
+            evidence,
+        )
+
+
+class CertNotYetValid(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_not_yet_valid"
+    title: ClassVar[str] = "Certificate is already valid"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "A certificate whose validity starts in the future is refused by clients just like an expired one; "
+        "it usually means it was installed too early or the server's clock is wrong."
+    )
+    remediation: ClassVar[str] = (
+        "Install a certificate that is valid now (keep the old one until the new one's start date), and check "
+        "the clock of the machine that issued it. Reload the server afterwards (nginx `systemctl reload "
+        "nginx`, Apache `systemctl reload apache2`, IIS: rebind the certificate in Site Bindings)."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        now = facts.scanned_at
+        evidence: dict[str, Any] = {"certificate": cert_evidence(deployment.leaf), "checked_at": now.isoformat()}
+        for index, cert in _path_certs(deployment):
+            if cert.not_before > now:
+                return Verdict(
+                    Status.FAIL,
+                    f"{_which(index, cert)} is not valid until {_date(cert.not_before)} "
+                    f"(in {_days(cert.not_before - now)}).",
+                    evidence,
+                )
+        return Verdict(
+            Status.PASS, f"The certificate has been valid since {_date(deployment.leaf.not_before)}.", evidence
+        )
+
+
+class CertExpiring(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_expiring"
+    title: ClassVar[str] = f"Certificate is not about to expire (>= {EXPIRING_DAYS} days left)"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    why: ClassVar[str] = (
+        "A certificate that expires within weeks will take the service down unless someone renews it in "
+        "time; government renewals often need paperwork, so the warning must come early."
+    )
+    remediation: ClassVar[str] = _CERT_REMEDIATION_RENEW
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        now = facts.scanned_at
+        leaf = deployment.leaf
+        evidence: dict[str, Any] = {"certificate": cert_evidence(leaf), "checked_at": now.isoformat()}
+        left = leaf.not_after - now
+        if left.total_seconds() < 0:
+            return Verdict(
+                Status.SKIP,
+                f"Not applicable: the certificate already expired on {_date(leaf.not_after)} (see tls.cert_expired).",
+                evidence,
+            )
+        days_left = left.total_seconds() / 86400
+        evidence["days_left"] = int(days_left)
+        if days_left < EXPIRING_DAYS:
+            severity = Severity.HIGH if days_left < EXPIRING_URGENT_DAYS else self.severity
+            return Verdict(
+                Status.FAIL,
+                f"The certificate expires on {_date(leaf.not_after)}, in {_days(left)}.",
+                evidence,
+                severity,
+            )
+        return Verdict(Status.PASS, f"The certificate expires on {_date(leaf.not_after)}, in {_days(left)}.", evidence)
+
+
+class CertRevoked(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_revoked"
+    title: ClassVar[str] = "Certificate is not revoked"
+    severity: ClassVar[Severity] = Severity.CRITICAL
+    why: ClassVar[str] = (
+        "A revoked certificate was declared untrustworthy by its CA, typically because its private key "
+        "leaked; anyone holding that key can impersonate the platform."
+    )
+    remediation: ClassVar[str] = (
+        "Replace the certificate now with one for a newly generated key, find out why it was revoked, and "
+        "install it (nginx `ssl_certificate`/`ssl_certificate_key`, Apache `SSLCertificateFile`/"
+        "`SSLCertificateKeyFile`, IIS Site Bindings). Enable OCSP stapling so clients see fresh status "
+        "(nginx `ssl_stapling on; ssl_stapling_verify on;`, Apache `SSLUseStapling on`)."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        ocsp = deployment.ocsp
+        evidence: dict[str, Any] = {"certificate": cert_evidence(deployment.leaf)}
+        if ocsp is None:
+            return Verdict(
+                Status.SKIP,
+                "Not tested: the server staples no OCSP response, and platscan does not query the CA's OCSP "
+                "responder or CRL itself (those hosts are outside the registered platforms, which the scan "
+                "scope forbids contacting).",
+                evidence,
+            )
+        evidence["ocsp"] = {
+            "response_status": ocsp.response_status,
+            "certificate_status": ocsp.certificate_status,
+            "revocation_time": ocsp.revocation_time.isoformat() if ocsp.revocation_time else None,
+            "this_update": ocsp.this_update.isoformat() if ocsp.this_update else None,
+            "trusted": ocsp.trusted,
+        }
+        if ocsp.certificate_status == "REVOKED":
+            when = f" on {_date(ocsp.revocation_time)}" if ocsp.revocation_time else ""
+            return Verdict(Status.FAIL, f"The stapled OCSP response says the certificate was revoked{when}.", evidence)
+        if ocsp.certificate_status == "GOOD":
+            return Verdict(
+                Status.PASS, f"The stapled OCSP response says the certificate is good. {_SCOPE_NOTE}", evidence
+            )
+        status = ocsp.certificate_status or f"no status ({ocsp.response_status})"
+        return Verdict(
+            Status.WARN,
+            f"The stapled OCSP response does not vouch for the certificate: {status}. {_SCOPE_NOTE}",
+            evidence,
+            Severity.MEDIUM,
+        )
+
+
+class CertHostnameMismatch(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_hostname_mismatch"
+    title: ClassVar[str] = "Certificate matches the host name"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "Browsers refuse a certificate that does not name the host they connected to; it usually means "
+        "the wrong certificate or virtual host is served."
+    )
+    remediation: ClassVar[str] = (
+        "Serve a certificate whose subjectAltName lists the host name (clients ignore the CN). Check the "
+        "virtual host that answers for this name (SNI):\n"
+        "nginx: the `server` block with `server_name portal.dvc.example;` needs its own `ssl_certificate`.\n"
+        "Apache: the `<VirtualHost *:443>` with `ServerName portal.dvc.example` needs its own `SSLCertificateFile`.\n"
+        "IIS: add an https binding with Host name set and 'Require Server Name Indication' ticked, using the "
+        "right certificate. Request new certificates with every name in the SAN."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        leaf = deployment.leaf
+        names = [*leaf.san_dns, *leaf.san_ip]
+        evidence: dict[str, Any] = {
+            "host": facts.host,
+            "san": clip(names),
+            "common_name": leaf.common_name,
+        }
+        if not leaf.has_san or not names:
+            cn_note = ""
+            if leaf.common_name and _dns_name_matches(leaf.common_name, facts.host):
+                cn_note = f" Its CN ({leaf.common_name}) names the host, but clients have ignored the CN since 2017."
+            return Verdict(
+                Status.FAIL,
+                f"The certificate has no subjectAltName, so it matches no host name.{cn_note}",
+                evidence,
+            )
+        match = hostname_matches(facts.host, leaf.san_dns, leaf.san_ip)
+        if match is None:
+            return Verdict(
+                Status.FAIL,
+                f"The certificate does not cover {facts.host}: it names {listing(names)}.",
+                evidence,
+            )
+        evidence["matched"] = match
+        return Verdict(Status.PASS, f"The certificate covers {facts.host} (SAN {match}).", evidence)
+
+
+def _trust_evidence(deployment: Deployment) -> dict[str, Any]:
+    trust = deployment.trust
+    return {
+        "chain": clip(cert_evidence(c) for c in deployment.chain),
+        "path_found": trust.path_found,
+        "anchor": trust.anchor,
+        "anchors_available": trust.anchors,
+        "reason": trust.reason,
+        "strict_verifier_error": trust.strict_error,
+        "validated_at": trust.validated_at.isoformat() if trust.validated_at else None,
+        "sslyze_trusted_by": list(deployment.sslyze_trusted_by),
+        "sslyze_error": deployment.sslyze_error,
+    }
+
+
+class CertUntrusted(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_untrusted"
+    title: ClassVar[str] = "Certificate is trusted"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "A certificate that does not chain to a trusted CA (self-signed, private CA unknown to clients) "
+        "gives users a warning they cannot check, and trains them to accept an attacker's certificate."
+    )
+    remediation: ClassVar[str] = (
+        "Use a certificate from a CA that the platform's users trust (a public CA, or the government CA whose "
+        "root is installed on every client and listed in platscan's `ca_bundle`), and serve the whole chain:\n"
+        "nginx: `ssl_certificate` must point to the leaf followed by the intermediates (fullchain.pem).\n"
+        "Apache 2.4.8+: `SSLCertificateFile` with leaf and intermediates in one file.\n"
+        "IIS: import the intermediate CA into Local Computer > Intermediate Certification Authorities.\n"
+        "Never deploy self-signed certificates on a registered platform."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        trust = deployment.trust
+        leaf = deployment.leaf
+        evidence = _trust_evidence(deployment)
+        if trust.strict_ok:
+            return Verdict(Status.PASS, f"The chain leads to {_anchor(trust.anchor)}.", evidence)
+        if trust.path_found:
+            return Verdict(
+                Status.WARN,
+                f"The chain leads to {_anchor(trust.anchor)}, but a strict RFC 5280 verifier rejects "
+                f"it: {trust.strict_error}",
+                evidence,
+                Severity.MEDIUM,
+            )
+        if leaf.self_signed:
+            return Verdict(Status.FAIL, f"The certificate is self-signed ('{leaf.label}').", evidence)
+        return Verdict(
+            Status.FAIL,
+            f"No chain to a trusted anchor (system store + ca_bundle): {trust.reason}",
+            evidence,
+        )
+
+
+class CertChainIncomplete(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_chain_incomplete"
+    title: ClassVar[str] = "Certificate chain is complete"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    why: ClassVar[str] = (
+        "A server that omits an intermediate certificate works in some browsers (which cached or fetched it) "
+        "and fails in others, in mobile apps and in the other systems that call the platform's APIs."
+    )
+    remediation: ClassVar[str] = (
+        "Send the leaf followed by every intermediate up to (not necessarily including) the root:\n"
+        "nginx: `cat leaf.pem intermediate.pem > fullchain.pem` and `ssl_certificate fullchain.pem;`\n"
+        "Apache 2.4.8+: the same fullchain file in `SSLCertificateFile` (older: `SSLCertificateChainFile "
+        "intermediate.pem`).\n"
+        "IIS: import the intermediate into Local Computer > Intermediate Certification Authorities and rebind."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        trust = deployment.trust
+        end = deployment.chain_end
+        evidence: dict[str, Any] = {
+            "chain": clip(f"{c.subject} <- {c.issuer}" for c in deployment.chain),
+            "path_found": trust.path_found,
+            "chain_end": shorten(end.subject, 200),
+        }
+        if trust.path_found:
+            return Verdict(Status.PASS, f"The chain is complete up to {_anchor(trust.anchor)}.", evidence)
+        if end.self_signed:
+            return Verdict(
+                Status.PASS,
+                f"The chain is complete up to the self-signed '{end.label}' (whether it is trusted is "
+                "tls.cert_untrusted's question).",
+                evidence,
+            )
+        aia = ""
+        if end.ca_issuers_urls:
+            evidence["aia_ca_issuers"] = clip(end.ca_issuers_urls, 5)
+            aia = f" The certificate names its issuer's location: {end.ca_issuers_urls[0]}."
+        return Verdict(
+            Status.FAIL,
+            f"The issuer of '{end.label}' ({shorten(end.issuer, 120)}) was not sent and is not a trusted anchor.{aia}",
+            evidence,
+        )
+
+
+class CertChainOrder(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_chain_order"
+    title: ClassVar[str] = "Certificate chain is in order"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        "TLS requires each certificate to be followed by its issuer; strict clients (Java, embedded "
+        "devices, other government systems) reject out-of-order chains or chains padded with unrelated "
+        "certificates."
+    )
+    remediation: ClassVar[str] = (
+        "Put the leaf first, then its issuer, then that one's issuer; remove certificates that belong to "
+        "other chains.\n"
+        "nginx / Apache: rebuild the chain file in order: `cat leaf.pem intermediate.pem > fullchain.pem`.\n"
+        "IIS builds the chain from the Windows store: remove stale or duplicate intermediates from Local "
+        "Computer > Intermediate Certification Authorities."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        chain = deployment.chain
+        evidence: dict[str, Any] = {
+            "sent": clip(f"{i}: {shorten(c.subject, 120)}" for i, c in enumerate(chain)),
+            "path": list(deployment.sent_path),
+        }
+        sentences = []
+        if not deployment.in_order:
+            order = " -> ".join(str(i) for i in deployment.sent_path)
+            sentences.append(
+                f"The chain is out of order: each certificate should be followed by its issuer, but the issuer "
+                f"path runs {order} through the sent list."
+            )
+        if deployment.extra:
+            evidence["extra"] = clip(shorten(chain[i].subject, 120) for i in deployment.extra)
+            labels = [f"'{chain[i].label}'" for i in deployment.extra]
+            verb = "is" if len(labels) == 1 else "are"
+            sentences.append(
+                f"The server sends {plural(len(labels), 'certificate')} that {verb} not part of the leaf's "
+                f"chain: {listing(labels, 3)}."
+            )
+        if sentences:
+            return Verdict(Status.FAIL, " ".join(sentences), evidence)
+        if len(chain) == 1:
+            return Verdict(Status.PASS, "The server sends a single certificate: there is nothing to order.", evidence)
+        return Verdict(
+            Status.PASS, f"The {len(chain)} certificates sent are in order, each followed by its issuer.", evidence
+        )
+
+
+def _key_problem(cert: CertificateFacts) -> tuple[str, Severity] | None:
+    size = cert.key_size or 0
+    if cert.key_type == "RSA" and size < MIN_RSA_BITS:
+        return f"RSA {size} bits (minimum {MIN_RSA_BITS})", (
+            Severity.CRITICAL if size < BROKEN_RSA_BITS else Severity.HIGH
+        )
+    if cert.key_type == "DSA" and size < MIN_DSA_BITS:
+        return f"DSA {size} bits (minimum {MIN_DSA_BITS})", Severity.HIGH
+    if cert.key_type == "EC" and size < MIN_EC_BITS:
+        return f"EC {size} bits, {cert.key_curve} (minimum {MIN_EC_BITS})", Severity.HIGH
+    return None
+
+
+def _key_label(cert: CertificateFacts) -> str:
+    if cert.key_type == "EC":
+        return f"EC {cert.key_size} bits ({cert.key_curve})"
+    return f"{cert.key_type} {cert.key_size} bits" if cert.key_size else cert.key_type
+
+
+def _chain_problems(
+    deployment: Deployment, problem: Callable[[CertificateFacts], tuple[str, Severity] | None], skip_roots: bool
+) -> list[tuple[int, CertificateFacts, str, Severity]]:
+    found = []
+    for index, cert in _path_certs(deployment):
+        if skip_roots and index > 0 and cert.self_signed:
+            continue  # a root's self-signature is not relied on
+        result = problem(cert)
+        if result is not None:
+            found.append((index, cert, *result))
+    return found
+
+
+class CertWeakKey(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_weak_key"
+    title: ClassVar[str] = "Certificate key is strong enough"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        f"RSA keys below {MIN_RSA_BITS} bits and EC keys below {MIN_EC_BITS} bits are within reach of "
+        "factoring or discrete-log attacks, and browsers and CAs no longer accept them."
+    )
+    remediation: ClassVar[str] = (
+        "Generate a new key (RSA 2048 or 3072 bits, or ECDSA P-256) and get a certificate for it:\n"
+        "`openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout privkey.pem -out req.csr` "
+        "or `-newkey rsa:3072`.\n"
+        "Install it (nginx `ssl_certificate`/`ssl_certificate_key`, Apache `SSLCertificateFile`/"
+        "`SSLCertificateKeyFile`, IIS: import the .pfx and rebind). A weak intermediate means a new chain "
+        "from the CA."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        weak = _chain_problems(deployment, _key_problem, skip_roots=False)
+        evidence: dict[str, Any] = {"keys": clip(f"{c.label}: {_key_label(c)}" for _, c in _path_certs(deployment))}
+        if weak:
+            index, cert, text, _ = weak[0]
+            severity = max((s for *_, s in weak), key=lambda s: s.rank)
+            more = f" (and {plural(len(weak) - 1, 'other certificate')})" if len(weak) > 1 else ""
+            return Verdict(Status.FAIL, f"{_which(index, cert)} has a weak key: {text}{more}.", evidence, severity)
+        return Verdict(Status.PASS, f"The certificate key is {_key_label(deployment.leaf)}.", evidence)
+
+
+def _signature_problem(cert: CertificateFacts) -> tuple[str, Severity] | None:
+    algorithm = (cert.signature_hash or "").lower()
+    if algorithm in WEAK_HASHES:
+        return algorithm.upper().replace("SHA1", "SHA-1"), WEAK_HASHES[algorithm]
+    return None
+
+
+class CertWeakSignature(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_weak_signature"
+    title: ClassVar[str] = "Certificate signature is strong"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "MD5 and SHA-1 signatures can be forged with chosen-prefix collisions (a rogue CA was built from "
+        "MD5 in 2008, SHA-1 fell in 2020); browsers reject such certificates."
+    )
+    remediation: ClassVar[str] = (
+        "Have the certificate (and any SHA-1 intermediate) reissued with SHA-256: "
+        "`openssl req -new -sha256 -key privkey.pem -out req.csr`, and ask the CA for a SHA-256 chain. "
+        "Install it (nginx `ssl_certificate`, Apache `SSLCertificateFile`, IIS: import and rebind). "
+        "A self-signed root's own signature does not matter and is not flagged."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        weak = _chain_problems(deployment, _signature_problem, skip_roots=True)
+        evidence: dict[str, Any] = {
+            "signatures": clip(f"{c.label}: {c.signature_hash}" for _, c in _path_certs(deployment))
+        }
+        if weak:
+            index, cert, text, _ = weak[0]
+            severity = max((s for *_, s in weak), key=lambda s: s.rank)
+            more = f" (and {plural(len(weak) - 1, 'other certificate')})" if len(weak) > 1 else ""
+            return Verdict(Status.FAIL, f"{_which(index, cert)} is signed with {text}{more}.", evidence, severity)
+        hashes = sorted({c.signature_hash or "none" for _, c in _path_certs(deployment)})
+        return Verdict(Status.PASS, f"The chain is signed with {listing(hashes)}.", evidence)
+
+
+class CertLifetime(CertificateCheck):
+    id: ClassVar[str] = "tls.cert_lifetime"
+    title: ClassVar[str] = f"Certificate lifetime is at most {MAX_LIFETIME_DAYS} days"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        f"Browsers reject publicly-trusted certificates valid for more than {MAX_LIFETIME_DAYS} days; long-lived "
+        "certificates also keep a compromised key useful for years and let renewal skills go stale."
+    )
+    remediation: ClassVar[str] = (
+        f"Issue certificates valid for at most {MAX_LIFETIME_DAYS} days (90 with ACME) and automate renewal "
+        "(certbot or another ACME client for nginx/Apache, win-acme for IIS, or the government CA's renewal "
+        "process)."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        leaf = deployment.leaf
+        days = leaf.lifetime_days
+        evidence: dict[str, Any] = {"certificate": cert_evidence(leaf), "lifetime_days": round(days)}
+        span = f"{_date(leaf.not_before)} to {_date(leaf.not_after)}"
+        if days > MAX_LIFETIME_DAYS:
+            return Verdict(
+                Status.FAIL,
+                f"The certificate is valid for {round(days)} days ({span}); the limit is {MAX_LIFETIME_DAYS}.",
+                evidence,
+            )
+        return Verdict(Status.PASS, f"The certificate is valid for {round(days)} days ({span}).", evidence)
+
+
+class OcspStapling(CertificateCheck):
+    id: ClassVar[str] = "tls.ocsp_stapling"
+    title: ClassVar[str] = "OCSP stapling"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        "With OCSP stapling the server hands clients fresh proof that its certificate is not revoked, so "
+        "revocation works without clients asking the CA (which leaks their browsing and often fails open)."
+    )
+    remediation: ClassVar[str] = (
+        "nginx: `ssl_stapling on; ssl_stapling_verify on; ssl_trusted_certificate /etc/ssl/dvc/chain.pem; "
+        "resolver 10.0.0.53;` (the server must be able to reach the CA's OCSP responder).\n"
+        "Apache: `SSLUseStapling on` in the virtual host and `SSLStaplingCache shmcb:/var/run/ocsp(128000)` "
+        "globally.\n"
+        "IIS: stapling is on by default since Windows Server 2008; make sure the server can reach the OCSP URL "
+        "in the certificate (proxy/firewall)."
+    )
+
+    def judge_deployment(self, deployment: Deployment, facts: TlsFacts) -> Verdict:
+        leaf = deployment.leaf
+        ocsp = deployment.ocsp
+        evidence: dict[str, Any] = {
+            "ocsp_urls": clip(leaf.ocsp_urls, 5),
+            "must_staple": leaf.must_staple,
+            "stapled": ocsp is not None,
+        }
+        if ocsp is None:
+            if leaf.must_staple:
+                return Verdict(
+                    Status.FAIL,
+                    "The certificate demands OCSP stapling (must-staple) but the server staples no response, "
+                    "so browsers that honour must-staple will refuse it.",
+                    evidence,
+                    Severity.HIGH,
+                )
+            if not leaf.ocsp_urls:
+                return Verdict(
+                    Status.SKIP,
+                    "Not applicable: the certificate names no OCSP responder, so there is nothing to staple.",
+                    evidence,
+                )
+            return Verdict(Status.FAIL, "The server does not staple an OCSP response.", evidence)
+        evidence["response_status"] = ocsp.response_status
+        evidence["certificate_status"] = ocsp.certificate_status
+        if ocsp.next_update is not None:
+            evidence["next_update"] = ocsp.next_update.isoformat()
+        if ocsp.response_status != "SUCCESSFUL":
+            return Verdict(Status.FAIL, f"The stapled OCSP response is an error ({ocsp.response_status}).", evidence)
+        if ocsp.next_update is not None and ocsp.next_update < facts.scanned_at:
+            return Verdict(
+                Status.FAIL,
+                f"The stapled OCSP response is stale: it expired on {_date(ocsp.next_update)}.",
+                evidence,
+            )
+        if ocsp.trusted is False:
+            return Verdict(
+                Status.WARN,
+                "The server staples an OCSP response, but its signature does not verify against the chain's CA.",
+                evidence,
+                Severity.LOW,
+            )
+        return Verdict(Status.PASS, "The server staples a current OCSP response.", evidence)

@@ -1,0 +1,320 @@
+"""Protocol-level tls checks: is TLS there at all, which versions, and protocol features."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sslyze.plugins.scan_commands import ScanCommand
+
+from checks.tls.base import TlsCheck, listing, no_tls_sentence, target_evidence
+from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, Connectivity, TlsFacts, TlsVersion
+from scanner.model import Severity, Status
+from scanner.plugin import Verdict
+
+_PROTOCOLS_REMEDIATION = (
+    "Accept only TLS 1.2 and TLS 1.3.\n"
+    "nginx: `ssl_protocols TLSv1.2 TLSv1.3;`\n"
+    "Apache (mod_ssl): `SSLProtocol -all +TLSv1.2 +TLSv1.3`\n"
+    "IIS / Windows Server: disable SSL 2.0, SSL 3.0, TLS 1.0 and TLS 1.1 under "
+    "`HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\<version>\\Server` "
+    "(`Enabled`=0, `DisabledByDefault`=1), or with IIS Crypto's 'Best Practices' template; then reboot.\n"
+    "Load balancers and CDNs in front of the server have their own TLS policy: set it there too."
+)
+
+
+def _versions(facts: TlsFacts, versions: tuple[TlsVersion, ...]) -> list[TlsVersion]:
+    return [v for v in versions if (p := facts.protocol(v)) is not None and p.supported]
+
+
+def _version_evidence(facts: TlsFacts) -> dict[str, object]:
+    return {
+        **target_evidence(facts),
+        "accepted_versions": [v.value for v in facts.accepted_versions()],
+        "refused_versions": [p.version.value for p in facts.protocols if p.supported is False],
+    }
+
+
+class HttpsAvailable(TlsCheck):
+    id: ClassVar[str] = "tls.https_available"
+    title: ClassVar[str] = "HTTPS is available"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "Without TLS, everything citizens and officials send to the platform (passwords, personal data, "
+        "documents) crosses the network in clear text and can be read or altered on the way."
+    )
+    remediation: ClassVar[str] = (
+        "Serve the platform over HTTPS on port 443 with a certificate for its host name, and redirect http:// "
+        "to https://.\n"
+        "nginx: `listen 443 ssl; ssl_certificate /etc/ssl/dvc/fullchain.pem; "
+        "ssl_certificate_key /etc/ssl/dvc/privkey.pem; ssl_protocols TLSv1.2 TLSv1.3;`\n"
+        "Apache: `Listen 443` and a `<VirtualHost *:443>` with `SSLEngine on`, `SSLCertificateFile` and "
+        "`SSLCertificateKeyFile`.\n"
+        "IIS: add an https binding on port 443 to the site (Site Bindings > Add > https) and select the "
+        "certificate.\n"
+        "If a plain HTTP service answers on 443, move it: port 443 is for TLS."
+    )
+
+    def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
+        status = facts.connectivity.status
+        evidence = target_evidence(facts)
+        if status in NO_USABLE_TLS or (scheme == "http" and status in NOT_REACHED):
+            sentence = no_tls_sentence(facts, scheme)
+            return Verdict(Status.FAIL, sentence[0].upper() + sentence[1:], evidence)
+        return super().unreachable(facts, scheme)
+
+    def evaluate(self, facts: TlsFacts, scheme: str = "https") -> Verdict:
+        verdict = super().evaluate(facts, scheme)
+        if verdict.status is Status.PASS and scheme == "http":
+            return Verdict(
+                Status.PASS,
+                f"The URL uses http://, but {facts.host} also serves TLS on port {facts.port}.",
+                verdict.evidence,
+            )
+        return verdict
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        highest = f" (up to {facts.highest_version.value})" if facts.highest_version else ""
+        return Verdict(
+            Status.PASS,
+            f"A TLS handshake with {facts.target} succeeds{highest}.",
+            {
+                **target_evidence(facts),
+                "highest_version": facts.highest_version.value if facts.highest_version else None,
+            },
+        )
+
+
+class ProtocolSsl(TlsCheck):
+    id: ClassVar[str] = "tls.protocol_ssl"
+    title: ClassVar[str] = "SSL 2.0 and SSL 3.0 are disabled"
+    severity: ClassVar[Severity] = Severity.CRITICAL
+    why: ClassVar[str] = (
+        "SSL 2.0 and SSL 3.0 are broken (DROWN, POODLE): an attacker on the network can decrypt traffic, "
+        "and no current browser needs them."
+    )
+    remediation: ClassVar[str] = _PROTOCOLS_REMEDIATION
+    commands: ClassVar[tuple[ScanCommand, ...]] = (
+        ScanCommand.SSL_2_0_CIPHER_SUITES,
+        ScanCommand.SSL_3_0_CIPHER_SUITES,
+    )
+
+    def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
+        if facts.connectivity.status is Connectivity.SSL2_ONLY:
+            return Verdict(
+                Status.FAIL,
+                f"{facts.target} accepts only SSL 2.0.",
+                {**target_evidence(facts), "accepted_versions": ["SSL 2.0"]},
+            )
+        return super().unreachable(facts, scheme)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        bad = _versions(facts, (TlsVersion.SSL_2_0, TlsVersion.SSL_3_0))
+        if bad:
+            verb = "is" if len(bad) == 1 else "are"
+            return Verdict(Status.FAIL, f"{listing([v.value for v in bad])} {verb} accepted.", _version_evidence(facts))
+        return Verdict(Status.PASS, "SSL 2.0 and SSL 3.0 are refused.", _version_evidence(facts))
+
+
+class ProtocolLegacy(TlsCheck):
+    id: ClassVar[str] = "tls.protocol_legacy"
+    title: ClassVar[str] = "TLS 1.0 and TLS 1.1 are disabled"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "TLS 1.0 and 1.1 rely on outdated constructions (CBC with implicit IVs, MD5/SHA-1 in the handshake) "
+        "and were deprecated by RFC 8996; browsers no longer use them, so they only serve attackers and "
+        "unmaintained clients."
+    )
+    remediation: ClassVar[str] = _PROTOCOLS_REMEDIATION
+    commands: ClassVar[tuple[ScanCommand, ...]] = (ScanCommand.TLS_1_0_CIPHER_SUITES, ScanCommand.TLS_1_1_CIPHER_SUITES)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        bad = _versions(facts, (TlsVersion.TLS_1_0, TlsVersion.TLS_1_1))
+        if bad:
+            verb = "is" if len(bad) == 1 else "are"
+            return Verdict(Status.FAIL, f"{listing([v.value for v in bad])} {verb} accepted.", _version_evidence(facts))
+        return Verdict(Status.PASS, "TLS 1.0 and TLS 1.1 are refused.", _version_evidence(facts))
+
+
+class ProtocolTls12(TlsCheck):
+    id: ClassVar[str] = "tls.protocol_tls12"
+    title: ClassVar[str] = "TLS 1.2 is supported"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "TLS 1.2 is the oldest version still considered secure and the newest that many clients in the "
+        "field (older Windows, Android and Java systems, agency back-office software) can speak."
+    )
+    remediation: ClassVar[str] = (
+        "Enable TLS 1.2 alongside TLS 1.3.\n"
+        "nginx: `ssl_protocols TLSv1.2 TLSv1.3;`\n"
+        "Apache: `SSLProtocol -all +TLSv1.2 +TLSv1.3`\n"
+        "IIS / Windows Server: set `Enabled`=1 and `DisabledByDefault`=0 under "
+        "`HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server` "
+        "(or use IIS Crypto) and reboot. Very old servers that cannot do TLS 1.2 must be upgraded."
+    )
+    commands: ClassVar[tuple[ScanCommand, ...]] = (ScanCommand.TLS_1_2_CIPHER_SUITES, ScanCommand.TLS_1_3_CIPHER_SUITES)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        evidence = _version_evidence(facts)
+        if _versions(facts, (TlsVersion.TLS_1_2,)):
+            return Verdict(Status.PASS, "TLS 1.2 is accepted.", evidence)
+        if _versions(facts, (TlsVersion.TLS_1_3,)):
+            # Secure, but clients limited to TLS 1.2 are locked out: a finding of low severity.
+            return Verdict(
+                Status.FAIL,
+                "TLS 1.2 is not accepted, only TLS 1.3: secure, but clients limited to TLS 1.2 cannot connect.",
+                evidence,
+                Severity.LOW,
+            )
+        accepted = facts.accepted_versions()
+        best = f"; the best it accepts is {accepted[-1].value}" if accepted else ""
+        return Verdict(Status.FAIL, f"Neither TLS 1.2 nor TLS 1.3 is accepted{best}.", evidence)
+
+
+class ProtocolTls13(TlsCheck):
+    id: ClassVar[str] = "tls.protocol_tls13"
+    title: ClassVar[str] = "TLS 1.3 is supported"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        "TLS 1.3 removes the legacy algorithms attacks have relied on, always gives forward secrecy and "
+        "makes connections faster; every current browser uses it."
+    )
+    remediation: ClassVar[str] = (
+        "Enable TLS 1.3 (needs OpenSSL 1.1.1 or newer, Windows Server 2022 or newer).\n"
+        "nginx: `ssl_protocols TLSv1.2 TLSv1.3;` (nginx's default list omits TLS 1.3 in older versions)\n"
+        "Apache 2.4.38+: `SSLProtocol -all +TLSv1.2 +TLSv1.3`\n"
+        "IIS: Windows Server 2022 enables TLS 1.3 by default; check "
+        "`HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.3\\Server` "
+        "is not disabled. On older Windows, terminate TLS on a reverse proxy that supports it."
+    )
+    commands: ClassVar[tuple[ScanCommand, ...]] = (ScanCommand.TLS_1_3_CIPHER_SUITES,)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        if _versions(facts, (TlsVersion.TLS_1_3,)):
+            return Verdict(Status.PASS, "TLS 1.3 is accepted.", _version_evidence(facts))
+        return Verdict(Status.FAIL, "TLS 1.3 is not accepted.", _version_evidence(facts))
+
+
+class FallbackScsv(TlsCheck):
+    id: ClassVar[str] = "tls.fallback_scsv"
+    title: ClassVar[str] = "Downgrade protection (TLS_FALLBACK_SCSV)"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        "TLS_FALLBACK_SCSV (RFC 7507) lets the server refuse a connection that an attacker has forced down "
+        "to an older protocol version, which matters as long as older versions are enabled."
+    )
+    remediation: ClassVar[str] = (
+        "Upgrade the TLS library: OpenSSL 1.0.1j and later, and every maintained web server, honour "
+        "TLS_FALLBACK_SCSV automatically. Better still, disable the versions below TLS 1.2 so there is "
+        "nothing to fall back to (nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache "
+        "`SSLProtocol -all +TLSv1.2 +TLSv1.3`, IIS Crypto 'Best Practices')."
+    )
+    commands: ClassVar[tuple[ScanCommand, ...]] = (ScanCommand.TLS_FALLBACK_SCSV,)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        evidence = {**_version_evidence(facts), "supports_fallback_scsv": facts.fallback_scsv}
+        if facts.fallback_scsv is None:
+            return Verdict(Status.SKIP, "Not tested: sslyze's fallback test did not run.", evidence)
+        if facts.fallback_scsv:
+            return Verdict(Status.PASS, "A downgraded handshake carrying TLS_FALLBACK_SCSV is refused.", evidence)
+        return Verdict(
+            Status.FAIL,
+            "The server accepts a downgraded handshake carrying TLS_FALLBACK_SCSV instead of refusing it.",
+            evidence,
+        )
+
+
+class Compression(TlsCheck):
+    id: ClassVar[str] = "tls.compression"
+    title: ClassVar[str] = "TLS compression is disabled"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    why: ClassVar[str] = (
+        "TLS-level compression lets an attacker who can inject requests recover secrets such as session "
+        "cookies byte by byte (CRIME)."
+    )
+    remediation: ClassVar[str] = (
+        "Disable TLS compression. Current OpenSSL builds have it off; on old ones:\n"
+        "nginx: upgrade nginx/OpenSSL (nginx disables compression since 1.3.2 / 1.2.2).\n"
+        "Apache 2.4.3+: `SSLCompression off`\n"
+        "IIS: SChannel does not implement TLS compression; a device in front of IIS (load balancer, "
+        "proxy) may, so check its TLS profile."
+    )
+    commands: ClassVar[tuple[ScanCommand, ...]] = (ScanCommand.TLS_COMPRESSION,)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        evidence = {**target_evidence(facts), "supports_compression": facts.compression}
+        if facts.compression is None:
+            return Verdict(Status.SKIP, "Not tested: sslyze's compression test did not run.", evidence)
+        if facts.compression:
+            return Verdict(Status.FAIL, "TLS compression is accepted (CRIME).", evidence)
+        return Verdict(Status.PASS, "TLS compression is refused.", evidence)
+
+
+class RenegotiationInsecure(TlsCheck):
+    id: ClassVar[str] = "tls.renegotiation_insecure"
+    title: ClassVar[str] = "No insecure renegotiation"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "Without secure renegotiation (RFC 5746) an attacker can splice their own request in front of a "
+        "victim's (CVE-2009-3555); honouring client-initiated renegotiation also lets one client tie up "
+        "server CPU cheaply."
+    )
+    remediation: ClassVar[str] = (
+        "Upgrade the TLS library (secure renegotiation is standard since 2010) and refuse client-initiated "
+        "renegotiation.\n"
+        "nginx: refuses client-initiated renegotiation already; upgrade nginx/OpenSSL if this fails.\n"
+        "Apache: upgrade mod_ssl/OpenSSL and keep `SSLInsecureRenegotiation off` (the default).\n"
+        "IIS / Windows Server: install current updates; to refuse client-initiated renegotiation set "
+        "`DisableRenegoOnServer`=1 (DWORD) under "
+        "`HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL`."
+    )
+    commands: ClassVar[tuple[ScanCommand, ...]] = (ScanCommand.SESSION_RENEGOTIATION,)
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        evidence = {
+            **target_evidence(facts),
+            "supports_secure_renegotiation": facts.secure_renegotiation,
+            "accepts_client_renegotiation": facts.client_renegotiation,
+        }
+        if facts.secure_renegotiation is None:
+            return Verdict(Status.SKIP, "Not tested: sslyze's renegotiation test did not run.", evidence)
+        if not facts.secure_renegotiation:
+            return Verdict(Status.FAIL, "The server does not support secure renegotiation (RFC 5746).", evidence)
+        if facts.client_renegotiation:
+            return Verdict(
+                Status.WARN,
+                "Secure renegotiation is supported, but the server honours client-initiated renegotiation "
+                "(a denial-of-service vector).",
+                evidence,
+                Severity.MEDIUM,
+            )
+        return Verdict(
+            Status.PASS, "Secure renegotiation is supported and client-initiated renegotiation is refused.", evidence
+        )
+
+
+class ClientCertRequired(TlsCheck):
+    id: ClassVar[str] = "tls.client_cert_required"
+    title: ClassVar[str] = "Client certificate requirement"
+    severity: ClassVar[Severity] = Severity.INFO
+    why: ClassVar[str] = (
+        "An endpoint that demands a client certificate cannot be fully tested without one: some checks "
+        "are skipped, and the report says which."
+    )
+    remediation: ClassVar[str] = (
+        "Nothing to fix if mutual TLS is intended. If the endpoint is meant for the public, stop requiring a "
+        "client certificate (nginx `ssl_verify_client off;` or `optional;`, Apache `SSLVerifyClient none`, "
+        "IIS SSL Settings > Client certificates: Ignore). To test it fully, scan from a host that holds an "
+        "authorised client certificate."
+    )
+
+    def judge(self, facts: TlsFacts) -> Verdict:
+        evidence = {**target_evidence(facts), "client_auth": facts.client_auth}
+        if facts.client_auth == "required":
+            skipped = sorted(e.command for e in facts.errors if e.client_certificate_needed)
+            if skipped:
+                evidence["not_tested"] = skipped
+            extra = f"; sslyze could not run {listing(skipped)}" if skipped else ""
+            return Verdict(Status.WARN, f"The server demands a client certificate{extra}.", evidence)
+        if facts.client_auth == "optional":
+            return Verdict(Status.PASS, "The server asks for a client certificate but does not require one.", evidence)
+        return Verdict(Status.PASS, "The server does not ask for a client certificate.", evidence)

@@ -1,0 +1,289 @@
+"""The built-in demo fleet behind ``platscan demo``: a province's shared platforms, on loopback.
+
+Pure Python (no nginx): a test PKI plus one :class:`~scanner.demo.tls_server.TlsServer` per
+platform, each with a realistic flaw, and a targets file that maps the platforms' ``*.example``
+names to 127.0.0.1::
+
+    with DemoFleet(workdir) as fleet:
+        scan(fleet.targets_path)        # ca_bundle = the demo root; resolve -> 127.0.0.1
+
+Each platform's port scan is limited to its own port (``ports`` and ``allowed_ports``), so the demo
+never probes anything else on the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from scanner.demo.pki import EXPIRED, ChainLayout, IssuerKind, LeafSpec, Pki, Validity
+from scanner.demo.pki import NORMAL as NORMAL_VALIDITY
+from scanner.demo.tls_server import LOOPBACK, TlsServer, TlsServerConfig
+
+__all__ = ["DEMO_PLATFORMS", "DemoFleet", "DemoPlatform", "RunningPlatform"]
+
+DOMAIN = "nghean.example"
+ORGANIZATION = "Nghe An Provincial Test PKI"
+
+_MODERN = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
+_LEGACY = "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:@SECLEVEL=0"
+
+_GOOD_HEADERS: Mapping[str, str] = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+@dataclass(frozen=True)
+class DemoPlatform:
+    """One demo platform and how its endpoint is (mis)configured.
+
+    Attributes:
+        id: platform id in the targets file.
+        name: the platform's name.
+        owner: the department responsible for it.
+        level: security level (1-5).
+        host: its ``*.example`` host name.
+        flaw: what is wrong with it, in one line ("" when nothing is meant to be).
+        cert_hosts: the names its certificate is issued for (None: its own host).
+        issuer: who signed its certificate.
+        validity: its certificate's validity window.
+        layout: the chain it sends.
+        legacy_tls: also accept TLS 1.0 and 1.1.
+        headers: HTTP response headers it sends.
+        title: the page title (Vietnamese, as the real portals have).
+    """
+
+    id: str
+    name: str
+    owner: str
+    level: int
+    host: str
+    flaw: str
+    title: str
+    cert_hosts: tuple[str, ...] | None = None
+    issuer: IssuerKind = IssuerKind.INTERMEDIATE
+    validity: Validity = NORMAL_VALIDITY
+    layout: ChainLayout = ChainLayout.FULL
+    legacy_tls: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def contact(self) -> str:
+        return f"ops@{self.host}"
+
+
+DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
+    DemoPlatform(
+        id="dvc",
+        name="Provincial Public Service Portal",
+        owner="Department of Science and Technology",
+        level=3,
+        host=f"dvc.{DOMAIN}",
+        flaw="",
+        title="Cổng Dịch vụ công tỉnh Nghệ An",
+        headers=_GOOD_HEADERS,
+    ),
+    DemoPlatform(
+        id="motcua",
+        name="Administrative Procedure Information System",
+        owner="Office of the Provincial People's Committee",
+        level=3,
+        host=f"motcua.{DOMAIN}",
+        flaw="still accepts TLS 1.0 and TLS 1.1",
+        title="Hệ thống thông tin giải quyết thủ tục hành chính tỉnh Nghệ An",
+        legacy_tls=True,
+        headers={"Server": "Apache/2.4.29 (Ubuntu)", "X-Content-Type-Options": "nosniff"},
+    ),
+    DemoPlatform(
+        id="mail",
+        name="Official E-mail System",
+        owner="Department of Science and Technology",
+        level=3,
+        host=f"mail.{DOMAIN}",
+        flaw="certificate expired ten days ago",
+        title="Hệ thống thư điện tử công vụ tỉnh Nghệ An",
+        validity=EXPIRED,
+        headers={"Strict-Transport-Security": "max-age=31536000", "X-Frame-Options": "SAMEORIGIN"},
+    ),
+    DemoPlatform(
+        id="yte",
+        name="Health Sector Database",
+        owner="Department of Health",
+        level=2,
+        host=f"yte.{DOMAIN}",
+        flaw="certificate issued for another host name",
+        title="Cơ sở dữ liệu ngành Y tế tỉnh Nghệ An",
+        cert_hosts=(f"csdl-yte.{DOMAIN}",),
+        headers={"X-Powered-By": "PHP/7.2.34"},
+    ),
+    DemoPlatform(
+        id="congthuong",
+        name="Industry and Trade Digital Database Management System",
+        owner="Department of Industry and Trade",
+        level=2,
+        host=f"congthuong.{DOMAIN}",
+        flaw="self-signed certificate",
+        title="Hệ thống quản lý cơ sở dữ liệu số ngành Công Thương",
+        issuer=IssuerKind.SELF,
+        headers={"X-Content-Type-Options": "nosniff"},
+    ),
+    DemoPlatform(
+        id="nongnghiep",
+        name="Agriculture and Environment Digital Database Management System",
+        owner="Department of Agriculture and Environment",
+        level=2,
+        host=f"nongnghiep.{DOMAIN}",
+        flaw="sends its certificate without the intermediate CA",
+        title="Hệ thống quản lý cơ sở dữ liệu số ngành Nông nghiệp và Môi trường",
+        layout=ChainLayout.LEAF,
+        headers={"Strict-Transport-Security": "max-age=86400", "X-Content-Type-Options": "nosniff"},
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RunningPlatform:
+    """A demo platform with its live endpoint.
+
+    Attributes:
+        platform: the definition.
+        port: its port on 127.0.0.1.
+    """
+
+    platform: DemoPlatform
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.platform.host}:{self.port}/"
+
+
+class DemoFleet:
+    """Create the demo PKI in ``workdir``, start one TLS server per platform on 127.0.0.1 and write
+    ``targets_path``; stop them all on exit."""
+
+    def __init__(self, workdir: Path, platforms: tuple[DemoPlatform, ...] = DEMO_PLATFORMS) -> None:
+        self.workdir = workdir
+        self.definitions = platforms
+        self._stack: contextlib.ExitStack | None = None
+        self._running: tuple[RunningPlatform, ...] = ()
+        self._pki: Pki | None = None
+
+    @property
+    def pki(self) -> Pki:
+        if self._pki is None:
+            raise RuntimeError("the demo fleet is not started")
+        return self._pki
+
+    @property
+    def platforms(self) -> tuple[RunningPlatform, ...]:
+        return self._running
+
+    @property
+    def targets_path(self) -> Path:
+        return self.workdir / "targets.toml"
+
+    @property
+    def ca_bundle(self) -> Path:
+        return self.pki.bundle_path
+
+    def start(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError("already started")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        pki = Pki.create(self.workdir / "pki", organization=ORGANIZATION)
+        with contextlib.ExitStack() as stack:
+            running = []
+            for platform in self.definitions:
+                server = stack.enter_context(TlsServer(_server_config(pki, platform)))
+                running.append(RunningPlatform(platform=platform, port=server.port))
+            self._running = tuple(running)
+            self._pki = pki
+            _write_targets(self.targets_path, pki.bundle_path, self._running)
+            self._stack = stack.pop_all()
+        return self
+
+    def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _server_config(pki: Pki, platform: DemoPlatform) -> TlsServerConfig:
+    self_signed = platform.issuer is IssuerKind.SELF
+    spec = LeafSpec(
+        hosts=platform.cert_hosts or (platform.host,),
+        issuer=platform.issuer,
+        validity=platform.validity,
+        ca_issuers_url=None if self_signed else f"http://pki.{DOMAIN}/issuing-ca.crt",
+        ocsp_url=None if self_signed else f"http://ocsp.pki.{DOMAIN}/",
+    )
+    leaf = pki.issue(platform.id, spec)
+    return TlsServerConfig(
+        cert_chain=pki.write_chain(leaf, platform.layout),
+        key=leaf.key_path,
+        minimum_version=ssl.TLSVersion.TLSv1 if platform.legacy_tls else ssl.TLSVersion.TLSv1_2,
+        ciphers=_LEGACY if platform.legacy_tls else _MODERN,
+        body=_page(platform),
+        headers=dict(platform.headers),
+    )
+
+
+def _page(platform: DemoPlatform) -> str:
+    return (
+        "<!doctype html>\n<html lang=vi><head><meta charset=utf-8>"
+        f"<title>{platform.title}</title></head>\n"
+        f"<body><h1>{platform.title}</h1><p>{platform.name} ({platform.owner})</p>"
+        "<p>Demo endpoint for platscan.</p></body></html>\n"
+    )
+
+
+def _write_targets(path: Path, ca_bundle: Path, running: tuple[RunningPlatform, ...]) -> None:
+    lines = [
+        "# platscan demo fleet: shared platforms of a province, served on 127.0.0.1.",
+        "# Generated by `platscan demo`; the ports change on every run.",
+        "[scan]",
+        "timeout = 3",
+        f"ca_bundle = {_toml_str(str(ca_bundle.resolve()))}",
+    ]
+    for item in running:
+        platform = item.platform
+        lines += [
+            "",
+            *([f"# demo flaw: {platform.flaw}"] if platform.flaw else []),
+            "[[platforms]]",
+            f"id = {_toml_str(platform.id)}",
+            f"name = {_toml_str(platform.name)}",
+            f"owner = {_toml_str(platform.owner)}",
+            f"contact = {_toml_str(platform.contact)}",
+            f"level = {platform.level}",
+            f"urls = [{_toml_str(item.url)}]",
+            f"ports = [{item.port}]",
+            f"allowed_ports = [{item.port}]",
+            f"resolve = {{ {_toml_str(platform.host)} = {_toml_str(LOOPBACK)} }}",
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _toml_str(value: str) -> str:
+    # A JSON string is a valid TOML basic string (same escapes; \uXXXX for control characters).
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,174 @@
+"""The tls family's shared policy: unreachable endpoints, failed sslyze commands, the run() wrapper."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sslyze.plugins.scan_commands import ScanCommand
+
+from checks.tls._collect import TlsTarget
+from checks.tls.base import TlsCheck
+from checks.tls.facts import SCAN_COMMANDS, Connectivity, TlsFacts, failed_connectivity
+from scanner.facts import CollectionError
+from scanner.model import Endpoint, Platform, Severity, Status
+from scanner.plugin import ScanSettings, discover_checks
+from tests.checks.tls import fixtures as fx
+
+CHECKS: dict[str, TlsCheck] = {
+    c.id: c for c in discover_checks().checks if c.family == "tls" and isinstance(c, TlsCheck)
+}
+NOW = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
+PLATFORM = Platform(id="dvc", name="DVC", urls=("https://dvc.nghean.example/",))
+
+
+def unreachable(status: Connectivity) -> TlsFacts:
+    return failed_connectivity("dvc.nghean.example", 443, "10.20.0.5", status, f"Because {status.value}.", now=NOW)
+
+
+# (connectivity, scheme) -> (https_available, protocol_ssl, every other check)
+POLICY = {
+    (Connectivity.DNS_FAILURE, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.DNS_FAILURE, "http"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.ERROR, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.ERROR, "http"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.REFUSED, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.REFUSED, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.UNREACHABLE, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.UNREACHABLE, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.TIMEOUT, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.TIMEOUT, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.SILENT, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.SILENT, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.NO_TLS, "https"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.NO_TLS, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.HANDSHAKE_FAILED, "https"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.HANDSHAKE_FAILED, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    (Connectivity.SSL2_ONLY, "https"): (Status.FAIL, Status.FAIL, Status.SKIP),
+    (Connectivity.SSL2_ONLY, "http"): (Status.FAIL, Status.FAIL, Status.SKIP),
+}
+
+
+def test_policy_covers_every_failure() -> None:
+    assert {status for status, _ in POLICY} == set(Connectivity) - {Connectivity.OK}
+
+
+@pytest.mark.parametrize(("connectivity", "scheme"), list(POLICY), ids=lambda v: str(v))
+def test_unreachable_policy(connectivity: Connectivity, scheme: str) -> None:
+    facts = unreachable(connectivity)
+    https_available, protocol_ssl, others = POLICY[(connectivity, scheme)]
+    for check_id, check in CHECKS.items():
+        verdict = check.evaluate(facts, scheme)
+        expected = {"tls.https_available": https_available, "tls.protocol_ssl": protocol_ssl}.get(check_id, others)
+        assert verdict.status is expected, (check_id, verdict.detail)
+        assert f"Because {connectivity.value}." in verdict.detail or connectivity is Connectivity.SSL2_ONLY
+        assert verdict.evidence["target"] == "dvc.nghean.example:443"
+        assert verdict.evidence["connectivity"] == connectivity.value
+
+
+def test_unreachable_is_never_a_pass() -> None:
+    for connectivity in set(Connectivity) - {Connectivity.OK}:
+        for scheme in ("https", "http"):
+            for check in CHECKS.values():
+                assert check.evaluate(unreachable(connectivity), scheme).status is not Status.PASS
+
+
+def test_a_failed_command_errors_only_its_checks() -> None:
+    facts = fx.facts("good", fx.command_error("certificate_info"))
+    for check_id, check in CHECKS.items():
+        verdict = check.evaluate(facts)
+        if check_id.startswith(("tls.cert_", "tls.ocsp_")):
+            assert verdict.status is Status.ERROR, check_id
+            assert "certificate_info" in verdict.detail
+            assert verdict.evidence["failed_commands"][0]["command"] == "certificate_info"
+        else:
+            assert verdict.status is Status.PASS, (check_id, verdict.detail)
+
+
+def test_a_client_certificate_makes_checks_skip_not_error() -> None:
+    facts = fx.facts(
+        "good",
+        fx.client_auth("REQUIRED"),
+        fx.command_error("heartbleed", "CLIENT_CERTIFICATE_NEEDED", "nassl.ssl_client.ClientCertificateRequested: x"),
+    )
+    verdict = CHECKS["tls.vuln_heartbleed"].evaluate(facts)
+    assert verdict.status is Status.SKIP
+    assert "demands a client certificate" in verdict.detail
+    assert CHECKS["tls.client_cert_required"].evaluate(facts).status is Status.WARN
+    assert CHECKS["tls.vuln_ccs_injection"].evaluate(facts).status is Status.PASS
+
+
+def test_commands_are_scanned() -> None:
+    for check in CHECKS.values():
+        assert set(check.commands) <= set(SCAN_COMMANDS), check.id
+    assert ScanCommand.HTTP_HEADERS not in SCAN_COMMANDS  # the http family does headers
+
+
+def test_catalogue_metadata() -> None:
+    assert len(CHECKS) == 28
+    for check in CHECKS.values():
+        assert check.family == "tls"
+        assert check.title and check.why and check.remediation
+        assert isinstance(check.severity, Severity)
+    for check_id in (
+        "tls.protocol_ssl",
+        "tls.protocol_legacy",
+        "tls.protocol_tls12",
+        "tls.cipher_insecure",
+        "tls.cipher_no_forward_secrecy",
+        "tls.dh_weak",
+        "tls.renegotiation_insecure",
+    ):
+        text = CHECKS[check_id].remediation
+        assert "nginx" in text and "Apache" in text and "IIS" in text, check_id
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in CHECKS["tls.protocol_legacy"].remediation
+    assert "SSLProtocol -all +TLSv1.2 +TLSv1.3" in CHECKS["tls.protocol_legacy"].remediation
+    assert CHECKS["tls.client_cert_required"].severity is Severity.INFO
+    assert CHECKS["tls.cipher_cbc"].severity is Severity.LOW
+
+
+def test_applies_to_urls_only() -> None:
+    check = CHECKS["tls.https_available"]
+    assert check.applies_to(Endpoint.for_url(PLATFORM, "https://dvc.nghean.example/"))
+    assert check.applies_to(Endpoint.for_url(PLATFORM, "http://dvc.nghean.example/"))
+    assert not check.applies_to(Endpoint.for_host(PLATFORM, "mail.dvc.nghean.example"))
+
+
+class FakeContext:
+    """What TlsCheck.run uses of a ScanContext: ``settings`` and ``collect``."""
+
+    def __init__(self, outcome: TlsFacts | CollectionError) -> None:
+        self.settings = ScanSettings(timeout=2, retries=0, ca_bundle=Path("/nonexistent/ca.pem"))
+        self.outcome = outcome
+        self.calls: list[tuple[Hashable, tuple[Any, ...]]] = []
+
+    def collect(self, key: Hashable, collector: Callable[..., TlsFacts], *args: Any) -> TlsFacts:
+        self.calls.append((key, args))
+        if isinstance(self.outcome, CollectionError):
+            raise self.outcome
+        return self.outcome
+
+
+def test_run_returns_one_result() -> None:
+    endpoint = Endpoint.for_url(PLATFORM, "https://dvc.nghean.example/")
+    ctx = FakeContext(fx.recorded("weak"))
+    (result,) = CHECKS["tls.cipher_insecure"].run(endpoint, ctx)  # type: ignore[arg-type]
+    assert (result.check, result.platform, result.endpoint) == ("tls.cipher_insecure", "dvc", endpoint.target)
+    assert result.status is Status.FAIL and result.severity is Severity.CRITICAL
+    assert result.remediation == CHECKS["tls.cipher_insecure"].remediation
+    assert result.duration >= 0
+    key, args = ctx.calls[0]
+    assert key == ("tls", "dvc.nghean.example", 443, None)
+    assert args[0] == TlsTarget("dvc.nghean.example", 443, None) and args[1] is ctx.settings
+
+
+def test_run_turns_a_collection_error_into_an_error_result() -> None:
+    endpoint = Endpoint.for_url(PLATFORM, "https://dvc.nghean.example/")
+    ctx = FakeContext(CollectionError("gave up after 180 s (endpoint time budget)"))
+    for check in CHECKS.values():
+        (result,) = check.run(endpoint, ctx)  # type: ignore[arg-type]
+        assert result.status is Status.ERROR
+        assert "gave up after 180 s" in result.detail

@@ -1,0 +1,88 @@
+"""The whole path on the TLS fleet: `platscan scan` (the real CLI, engine, sslyze, store) and
+`platscan report --format json`, checked against every case's verdict for every TLS check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fleet.tls_fleet import CASE_NAMES, CASES, TLS_CHECKS, start_tls_fleet
+
+PLATSCAN = [sys.executable, "-m", "scanner"]
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    workdir = tmp_path_factory.mktemp("tls-fleet")
+    with start_tls_fleet(workdir) as fleet:
+        targets = fleet.write_targets(timeout=2)
+        text = targets.read_text().replace("[scan]\n", "[scan]\nretries = 0\nendpoint_timeout = 20\n", 1)
+        targets.write_text(text)
+        db = workdir / "fleet.db"
+        started = time.monotonic()
+        scan = subprocess.run(
+            [*PLATSCAN, "scan", str(targets), "--db", str(db)], capture_output=True, text=True, timeout=240
+        )
+        elapsed = time.monotonic() - started
+        report = workdir / "report.json"
+        subprocess.run([*PLATSCAN, "report", "--db", str(db), "-o", str(report)], check=True, timeout=60)
+        doc = json.loads(report.read_text())
+        yield {"scan": scan, "elapsed": elapsed, "doc": doc, "fleet": fleet}
+
+
+def results_of(doc: dict[str, Any], case: str) -> dict[str, dict[str, Any]]:
+    (platform,) = [p for p in doc["platforms"] if p["id"] == case]
+    results: dict[str, dict[str, Any]] = {}
+    for result in platform["results"]:
+        assert result["check"] not in results, f"{case}: two results for {result['check']}"
+        results[result["check"]] = result
+    return results
+
+
+def test_scan_runs_cleanly_and_within_its_bounds(scanned: dict[str, Any]) -> None:
+    scan = scanned["scan"]
+    assert scan.returncode == 0, scan.stderr
+    assert "Traceback" not in scan.stderr
+    assert f"{len(CASES)} endpoints, {len(CASES) * len(TLS_CHECKS)} results stored" in scan.stdout
+    # silent and trickle are cut off by their timeouts; nothing waits for minutes.
+    assert scanned["elapsed"] < 120
+    assert scanned["doc"]["scan"]["status"] == "complete"
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_every_tls_check_has_the_expected_verdict(scanned: dict[str, Any], case: str) -> None:
+    expected = scanned["fleet"][case].expect
+    results = results_of(scanned["doc"], case)
+    assert sorted(results) == sorted(TLS_CHECKS)
+    got = {check: result["status"] for check, result in results.items()}
+    wrong = {check: (got[check], want) for check, want in expected.items() if got[check] != want}
+    details = {check: results[check]["detail"] for check in wrong}
+    assert wrong == {}, f"(got, expected): {wrong}\n{json.dumps(details, indent=1)}"
+
+
+def test_details_are_specific_and_evidence_is_kept(scanned: dict[str, Any]) -> None:
+    doc = scanned["doc"]
+    legacy = results_of(doc, "legacy")["tls.protocol_legacy"]
+    assert "TLS 1.0" in legacy["detail"] and "TLS 1.1" in legacy["detail"]
+    assert legacy["severity"] == "high" and legacy["criteria"] == ["VN-A2"]
+    expired = results_of(doc, "expired")["tls.cert_expired"]
+    assert "expired" in expired["detail"] and expired["severity"] == "critical"
+    assert "expired.fleet.test" in json.dumps(expired["evidence"])
+    null = results_of(doc, "null_cipher")["tls.cipher_insecure"]
+    assert null["severity"] == "critical" and "NULL" in null["detail"]
+    wrong = results_of(doc, "wrong_host")["tls.cert_hostname_mismatch"]
+    assert "wrong-host.fleet.test" in wrong["detail"] and "other.fleet.test" in wrong["detail"]
+    assert "refused" in results_of(doc, "closed")["tls.https_available"]["detail"].lower()
+    assert results_of(doc, "good")["tls.protocol_tls13"]["remediation"]
+
+
+def test_unscannable_endpoints_never_pass(scanned: dict[str, Any]) -> None:
+    for case in ("closed", "silent", "trickle"):
+        statuses = {r["status"] for r in results_of(scanned["doc"], case).values()}
+        assert statuses == {"error"}, case
