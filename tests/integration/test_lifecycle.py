@@ -1,0 +1,107 @@
+"""`platscan demo` as a new user runs it, and Ctrl-C in the middle of a scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from scanner.demo.tls_server import SilentServer
+from tests.fleet.tls_fleet import start_tls_fleet
+
+PLATSCAN = [sys.executable, "-m", "scanner"]
+
+
+def test_demo_scans_its_fleet_and_says_where_the_results_are(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [*PLATSCAN, "demo", "--workdir", str(tmp_path / "demo")], capture_output=True, text=True, timeout=120
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert elapsed < 60
+    report = tmp_path / "demo" / "report.json"
+    assert f"JSON report: {report}" in proc.stdout
+    assert f"Database:    {tmp_path / 'demo' / 'platscan-demo.db'}" in proc.stdout
+    doc = json.loads(report.read_text())
+    status = {(p["id"], r["check"]): r["status"] for p in doc["platforms"] for r in p["results"]}
+    assert status[("mail", "tls.cert_expired")] == "fail"
+    assert status[("motcua", "tls.protocol_legacy")] == "fail"
+    assert status[("yte", "tls.cert_hostname_mismatch")] == "fail"
+    assert status[("congthuong", "tls.cert_untrusted")] == "fail"
+    assert status[("nongnghiep", "tls.cert_chain_incomplete")] == "fail"
+    assert status[("dvc", "tls.protocol_legacy")] == "pass" and status[("dvc", "tls.cert_untrusted")] == "pass"
+    assert "error" not in {s for s in status.values()}
+
+
+def count_results(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("select count(*) from results").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_ctrl_c_stops_promptly_and_keeps_finished_endpoints(tmp_path: Path) -> None:
+    with (
+        start_tls_fleet(tmp_path / "fleet", cases=["good", "tls12_only"]) as fleet,
+        SilentServer() as s1,
+        SilentServer() as s2,
+    ):
+        targets = fleet.write_targets(timeout=30)
+        extra = "".join(
+            f'\n[[platforms]]\nid = "hang{i}"\nname = "Hangs"\nurls = ["https://hang{i}.fleet.test:{port}/"]\n'
+            f'resolve = {{ "hang{i}.fleet.test" = "127.0.0.1" }}\n'
+            for i, port in enumerate((s1.port, s2.port))
+        )
+        targets.write_text(targets.read_text().replace("[scan]\n", "[scan]\nendpoint_timeout = 120\n") + extra)
+        db = tmp_path / "p.db"
+        proc = subprocess.Popen(
+            [*PLATSCAN, "scan", str(targets), "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while count_results(db) < 2 * 28 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert count_results(db) == 2 * 28, "the two good endpoints should finish while the others hang"
+            interrupted_at = time.monotonic()
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+            _, err = proc.communicate(timeout=30)
+            stop_time = time.monotonic() - interrupted_at
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert stop_time < 10
+    assert "interrupted: scan 1 kept the results of 2 endpoint(s)" in err
+    assert "Traceback" not in err
+    with sqlite3.connect(db) as conn:
+        status, error = conn.execute("select status, error from scans").fetchone()
+        platforms = {row[0] for row in conn.execute("select distinct platform_id from results")}
+    assert (status, error) == ("interrupted", "interrupted by the user")
+    assert platforms == {"good", "tls12_only"}
+    time.sleep(0.5)
+    assert live_members(proc.pid) == [], "worker processes outlived the interrupted scan"
+
+
+def live_members(group: int) -> list[str]:
+    """Processes of a process group that still run (zombies waiting for init are dead already)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == group and state != "Z":
+            alive.append(stat.parent.name)
+    return alive
