@@ -20,8 +20,6 @@ a sslyze command the check needs errored    error (skip when the server demanded
 from __future__ import annotations
 
 import abc
-import dataclasses
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -58,7 +56,6 @@ class TlsCheck(Check):
         return endpoint.kind == "url" and endpoint.scheme in ("https", "http")
 
     def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
-        started = time.monotonic()
         target = TlsTarget.for_endpoint(endpoint)
         try:
             facts = ctx.collect(target.key, collect_tls, target, ctx.settings)
@@ -70,8 +67,7 @@ class TlsCheck(Check):
             )
         else:
             verdict = self.evaluate(facts, endpoint.scheme)
-        result = self.from_verdict(endpoint, verdict)
-        return [dataclasses.replace(result, duration=time.monotonic() - started)]
+        return [self.from_verdict(endpoint, verdict)]
 
     def evaluate(self, facts: TlsFacts, scheme: str = "https") -> Verdict:
         """The verdict for ``facts`` as seen from a URL with ``scheme``: policy first, then ``judge``. Pure."""
