@@ -193,6 +193,9 @@ def run_and_summarise(
 ) -> int:
     from reports.text import summary
 
+    if not quiet:
+        for warning in sorted({w for check in checks if (w := check.preflight(targets.settings))}):
+            click.echo(f"warning: {warning}", err=True)
     progress = Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         outcome = execute_scan(targets, checks, store, profile, selection, progress)

@@ -105,6 +105,14 @@ class Check(abc.ABC):
     def applies_to(self, endpoint: Endpoint) -> bool:
         return endpoint.kind == "url"
 
+    @classmethod
+    def preflight(cls, settings: ScanSettings) -> str | None:
+        """Why this check cannot run on this machine (e.g. a missing program), said once before a scan.
+
+        None when it can. The scan still runs: the check records ``error`` results with its reason.
+        """
+        return None
+
     @abc.abstractmethod
     def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
         """Judge the endpoint; network I/O belongs in a collector reached through ``ctx.collect``."""
