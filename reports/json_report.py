@@ -1,42 +1,74 @@
-"""The ``platscan/1`` JSON document: the machine-readable contract other tools build on."""
+"""The ``platscan/1`` JSON document: the machine-readable contract other tools build on.
+
+Fields are only ever added. ``score`` and ``grade`` use the current scoring rules
+(``scoring.version``); ``scan.scoring_version`` is the version the scan was graded with when it ran.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from scanner.model import Result, Scan
-from scanner.store import Store
+from reports.view import FleetView, PlatformView
 
 SCHEMA = "platscan/1"
 
 
-def scan_document(store: Store, scan: Scan, platform: str | None = None) -> dict[str, Any]:
-    """The whole stored scan (or one platform of it), results sorted by check and endpoint."""
-    results = store.results(scan.id, platform)
-    by_platform: dict[str, list[Result]] = {}
-    for result in results:
-        by_platform.setdefault(result.platform, []).append(result)
-    platforms = []
-    for row in store.platforms(scan.id):
-        if platform is not None and row["id"] != platform:
-            continue
-        own = sorted(by_platform.get(row["id"], []), key=lambda r: (r.check, r.endpoint))
-        platforms.append(
-            {
-                "id": row["id"],
-                "name": row["name"],
-                "owner": row["owner"],
-                "contact": row["contact"],
-                "level": row["level"],
-                "tags": row["tags"],
-                "score": None,
-                "grade": None,
-                "results": [r.to_json() for r in own],
-            }
-        )
-    return {"schema": SCHEMA, "scan": scan.to_json(), "platforms": platforms}
+def platform_document(view: PlatformView) -> dict[str, Any]:
+    score = view.score
+    return {
+        "id": view.id,
+        "name": view.name,
+        "owner": view.owner,
+        "contact": view.contact,
+        "level": view.level,
+        "tags": list(view.tags),
+        "score": score.score,
+        "grade": score.grade,
+        "scoring": {
+            "version": score.version,
+            "band": score.band,
+            "partial": score.partial,
+            "coverage": {
+                "tested": score.coverage.tested,
+                "applicable": score.coverage.applicable,
+                "untested": dict(score.coverage.untested),
+            },
+            "caps": [{"check": cap.check, "grade": cap.grade} for cap in score.caps],
+            "next_grade": score.next_grade,
+            "fixes": list(score.fixes),
+            "explanation": score.explain(),
+        },
+        "compliance": {
+            "level": view.compliance.level,
+            "compliant": view.compliance.compliant,
+            "requirements": [
+                {
+                    "id": r.requirement.id,
+                    "status": r.status.value,
+                    "mandatory": r.requirement.mandatory,
+                    "failing": list(r.failing),
+                    "untested": list(r.untested),
+                }
+                for r in view.compliance.requirements
+            ],
+        },
+        "new": [{"check": r.check, "endpoint": r.endpoint} for r in view.new],
+        "fixed": [{"check": check, "endpoint": endpoint} for check, endpoint, _ in view.fixed],
+        "results": [r.to_json() for r in sorted(view.results, key=lambda r: (r.check, r.endpoint))],
+    }
 
 
-def render(store: Store, scan: Scan, platform: str | None = None) -> str:
-    return json.dumps(scan_document(store, scan, platform), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+def scan_document(fleet: FleetView) -> dict[str, Any]:
+    platforms = sorted(fleet.platforms, key=lambda p: p.id)
+    return {
+        "schema": SCHEMA,
+        "scan": fleet.scan.to_json(),
+        "profile": {"id": fleet.profile.id, "version": fleet.profile.version},
+        "previous_scan": fleet.previous.id if fleet.previous else None,
+        "platforms": [platform_document(p) for p in platforms],
+    }
+
+
+def render(fleet: FleetView) -> str:
+    return json.dumps(scan_document(fleet), indent=2, ensure_ascii=False) + "\n"

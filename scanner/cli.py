@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from reports.render import FORMATS, LANGUAGES, OutputFile, render_report
 from scanner import __version__
 from scanner.criteria import Profile, ProfileError, load_profile
 from scanner.engine import Unit
@@ -217,7 +218,7 @@ def run_and_summarise(
 @main.command()
 @db_option
 @click.option("--scan", "scan_id", type=int, help="Scan number (default: the latest).")
-@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
 @click.option(
     "-o",
     "--output",
@@ -225,30 +226,50 @@ def run_and_summarise(
     required=True,
     help="File to write, or - for standard output.",
 )
-@click.option("--platform", metavar="ID", help="Only this platform.")
-def report(db: Path, scan_id: int | None, fmt: str, output: Path, platform: str | None) -> None:
-    """Write a stored scan as a report.
+@click.option("--platform", metavar="ID", help="Only this platform (the remediation report for its owner).")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True, help="Language of the report.")
+@click.option("--profile", help="Criteria profile to judge compliance with (default: the one the scan used).")
+def report(
+    db: Path, scan_id: int | None, fmt: str, output: Path, platform: str | None, lang: str, profile: str | None
+) -> None:
+    """Write a stored scan as a report, graded with the current scoring rules.
 
     \b
     Example:
       platscan report --db fleet.db --format json -o scan.json
     """
-    from reports import json_report
-
     if not db.exists():
         fail_usage(f"no database at {db}: run `platscan scan TARGETS --db {db}` first")
     with open_store(db) as store:
-        try:
-            scan_row = store.scan(scan_id)
-        except StoreError as exc:
-            fail_usage(str(exc))
-        if platform is not None and platform not in {p["id"] for p in store.platforms(scan_row.id)}:
-            fail_usage(f"scan {scan_row.id} has no platform {platform!r}")
-        text = json_report.render(store, scan_row, platform)
-    write_output(output, text)
+        files = build_report(store, scan_id, fmt, lang, platform, profile)
+    write_files(output, files)
 
 
-def write_output(output: Path, text: str) -> None:
+def build_report(
+    store: Store, scan_id: int | None, fmt: str, lang: str, platform: str | None, profile: str | None
+) -> list[OutputFile]:
+    from reports.view import build
+
+    try:
+        scan_row = store.scan(scan_id)
+    except StoreError as exc:
+        fail_usage(str(exc))
+    if platform is not None and platform not in {p["id"] for p in store.platforms(scan_row.id)}:
+        fail_usage(f"scan {scan_row.id} has no platform {platform!r}")
+    name = profile or str(store.scan_settings(scan_row.id).get("profile", "vn-baseline"))
+    fleet = build(store, scan_row, open_profile(name, load_catalogue(quiet=True)), platform)
+    return render_report(fmt, fleet, lang, platform)
+
+
+def write_files(output: Path, files: Sequence[OutputFile]) -> None:
+    for file in files:
+        if file.name is None:
+            write_output(output, file.text)
+        elif str(output) != "-":
+            write_output(output.parent / file.name, file.text, announce=False)
+
+
+def write_output(output: Path, text: str, announce: bool = True) -> None:
     if str(output) == "-":
         click.echo(text, nl=False)
         return
@@ -257,7 +278,33 @@ def write_output(output: Path, text: str) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail_usage(f"cannot write {output}: {exc.strerror}")
-    click.echo(f"wrote {output}", err=True)
+    if announce:
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@db_option
+@click.option("--scan", "scan_id", type=int, help="Only this scan (default: every scan).")
+def rescore(db: Path, scan_id: int | None) -> None:
+    """Grade stored scans again with the current scoring rules (after an upgrade changed them).
+
+    \b
+    Example:
+      platscan rescore --db fleet.db
+    """
+    from scanner.runner import save_scores
+    from scanner.scoring import SCORING_VERSION
+
+    if not db.exists():
+        fail_usage(f"no database at {db}")
+    with open_store(db) as store:
+        try:
+            scans = [store.scan(scan_id)] if scan_id is not None else store.scans()
+        except StoreError as exc:
+            fail_usage(str(exc))
+        for scan_row in scans:
+            save_scores(store, scan_row.id)
+        click.echo(f"re-scored {len(scans)} scan(s) with scoring rules version {SCORING_VERSION}")
 
 
 @main.command(name="checks")
@@ -311,7 +358,6 @@ def demo(workdir: Path, quiet: bool) -> None:
     Example:
       platscan demo --workdir /tmp/demo
     """
-    from reports import json_report
     from scanner.demo.fleet import DemoFleet
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -323,7 +369,7 @@ def demo(workdir: Path, quiet: bool) -> None:
         with open_store(db) as store:
             scan_id = run_and_summarise(store, targets, catalogue.checks, profile, {}, quiet)
             report_path = workdir / "report.json"
-            report_path.write_text(json_report.render(store, store.scan(scan_id)), encoding="utf-8")
+            write_files(report_path, build_report(store, scan_id, "json", "en", None, None))
     click.echo(f"\nDatabase:    {db.resolve()}")
     click.echo(f"JSON report: {report_path.resolve()}")
     click.echo(f"Targets:     {fleet.targets_path.resolve()}")

@@ -10,6 +10,7 @@ from scanner.engine import Observer, Unit, run_scan
 from scanner.model import Result, ScanStatus
 from scanner.plugin import Check
 from scanner.registry import Targets
+from scanner.scoring import PlatformScore, score_platform
 from scanner.store import Store
 
 
@@ -56,10 +57,22 @@ def execute_scan(
             isolate=isolate,
         )
     except KeyboardInterrupt:
+        save_scores(store, scan_id)
         store.finish_scan(scan_id, ScanStatus.INTERRUPTED, "interrupted by the user")
         raise
     except BaseException as exc:
         store.finish_scan(scan_id, ScanStatus.FAILED, f"{type(exc).__name__}: {exc}")
         raise
+    save_scores(store, scan_id)
     store.finish_scan(scan_id, ScanStatus.COMPLETE)
     return ScanOutcome(scan_id=scan_id, status=ScanStatus.COMPLETE, endpoints=count)
+
+
+def save_scores(store: Store, scan_id: int) -> dict[str, PlatformScore]:
+    """Grade every platform of a stored scan with the current rules, and keep the grades."""
+    by_platform: dict[str, list[Result]] = {p["id"]: [] for p in store.platforms(scan_id)}
+    for result in store.results(scan_id):
+        by_platform.setdefault(result.platform, []).append(result)
+    scores = {platform: score_platform(results) for platform, results in by_platform.items()}
+    store.save_scores(scan_id, scores)
+    return scores

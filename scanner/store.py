@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +20,10 @@ import sqlite_utils
 
 from scanner import __version__
 from scanner.model import Platform, Result, Scan, ScanStatus, Severity, Status
+from scanner.scoring import PlatformScore
 
-SCHEMA_VERSION = 1
+# 2: scores table (grades computed when a scan ends, kept for trends; `platscan rescore` redoes them).
+SCHEMA_VERSION = 2
 
 
 class StoreError(Exception):
@@ -126,6 +128,19 @@ class Store:
                 not_null={"scan_id", "platform_id", "check_id", "endpoint", "status", "severity"},
                 if_not_exists=True,
             )
+            self.db.table("scores").create(
+                {
+                    "scan_id": int,
+                    "platform_id": str,
+                    "score": int,
+                    "grade": str,
+                    "partial": int,
+                    "scoring_version": int,
+                },
+                pk=("scan_id", "platform_id"),
+                foreign_keys=[("scan_id", "scans", "id")],
+                if_not_exists=True,
+            )
             results = self.db.table("results")
             # Reports read one scan (per platform); trends read one check on one endpoint across scans.
             results.create_index(["scan_id", "platform_id"], if_not_exists=True)
@@ -204,6 +219,24 @@ class Store:
         with self.db.conn:
             self.db.table("scans").update(scan_id, {"finished": utc_now(), "status": status.value, "error": error})
 
+    def save_scores(self, scan_id: int, scores: Mapping[str, PlatformScore]) -> None:
+        """Replace the stored grades of a scan (at its end, or when re-scored with newer rules)."""
+        with self.db.conn:
+            self.db.execute("delete from scores where scan_id = ?", [scan_id])
+            self.db.table("scores").insert_all(
+                {
+                    "scan_id": scan_id,
+                    "platform_id": platform,
+                    "score": score.score,
+                    "grade": score.grade,
+                    "partial": int(score.partial),
+                    "scoring_version": score.version,
+                }
+                for platform, score in scores.items()
+            )
+            versions = {score.version for score in scores.values()}
+            self.db.table("scans").update(scan_id, {"scoring_version": max(versions, default=None)})
+
     # ---- reading ----
     def scan(self, scan_id: int | None = None) -> Scan:
         """The scan ``scan_id``, or the latest one."""
@@ -216,6 +249,10 @@ class Store:
             if row is None:
                 raise StoreError(f"no scan {scan_id} in {self.path}")
         return _scan_from_row(dict(zip(self._columns("scans"), row, strict=True)))
+
+    def scan_settings(self, scan_id: int) -> dict[str, Any]:
+        row = self.db.execute("select settings from scans where id = ?", [scan_id]).fetchone()
+        return dict(json.loads(row[0])) if row and row[0] else {}
 
     def scans(self) -> list[Scan]:
         cols = self._columns("scans")
@@ -242,6 +279,22 @@ class Store:
         sql += " order by platform_id, check_id, endpoint, id"
         cols = self._columns("results")
         return [_result_from_row(dict(zip(cols, row, strict=True))) for row in self.db.execute(sql, params)]
+
+    def stored_scores(self, scan_ids: Sequence[int]) -> dict[int, dict[str, tuple[int | None, str | None]]]:
+        """scan id -> platform id -> (score, grade), for the scans asked for."""
+        out: dict[int, dict[str, tuple[int | None, str | None]]] = {scan_id: {} for scan_id in scan_ids}
+        if not scan_ids:
+            return out
+        marks = ",".join("?" * len(scan_ids))
+        sql = f"select scan_id, platform_id, score, grade from scores where scan_id in ({marks})"
+        for scan_id, platform, score, grade in self.db.execute(sql, list(scan_ids)):
+            out[scan_id][platform] = (score, grade)
+        return out
+
+    def verdicts(self, scan_id: int) -> dict[tuple[str, str, str], tuple[str, str]]:
+        """(platform, check, endpoint) -> (status, severity) of a scan, without the heavy columns."""
+        sql = "select platform_id, check_id, endpoint, status, severity from results where scan_id = ?"
+        return {(p, c, e): (st, sev) for p, c, e, st, sev in self.db.execute(sql, [scan_id])}
 
     def _columns(self, table: str) -> list[str]:
         return [col.name for col in self.db[table].columns]

@@ -77,7 +77,10 @@ def test_report_json_contract(tmp_path: Path) -> None:
     assert doc["schema"] == "platscan/1"
     assert doc["scan"]["id"] == scan_id and doc["scan"]["status"] == "complete"
     (platform,) = doc["platforms"]
-    assert (platform["id"], platform["level"], platform["score"], platform["grade"]) == ("dvc", 3, None, None)
+    assert (platform["id"], platform["level"], platform["score"], platform["grade"]) == ("dvc", 3, 80, "B")
+    assert platform["scoring"]["caps"] == [{"check": "tls.protocol_legacy", "grade": "B"}]
+    assert platform["scoring"]["fixes"] == ["tls.protocol_legacy"] and platform["scoring"]["next_grade"] == "A"
+    assert platform["compliance"]["compliant"] is False
     assert [r["check"] for r in platform["results"]] == ["tls.cert_expired", "tls.protocol_legacy"]
     assert set(platform["results"][0]) >= {
         "check",

@@ -1,0 +1,186 @@
+"""What reports show, computed once from the store: grades, compliance, what changed, what expires.
+
+Every renderer (JSON, HTML, CSV) reads these views, so a number means the same in each. Building
+one costs a handful of indexed queries: the scan's results, the previous scan's verdicts (without
+evidence) and the stored grades of recent scans; nothing loops over results more than once per pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from scanner.compliance import Compliance, assess
+from scanner.criteria import Profile
+from scanner.model import Result, Scan, ScanStatus, Severity, Status
+from scanner.scoring import GRADE_ORDER, PlatformScore, score_platform
+from scanner.store import Store
+
+HISTORY_SCANS = 10
+EXPIRY_WARNING_DAYS = 30
+_CERT_CHECKS = ("tls.cert_expiring", "tls.cert_expired")
+
+Key = tuple[str, str]  # (check, endpoint)
+
+
+@dataclass(frozen=True)
+class CertificateExpiry:
+    platform: str
+    endpoint: str
+    subject: str
+    not_after: str
+    days_left: int
+
+
+@dataclass(frozen=True)
+class PlatformView:
+    """One platform in one scan, with its grade, compliance and changes since the previous scan.
+
+    Attributes:
+        new: failing now, and not failing (or not present) in the previous scan.
+        fixed: (check, endpoint, title) that failed in the previous scan and pass now.
+        history: (scan id, grade) of the recent scans that included the platform, oldest first.
+    """
+
+    id: str
+    name: str
+    owner: str
+    contact: str
+    level: int
+    tags: tuple[str, ...]
+    score: PlatformScore
+    compliance: Compliance
+    results: tuple[Result, ...]
+    new: tuple[Result, ...]
+    fixed: tuple[tuple[str, str, str], ...]
+    history: tuple[tuple[int, str | None], ...]
+    certificates: tuple[CertificateExpiry, ...]
+
+    @property
+    def failing(self) -> tuple[Result, ...]:
+        """Failed and warned results, worst first."""
+        bad = [r for r in self.results if r.status in (Status.FAIL, Status.WARN)]
+        return tuple(sorted(bad, key=lambda r: (r.status != Status.FAIL, -r.severity.rank, r.check, r.endpoint)))
+
+    @property
+    def errors(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.status == Status.ERROR)
+
+    @property
+    def passing(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.status in (Status.PASS, Status.SKIP))
+
+    def severity_counts(self) -> dict[Severity, int]:
+        """Failed checks (counted once per check) by severity."""
+        counts = Counter(o.severity for o in self.score.outcomes if o.status == Status.FAIL)
+        return {severity: counts.get(severity, 0) for severity in Severity}
+
+
+@dataclass(frozen=True)
+class FleetView:
+    scan: Scan
+    previous: Scan | None
+    profile: Profile
+    platforms: tuple[PlatformView, ...]
+    history: tuple[tuple[Scan, Mapping[str, int]], ...]
+
+    @property
+    def expiring(self) -> tuple[CertificateExpiry, ...]:
+        certs = [c for p in self.platforms for c in p.certificates if c.days_left <= EXPIRY_WARNING_DAYS]
+        return tuple(sorted(certs, key=lambda c: (c.days_left, c.platform, c.endpoint)))
+
+    def grade_counts(self) -> dict[str, int]:
+        counts = Counter(p.score.grade or "-" for p in self.platforms)
+        return {grade: counts.get(grade, 0) for grade in (*reversed(GRADE_ORDER), "-")}
+
+
+def build(store: Store, scan: Scan, profile: Profile, platform: str | None = None) -> FleetView:
+    """The view of ``scan`` (one platform of it with ``platform``), compared with the scan before it."""
+    rows = [row for row in store.platforms(scan.id) if platform is None or row["id"] == platform]
+    results: dict[str, list[Result]] = {row["id"]: [] for row in rows}
+    for result in store.results(scan.id, platform):
+        results.setdefault(result.platform, []).append(result)
+
+    earlier = [s for s in store.scans() if s.id < scan.id and s.status != ScanStatus.RUNNING]
+    previous = earlier[-1] if earlier else None
+    before: dict[str, dict[Key, str]] = {}
+    for (p, check, endpoint), (status, _) in (store.verdicts(previous.id) if previous else {}).items():
+        before.setdefault(p, {})[(check, endpoint)] = status
+    recent = [*earlier[-(HISTORY_SCANS - 1) :], scan]
+    stored = store.stored_scores([s.id for s in recent])
+
+    views = []
+    for row in rows:
+        own = results.get(row["id"], [])
+        score = score_platform(own)
+        stored[scan.id][row["id"]] = (score.score, score.grade)  # current rules for the current scan
+        views.append(
+            PlatformView(
+                id=row["id"],
+                name=row["name"],
+                owner=row["owner"] or "",
+                contact=row["contact"] or "",
+                level=row["level"],
+                tags=tuple(row["tags"]),
+                score=score,
+                compliance=assess(profile, row["level"], own),
+                results=tuple(own),
+                new=_new(own, before.get(row["id"])),
+                fixed=_fixed(own, before.get(row["id"], {})),
+                history=tuple((s.id, stored[s.id][row["id"]][1]) for s in recent if row["id"] in stored.get(s.id, {})),
+                certificates=_certificates(own, scan),
+            )
+        )
+    views.sort(key=lambda v: (_grade_rank(v.score.grade), -(v.score.score or 0), v.id))
+    history = tuple(
+        (s, Counter(grade or "-" for _, grade in stored.get(s.id, {}).values())) for s in recent if stored.get(s.id)
+    )
+    return FleetView(scan=scan, previous=previous, profile=profile, platforms=tuple(views), history=history)
+
+
+def _grade_rank(grade: str | None) -> int:
+    return GRADE_ORDER.index(grade) if grade else -1
+
+
+def _new(results: Sequence[Result], before: Mapping[Key, str] | None) -> tuple[Result, ...]:
+    if before is None:
+        return ()  # a platform's first scan has nothing "new": everything is
+    return tuple(
+        r for r in results if r.status == Status.FAIL and before.get((r.check, r.endpoint)) != Status.FAIL.value
+    )
+
+
+def _fixed(results: Sequence[Result], before: Mapping[Key, str]) -> tuple[tuple[str, str, str], ...]:
+    now = {(r.check, r.endpoint): r for r in results}
+    out = []
+    for (check, endpoint), status in before.items():
+        current = now.get((check, endpoint))
+        if status == Status.FAIL.value and current is not None and current.status == Status.PASS:
+            out.append((check, endpoint, current.title))
+    return tuple(sorted(out))
+
+
+def _certificates(results: Sequence[Result], scan: Scan) -> tuple[CertificateExpiry, ...]:
+    when = datetime.fromisoformat(scan.started)
+    found: dict[tuple[str, str], CertificateExpiry] = {}
+    for r in results:
+        if r.check not in _CERT_CHECKS:
+            continue
+        cert = r.evidence.get("certificate")
+        if not isinstance(cert, Mapping) or not isinstance(cert.get("not_after"), str):
+            continue
+        try:
+            not_after = datetime.fromisoformat(cert["not_after"])
+        except ValueError:
+            continue
+        key = (r.endpoint, str(cert.get("sha256", cert["not_after"])))
+        found[key] = CertificateExpiry(
+            platform=r.platform,
+            endpoint=r.endpoint,
+            subject=str(cert.get("subject", "")),
+            not_after=cert["not_after"],
+            days_left=(not_after - when).days,
+        )
+    return tuple(found.values())

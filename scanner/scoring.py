@@ -1,0 +1,275 @@
+"""The one scoring function: a platform's results -> score, grade, binding caps and what lifts the grade.
+
+The rules are tables (documented in docs/scoring.md) so they can be read, argued about and
+versioned: ``SCORING_VERSION`` changes whenever a number here changes. Scores are computed from
+stored results, so any old scan can be re-scored with the current rules.
+
+- Each check counts once per platform, at its worst result across the platform's endpoints, so a
+  platform with five URLs is not punished five times for one server setting.
+- A failed check deducts ``WEIGHTS[severity]`` from 100; a warning deducts half of that.
+- The score maps to a letter through ``BANDS``; caps in the manner of SSL Labs then limit the
+  letter for findings that make a platform unacceptable whatever else is right.
+- ``error`` results never count as passes: they deduct nothing, but the grade is marked partial,
+  says what could not be tested, and cannot be A+. With nothing tested there is no grade.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scanner.model import Result, Severity, Status
+
+SCORING_VERSION = 1
+
+WEIGHTS: Mapping[Severity, int] = {
+    Severity.CRITICAL: 40,
+    Severity.HIGH: 20,
+    Severity.MEDIUM: 10,
+    Severity.LOW: 3,
+    Severity.INFO: 0,
+}
+WARN_FACTOR = 0.5
+
+#: Lowest score for each letter, best first. A+ is an A with nothing failed or warned and full coverage.
+BANDS: tuple[tuple[str, int], ...] = (("A", 90), ("B", 80), ("C", 65), ("D", 50), ("F", 0))
+GRADE_ORDER: tuple[str, ...] = ("F", "D", "C", "B", "A", "A+")
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A failed ``check`` (at ``min_severity`` or worse) limits the grade to ``grade``."""
+
+    grade: str
+    min_severity: Severity = Severity.INFO
+
+
+#: check id -> caps, strictest first. SSL Labs' "T" (not trusted) and "M" (mismatch) become F here:
+#: a citizen's browser refuses the site either way.
+CAPS: Mapping[str, tuple[Cap, ...]] = {
+    "tls.https_available": (Cap("F"),),
+    "tls.protocol_ssl": (Cap("F"),),
+    "tls.cert_expired": (Cap("F"),),
+    "tls.cert_not_yet_valid": (Cap("F"),),
+    "tls.cert_revoked": (Cap("F"),),
+    "tls.cert_untrusted": (Cap("F"),),
+    "tls.cert_hostname_mismatch": (Cap("F"),),
+    "tls.cert_weak_signature": (Cap("F"),),
+    "tls.vuln_heartbleed": (Cap("F"),),
+    "tls.vuln_ccs_injection": (Cap("F"),),
+    "tls.vuln_robot": (Cap("F"),),
+    "tls.cipher_insecure": (Cap("F", Severity.CRITICAL), Cap("C")),
+    "tls.cert_weak_key": (Cap("F", Severity.CRITICAL), Cap("B")),
+    "tls.protocol_tls12": (Cap("C", Severity.HIGH),),
+    "tls.compression": (Cap("C"),),
+    "tls.renegotiation_insecure": (Cap("C"),),
+    "tls.protocol_legacy": (Cap("B"),),
+    "tls.cipher_no_forward_secrecy": (Cap("B"),),
+    "tls.dh_weak": (Cap("B"),),
+    "tls.cert_chain_incomplete": (Cap("B"),),
+    "ports.database_exposed": (Cap("F"),),
+    "ports.cleartext_service": (Cap("F", Severity.CRITICAL), Cap("C")),
+    "ports.remote_admin_exposed": (Cap("C"),),
+    "http.sensitive_files": (Cap("F", Severity.HIGH), Cap("C")),
+    "http.https_redirect": (Cap("B"),),
+    "http.cors": (Cap("C"),),
+    "auth.protected_paths": (Cap("F"),),
+    "auth.login_https": (Cap("F"),),
+    "auth.form_action_https": (Cap("F"),),
+    "auth.basic_over_http": (Cap("F"),),
+    "auth.admin_exposed": (Cap("C", Severity.HIGH),),
+    "auth.lockout": (Cap("C"),),
+}
+
+# Worst first: how one check's results on several endpoints combine.
+_STATUS_RANK: Mapping[Status, int] = {Status.FAIL: 0, Status.WARN: 1, Status.ERROR: 2, Status.PASS: 3, Status.SKIP: 4}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's combined verdict on a platform: its worst result across endpoints."""
+
+    check: str
+    status: Status
+    severity: Severity
+    detail: str
+    endpoints: int
+
+    @property
+    def deduction(self) -> float:
+        if self.status == Status.FAIL:
+            return float(WEIGHTS[self.severity])
+        if self.status == Status.WARN:
+            return WEIGHTS[self.severity] * WARN_FACTOR
+        return 0.0
+
+
+@dataclass(frozen=True)
+class BindingCap:
+    check: str
+    grade: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of what applies could be tested.
+
+    Attributes:
+        tested: checks with a verdict (pass, fail or warn).
+        applicable: checks that applied (everything but skip).
+        untested: family -> the reason its checks could not run (first error seen).
+    """
+
+    tested: int
+    applicable: int
+    untested: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.tested == self.applicable
+
+
+@dataclass(frozen=True)
+class PlatformScore:
+    """The score of one platform, with everything needed to explain it.
+
+    Attributes:
+        score: 0-100 (None when nothing could be tested).
+        grade: A+, A, B, C, D or F (None when nothing could be tested).
+        band: the letter the score alone would give.
+        caps: the caps that bind (hold the grade at or below its band), strictest first.
+        outcomes: every check's combined outcome, worst first.
+        coverage: how much could be tested.
+        next_grade: the letter above ``grade`` (None at A+).
+        fixes: the shortest list of checks whose fixing reaches ``next_grade``.
+    """
+
+    score: int | None
+    grade: str | None
+    band: str | None
+    caps: tuple[BindingCap, ...]
+    outcomes: tuple[CheckOutcome, ...]
+    coverage: Coverage
+    next_grade: str | None
+    fixes: tuple[str, ...]
+    version: int = SCORING_VERSION
+
+    @property
+    def partial(self) -> bool:
+        return not self.coverage.complete
+
+    def explain(self) -> str:
+        """One or two sentences: why this grade, and what would lift it."""
+        if self.grade is None:
+            return "Not graded: no check could be tested."
+        parts = []
+        if self.caps:
+            names = ", ".join(cap.check for cap in self.caps)
+            parts.append(f"Capped at {self.grade} by {names}.")
+        if self.partial:
+            parts.append(f"Partial: {self.coverage.tested} of {self.coverage.applicable} applicable checks tested.")
+        if self.next_grade and self.fixes:
+            parts.append(f"Fix {_and_list(self.fixes)} to reach {self.next_grade}.")
+        return " ".join(parts)
+
+
+def combine(results: Iterable[Result]) -> list[CheckOutcome]:
+    """One outcome per check: the worst status, and among failures the highest severity."""
+    by_check: dict[str, list[Result]] = {}
+    for result in results:
+        by_check.setdefault(result.check, []).append(result)
+    outcomes = []
+    for check, group in by_check.items():
+        worst = min(group, key=lambda r: (_STATUS_RANK[r.status], -r.severity.rank))
+        outcomes.append(CheckOutcome(check, worst.status, worst.severity, worst.detail, len(group)))
+    outcomes.sort(key=lambda o: (_STATUS_RANK[o.status], -o.severity.rank, o.check))
+    return outcomes
+
+
+def band_for(score: float) -> str:
+    for letter, floor in BANDS:
+        if score >= floor:
+            return letter
+    return "F"
+
+
+def cap_for(outcome: CheckOutcome) -> str | None:
+    if outcome.status != Status.FAIL:
+        return None
+    for cap in CAPS.get(outcome.check, ()):
+        if outcome.severity.rank >= cap.min_severity.rank:
+            return cap.grade
+    return None
+
+
+def _lower(a: str, b: str) -> str:
+    return a if GRADE_ORDER.index(a) <= GRADE_ORDER.index(b) else b
+
+
+def _grade(outcomes: Sequence[CheckOutcome], complete: bool) -> tuple[int, str, str]:
+    score = max(0, math.floor(100 - sum(o.deduction for o in outcomes) + 1e-9))
+    band = band_for(score)
+    grade = band
+    for outcome in outcomes:
+        capped = cap_for(outcome)
+        if capped:
+            grade = _lower(grade, capped)
+    if grade == "A" and complete and all(o.status not in (Status.FAIL, Status.WARN) for o in outcomes):
+        grade = "A+"
+    return score, band, grade
+
+
+def score_platform(results: Iterable[Result]) -> PlatformScore:
+    """Score one platform from its results (any number of endpoints, any families)."""
+    outcomes = combine(results)
+    applicable = [o for o in outcomes if o.status != Status.SKIP]
+    errors = [o for o in applicable if o.status == Status.ERROR]
+    untested: dict[str, str] = {}
+    for outcome in errors:
+        untested.setdefault(outcome.check.split(".", 1)[0], outcome.detail)
+    coverage = Coverage(tested=len(applicable) - len(errors), applicable=len(applicable), untested=untested)
+    if coverage.tested == 0:
+        return PlatformScore(None, None, None, (), tuple(outcomes), coverage, None, ())
+    score, band, grade = _grade(outcomes, coverage.complete)
+    caps = tuple(
+        BindingCap(o.check, capped, o.detail)
+        for o in outcomes
+        if (capped := cap_for(o)) and GRADE_ORDER.index(capped) <= GRADE_ORDER.index(band)
+    )
+    caps = tuple(sorted(caps, key=lambda c: (GRADE_ORDER.index(c.grade), c.check)))
+    next_grade, fixes = _lift(outcomes, grade, coverage.complete)
+    return PlatformScore(score, grade, band, caps, tuple(outcomes), coverage, next_grade, fixes)
+
+
+def _lift(outcomes: Sequence[CheckOutcome], grade: str, complete: bool) -> tuple[str | None, tuple[str, ...]]:
+    """The next letter up and the fewest failed checks to fix for it.
+
+    Every cap below the target must go; then the largest deductions first, which is the fewest
+    fixes that bring the score over the target band's floor.
+    """
+    if grade == "A+":
+        return None, ()
+    target = GRADE_ORDER[GRADE_ORDER.index(grade) + 1]
+    if target == "A+" and not complete:
+        return target, ()  # A+ needs every check tested; no fix list can promise it
+    failing = [o for o in outcomes if o.status in (Status.FAIL, Status.WARN)]
+    fixes = [o for o in failing if (capped := cap_for(o)) and GRADE_ORDER.index(capped) < GRADE_ORDER.index(target)]
+    rest = sorted((o for o in failing if o not in fixes), key=lambda o: (-o.deduction, o.check))
+    for candidate in [None, *rest]:
+        if candidate is not None:
+            fixes.append(candidate)
+        remaining = [o for o in outcomes if o not in fixes]
+        if _reaches(remaining, target, complete):
+            return target, tuple(o.check for o in fixes)
+    return target, tuple(o.check for o in fixes)
+
+
+def _reaches(outcomes: Sequence[CheckOutcome], target: str, complete: bool) -> bool:
+    _, _, grade = _grade(outcomes, complete)
+    return GRADE_ORDER.index(grade) >= GRADE_ORDER.index(target)
+
+
+def _and_list(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
