@@ -6,9 +6,11 @@ configuration error; 1 an unexpected failure; 130 interrupted with Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -21,13 +23,12 @@ from scanner.engine import Unit
 from scanner.model import Result, Status
 from scanner.plugin import Catalogue, Check, SelectionError, discover_checks, select_checks
 from scanner.registry import Targets, TargetsError, load_targets
-from scanner.runner import execute_scan
+from scanner.runner import ScanInterrupted, Stop, execute_scan
 from scanner.store import Store, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def db_option(func: F) -> F:
@@ -90,6 +91,23 @@ def open_store(path: Path) -> Store:
         return Store(path)
     except StoreError as exc:
         fail_usage(str(exc))
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (cron timeouts, systemd, a closed terminal) stop a scan as Ctrl-C does:
+    collectors killed, finished endpoints kept, the scan marked interrupted."""
+
+    def stop(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        raise Stop(f"stopped by {name}", exit_code=128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class Progress:
@@ -199,12 +217,12 @@ def run_and_summarise(
             click.echo(f"warning: {warning}", err=True)
     progress = Progress(enabled=not quiet and sys.stderr.isatty())
     try:
-        outcome = execute_scan(targets, checks, store, profile, selection, progress)
-    except KeyboardInterrupt:
-        scan_row = store.scan()
-        kept = len({(r.platform, r.endpoint) for r in store.results(scan_row.id)})
-        click.echo(f"\ninterrupted: scan {scan_row.id} kept the results of {kept} endpoint(s)", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        with stop_on_signals():
+            outcome = execute_scan(targets, checks, store, profile, selection, progress)
+    except ScanInterrupted as exc:
+        kept = len({(r.platform, r.endpoint) for r in store.results(exc.scan_id)})
+        click.echo(f"\n{exc.stop.reason}: scan {exc.scan_id} kept the results of {kept} endpoint(s)", err=True)
+        sys.exit(exc.stop.exit_code)
     if not quiet:
         results = store.results(outcome.scan_id)
         click.echo(summary(store.platforms(outcome.scan_id), results))

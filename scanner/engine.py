@@ -9,7 +9,6 @@ so one slow or hostile endpoint never holds up the others or the end of the scan
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -59,7 +58,7 @@ def plan(platforms: Sequence[Platform], checks: Sequence[Check]) -> list[Unit]:
                 units.append(Unit(platform, endpoint, applicable))
     by_host: dict[str, list[Unit]] = {}
     for unit in units:
-        by_host.setdefault(unit.endpoint.host, []).append(unit)
+        by_host.setdefault(server(unit.endpoint), []).append(unit)
     queues = list(by_host.values())
     ordered: list[Unit] = []
     while queues:
@@ -99,7 +98,6 @@ def run_scan(
     on_results: Callable[[Unit, list[Result]], None],
     criteria: Mapping[str, tuple[str, ...]] | None = None,
     observer: Observer | None = None,
-    isolate: bool = True,
 ) -> int:
     """Scan every unit and hand each one's results to ``on_results`` (called in this thread).
 
@@ -110,15 +108,15 @@ def run_scan(
     observer = observer or Silent()
     observer.started(len(units))
     preload = sorted({type(check).__module__ for unit in units for check in unit.checks})
-    workers = Workers(preload=preload, isolate=isolate)
+    workers = Workers(preload=preload)
     facts = FactCache(workers)
     host_slots: dict[str, threading.BoundedSemaphore] = {
-        unit.endpoint.host: threading.BoundedSemaphore(settings.per_host) for unit in units
+        server(unit.endpoint): threading.BoundedSemaphore(settings.per_host) for unit in units
     }
     criteria = criteria or {}
 
     def work(unit: Unit) -> list[Result]:
-        with host_slots[unit.endpoint.host]:
+        with host_slots[server(unit.endpoint)]:
             return run_unit(unit, settings, facts, criteria)
 
     pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="platscan")
@@ -136,6 +134,11 @@ def run_scan(
         workers.kill_all()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown(wait=not sys.is_finalizing())
+    pool.shutdown()
     return len(units)
+
+
+def server(endpoint: Endpoint) -> str:
+    """What ``per_host`` limits: the registered address when ``resolve`` gives one (several platform
+    names often share one server), else the host name."""
+    return endpoint.address or endpoint.host

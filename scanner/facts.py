@@ -7,8 +7,14 @@ forkserver that has already imported the check families, which keeps a fork to a
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
+import os
+import signal
+import sys
 import threading
 import time
 import traceback
@@ -37,7 +43,32 @@ class Interrupted(CollectionError):
     pass
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this collector when its parent (the forkserver) exits.
+
+    The forkserver exits when the scanner does, however the scanner ended (SIGKILL, a cron
+    timeout), so no collector goes on contacting a target for a scan that no longer exists.
+    """
+    # Every forkserver child inherits the end of the pipe whose closing tells the forkserver that
+    # the scanner is gone; a collector holding it would keep the forkserver (and so itself) alive.
+    server = multiprocessing.forkserver._forkserver
+    alive_fd = getattr(server, "_forkserver_alive_fd", None)
+    if alive_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive_fd)
+        vars(server)["_forkserver_alive_fd"] = None
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent went before prctl took effect
+            os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _child_main(conn: multiprocessing.connection.Connection, fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    _die_with_parent()
     try:
         value = fn(*args)
         conn.send(("ok", value))
@@ -51,8 +82,7 @@ def _child_main(conn: multiprocessing.connection.Connection, fn: Callable[..., A
 class Workers:
     """Starts collector processes and kills them all on request (Ctrl-C, scan end)."""
 
-    def __init__(self, preload: Sequence[str] = (), isolate: bool = True) -> None:
-        self.isolate = isolate
+    def __init__(self, preload: Sequence[str] = ()) -> None:
         self._context = multiprocessing.get_context("forkserver")
         if preload:
             self._context.set_forkserver_preload(sorted(set(preload)))
@@ -61,17 +91,20 @@ class Workers:
         self._closed = False
 
     def run(self, fn: Callable[..., T], args: Sequence[Any], timeout: float) -> T:
-        if not self.isolate:
-            return fn(*args)
         if timeout <= 0:
             raise CollectionTimeout("no time left in this endpoint's budget")
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(target=_child_main, args=(sender, fn, args), daemon=True)
-        with self._lock:
-            if self._closed:
-                raise Interrupted("scan interrupted")
-            process.start()
-            self._live.add(process)
+        try:
+            with self._lock:
+                if self._closed:
+                    raise Interrupted("scan interrupted")
+                process.start()
+                self._live.add(process)
+        except BaseException:
+            receiver.close()
+            sender.close()
+            raise
         sender.close()
         try:
             if not receiver.poll(timeout):
@@ -124,8 +157,9 @@ class FactCache:
                 future.set_result(self._workers.run(fn, args, deadline - time.monotonic()))
             except CollectionError as exc:
                 future.set_exception(exc)
-            except Exception as exc:  # in-process mode: the collector's own exception
-                future.set_exception(CollectionError(f"collector failed: {type(exc).__name__}: {exc}"))
+            except BaseException as exc:  # e.g. Ctrl-C in this thread: waiters must not hang
+                future.set_exception(Interrupted(f"collection stopped: {type(exc).__name__}"))
+                raise
         try:
             value: T = future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:

@@ -13,6 +13,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
+def normalize_host(host: str) -> str:
+    """The one spelling of a host name platscan uses everywhere: lower case, no trailing dot, no
+    IPv6 brackets, internationalised names as their ASCII (punycode) form."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name  # the registry rejects it with a message
+
+
 class Status(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
@@ -83,8 +95,9 @@ class Platform:
 
     def address_for(self, host: str) -> str | None:
         """The address registered with ``resolve`` for ``host``, or None to use DNS."""
+        wanted = normalize_host(host)
         for name, address in self.resolve:
-            if name == host.lower():
+            if name == wanted:
                 return address
         return None
 
@@ -95,9 +108,9 @@ class Platform:
         for url in self.urls:
             host = urlsplit(url).hostname
             if host:
-                seen[host.lower()] = None
+                seen[normalize_host(host)] = None
         for host in self.hosts:
-            seen[host.lower()] = None
+            seen[normalize_host(host)] = None
         return tuple(seen)
 
 
@@ -126,7 +139,7 @@ class Endpoint:
     @classmethod
     def for_url(cls, platform: Platform, url: str) -> Endpoint:
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        host = normalize_host(parts.hostname or "")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         return cls(
             platform=platform.id,

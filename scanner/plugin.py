@@ -8,7 +8,6 @@ function. Built-in checks register in the same entry-point group a third-party p
 from __future__ import annotations
 
 import abc
-import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -73,9 +72,6 @@ class ScanContext:
         self.settings = settings
         self._facts = facts
         self.deadline = deadline
-
-    def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
 
     def collect(self, key: Hashable, collector: Callable[..., T], *args: Any) -> T:
         """Facts for ``key``, gathered once per scan by ``collector(*args)`` in a worker process.
@@ -157,13 +153,6 @@ class PluginProblem:
 class Catalogue:
     checks: tuple[Check, ...]
     problems: tuple[PluginProblem, ...] = ()
-
-    def by_id(self) -> dict[str, Check]:
-        return {check.id: check for check in self.checks}
-
-    @property
-    def families(self) -> tuple[str, ...]:
-        return tuple(sorted({check.family for check in self.checks}))
 
 
 def _contract_problem(name: str, obj: object) -> str | None:

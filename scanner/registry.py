@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from scanner.model import AuthSettings, Endpoint, Platform
+from scanner.model import AuthSettings, Endpoint, Platform, normalize_host
 from scanner.plugin import ScanSettings
 
 PORT_PRESETS = ("top-100", "top-1000", "all")
@@ -26,6 +26,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _RANGE_RE = re.compile(r"^(\d{1,5})-(\d{1,5})$")
+_NUMERIC_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
 _SECRET_KEYS = {"password", "username", "user", "pass", "token", "secret", "api_key"}
 
 SCAN_KEYS = {"concurrency", "per_host", "timeout", "retries", "endpoint_timeout", "ca_bundle", "profile"}
@@ -79,7 +80,7 @@ class Targets:
     def only(self, platform_ids: tuple[str, ...]) -> Targets:
         if not platform_ids:
             return self
-        return replace(self, platforms=tuple(self.platform(pid) for pid in platform_ids))
+        return replace(self, platforms=tuple(self.platform(pid) for pid in dict.fromkeys(platform_ids)))
 
 
 def endpoints(platform: Platform) -> list[Endpoint]:
@@ -91,7 +92,7 @@ def endpoints(platform: Platform) -> list[Endpoint]:
 
 def in_scope(platform: Platform, host: str) -> bool:
     """Whether platscan may contact ``host`` on behalf of ``platform``: only its registered hosts."""
-    return host.lower().rstrip(".") in platform.all_hosts
+    return normalize_host(host) in platform.all_hosts
 
 
 class _Lines:
@@ -173,10 +174,13 @@ class _Validator:
                 else:
                     values[key] = value
         if "profile" in table:
-            if isinstance(table["profile"], str) and table["profile"].strip():
-                values["profile"] = table["profile"]
-            else:
+            profile = table["profile"]
+            if not isinstance(profile, str) or not profile.strip():
                 report("profile", "must be a profile name or a path to a profile file")
+            elif profile.endswith(".toml") and not Path(profile).is_absolute():
+                values["profile"] = str((self.path.parent / profile).resolve())
+            else:
+                values["profile"] = profile
         if "ca_bundle" in table:
             bundle = self.ca_bundle(table["ca_bundle"])
             if isinstance(bundle, str):
@@ -279,7 +283,7 @@ class _Validator:
                 report("allowed_ports", "must be a list of port numbers 1-65535, e.g. [80, 443]")
 
         resolve: list[tuple[str, str]] = []
-        own_hosts = {urlsplit(u).hostname or "" for u in urls} | {h.lower() for h in hosts}
+        own_hosts = {normalize_host(urlsplit(u).hostname or "") for u in urls} | {normalize_host(h) for h in hosts}
         if "resolve" in item:
             table = item["resolve"]
             if not isinstance(table, dict):
@@ -288,10 +292,10 @@ class _Validator:
                 for host, address in table.items():
                     if not isinstance(address, str) or not _is_ip(address):
                         report(f"resolve.{host}", f"{address!r} is not an IP address")
-                    elif host.lower() not in own_hosts:
+                    elif normalize_host(host) not in own_hosts:
                         report(f"resolve.{host}", "is not one of this platform's hosts (urls or hosts)")
                     else:
-                        resolve.append((host.lower(), address))
+                        resolve.append((normalize_host(host), address))
         tags = self.string_list(item, "tags", report)
         auth = self.auth(item.get("auth"), own_hosts, report) if "auth" in item else None
 
@@ -305,7 +309,7 @@ class _Validator:
             contact=str(item.get("contact", "")),
             level=level,
             urls=tuple(urls),
-            hosts=tuple(h.lower().rstrip(".") for h in hosts),
+            hosts=tuple(normalize_host(h) for h in hosts),
             ports=ports,
             allowed_ports=allowed,
             resolve=tuple(sorted(resolve)),
@@ -336,7 +340,7 @@ class _Validator:
         login_url = table.get("login_url")
         if login_url is not None:
             message = url_problem(login_url) if isinstance(login_url, str) else "must be a URL"
-            if not message and (urlsplit(login_url).hostname or "") not in own_hosts:
+            if not message and normalize_host(urlsplit(login_url).hostname or "") not in own_hosts:
                 message = "is not on one of this platform's hosts"
             if message:
                 auth_report("login_url", message)
@@ -389,9 +393,12 @@ def host_problem(host: str) -> str | None:
         return f"{host!r} is not a single host name or address (ranges, CIDRs and wildcards are out of scope)"
     if _is_ip(host.strip("[]")):
         return None
-    name = host.lower().rstrip(".")
+    name = normalize_host(host)
     if len(name) > 253 or not all(_LABEL_RE.match(label) for label in name.split(".")):
         return f"{host!r} is not a valid host name"
+    if _NUMERIC_RE.match(name):
+        # 2130706433 or 0x7f.1 reach 127.0.0.1 through the resolver: say what is meant instead.
+        return f"{host!r} looks like a numeric address but is not a dotted IP address; write the address plainly"
     return None
 
 

@@ -14,6 +14,24 @@ from scanner.scoring import PlatformScore, score_platform
 from scanner.store import Store
 
 
+class Stop(KeyboardInterrupt):
+    """A request to stop the scan (Ctrl-C, SIGTERM, SIGHUP); ``reason`` goes into the scan's row."""
+
+    def __init__(self, reason: str = "interrupted by the user", exit_code: int = 130) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_code = exit_code
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """Raised by ``execute_scan`` after it stored an interrupted scan: which scan, and why."""
+
+    def __init__(self, scan_id: int, stop: Stop) -> None:
+        super().__init__(stop.reason)
+        self.scan_id = scan_id
+        self.stop = stop
+
+
 @dataclass(frozen=True)
 class ScanOutcome:
     scan_id: int
@@ -28,12 +46,11 @@ def execute_scan(
     profile: Profile,
     selection: dict[str, list[str]] | None = None,
     observer: Observer | None = None,
-    isolate: bool = True,
 ) -> ScanOutcome:
     """Scan ``targets`` with ``checks`` into ``store``.
 
-    KeyboardInterrupt marks the scan interrupted (what finished is kept) and propagates; any other
-    failure marks it failed and propagates.
+    KeyboardInterrupt (or a ``Stop``) marks the scan interrupted, keeps what finished, and raises
+    ``ScanInterrupted``; any other failure marks it failed and propagates.
     """
     settings = targets.settings
     scan_id = store.begin_scan(
@@ -54,12 +71,12 @@ def execute_scan(
             on_results=store_results,
             criteria=profile.criteria_by_check(),
             observer=observer,
-            isolate=isolate,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        stop = exc if isinstance(exc, Stop) else Stop()
         save_scores(store, scan_id)
-        store.finish_scan(scan_id, ScanStatus.INTERRUPTED, "interrupted by the user")
-        raise
+        store.finish_scan(scan_id, ScanStatus.INTERRUPTED, stop.reason)
+        raise ScanInterrupted(scan_id, stop) from None
     except BaseException as exc:
         store.finish_scan(scan_id, ScanStatus.FAILED, f"{type(exc).__name__}: {exc}")
         raise

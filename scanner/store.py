@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -68,6 +69,8 @@ class Store:
                 )
             if found == SCHEMA_VERSION:
                 return
+            if "runner" not in self.db.table("scans").columns_dict:
+                self.db.table("scans").add_column("runner", str)
         elif tables:
             raise StoreError(f"{self.path} is an SQLite database, but not a platscan one (no meta table)")
         with self.db.conn:
@@ -84,7 +87,7 @@ class Store:
                     "targets": str,
                     "settings": str,
                     "selection": str,
-                    "pid": int,
+                    "runner": str,
                     "error": str,
                 },
                 pk="id",
@@ -150,8 +153,8 @@ class Store:
 
     def _close_abandoned_scans(self) -> None:
         """A scan still 'running' whose process is gone was killed: call it interrupted."""
-        rows = self.db.execute("select id, pid from scans where status = 'running'").fetchall()
-        dead = [scan_id for scan_id, pid in rows if not _alive(pid)]
+        rows = self.db.execute("select id, runner from scans where status = 'running'").fetchall()
+        dead = [scan_id for scan_id, runner in rows if not _alive(runner)]
         if dead:
             with self.db.conn:
                 for scan_id in dead:
@@ -173,7 +176,7 @@ class Store:
                     "targets": targets,
                     "settings": json.dumps(settings, sort_keys=True, default=str),
                     "selection": json.dumps(selection, sort_keys=True),
-                    "pid": os.getpid(),
+                    "runner": runner_token(),
                 }
             )
             scan_id = int(scans.last_pk or 0)
@@ -300,16 +303,44 @@ class Store:
         return [col.name for col in self.db[table].columns]
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
+def runner_token(pid: int | None = None) -> str:
+    """Who runs a scan: host, boot, pid and the process's start time, so that a reused pid (every
+    container's first process is pid 1) is not mistaken for the scanner that wrote the row."""
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}|{_boot_id()}|{pid}|{_start_time(pid)}"
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(runner: str | None) -> bool:
+    """Whether the process that wrote ``runner`` still runs; unknown (another host) counts as alive."""
+    parts = (runner or "").split("|")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    host, boot, pid, started = parts
+    if host != socket.gethostname():
+        return True
+    if boot != _boot_id():
         return False
     try:
-        os.kill(pid, 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return _start_time(int(pid)) == started
 
 
 def _scan_from_row(row: dict[str, Any]) -> Scan:

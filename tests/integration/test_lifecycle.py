@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,7 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from scanner.demo.tls_server import SilentServer
 from tests.fleet.tls_fleet import start_tls_fleet
@@ -47,7 +51,9 @@ def count_results(db: Path) -> int:
         return 0
 
 
-def test_ctrl_c_stops_promptly_and_keeps_finished_endpoints(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def hanging_scan(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A scan of two good endpoints and two that hang, started once the good ones are stored."""
     with (
         start_tls_fleet(tmp_path / "fleet", cases=["good", "tls12_only"]) as fleet,
         SilentServer() as s1,
@@ -73,24 +79,61 @@ def test_ctrl_c_stops_promptly_and_keeps_finished_endpoints(tmp_path: Path) -> N
             while count_results(db) < 2 * 28 and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert count_results(db) == 2 * 28, "the two good endpoints should finish while the others hang"
-            interrupted_at = time.monotonic()
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
-            _, err = proc.communicate(timeout=30)
-            stop_time = time.monotonic() - interrupted_at
+            yield proc, db
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
-    assert stop_time < 10
-    assert "interrupted: scan 1 kept the results of 2 endpoint(s)" in err
-    assert "Traceback" not in err
+                proc.wait()
+
+
+def scan_row(db: Path) -> tuple[str, str, set[str]]:
     with sqlite3.connect(db) as conn:
         status, error = conn.execute("select status, error from scans").fetchone()
         platforms = {row[0] for row in conn.execute("select distinct platform_id from results")}
-    assert (status, error) == ("interrupted", "interrupted by the user")
-    assert platforms == {"good", "tls12_only"}
+    return status, error, platforms
+
+
+@pytest.mark.parametrize(
+    ("how", "code", "reason"),
+    [
+        ("ctrl-c", 130, "interrupted by the user"),  # the terminal signals the whole foreground group
+        ("sigterm", 143, "stopped by SIGTERM"),  # cron timeout, systemd, kill: the main process only
+    ],
+)
+def test_stopping_a_scan_keeps_finished_endpoints_and_ends_its_workers(
+    tmp_path: Path, how: str, code: int, reason: str
+) -> None:
+    with hanging_scan(tmp_path) as (proc, db):
+        asked = time.monotonic()
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - asked
+    assert proc.returncode == code, err
+    assert took < 10
+    assert f"{reason}: scan 1 kept the results of 2 endpoint(s)" in err
+    assert "Traceback" not in err
+    assert scan_row(db) == ("interrupted", reason, {"good", "tls12_only"})
     time.sleep(0.5)
-    assert live_members(proc.pid) == [], "worker processes outlived the interrupted scan"
+    assert live_members(proc.pid) == [], "worker processes outlived the stopped scan"
+
+
+def test_a_killed_scanner_takes_its_workers_along_and_is_marked_interrupted(tmp_path: Path) -> None:
+    with hanging_scan(tmp_path) as (proc, db):
+        proc.send_signal(signal.SIGKILL)  # no handler can run: the workers must still go
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while live_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert live_members(proc.pid) == [], "collectors kept scanning after the scanner was killed"
+    from scanner.store import Store
+
+    with Store(db) as store:  # the next user of the database sees the truth
+        scan = store.scan()
+        assert (scan.status.value, scan.error) == ("interrupted", "the scanning process ended")
+        assert len(store.results(scan.id)) == 2 * 28
 
 
 def live_members(group: int) -> list[str]:

@@ -185,3 +185,35 @@ def test_endpoint_for_ipv6_url() -> None:
     platform = Platform(id="v6", name="v6", urls=("https://[::1]:8443/",))
     endpoint = Endpoint.for_url(platform, platform.urls[0])
     assert (endpoint.host, endpoint.port, endpoint.scheme) == ("::1", 8443, "https")
+
+
+def test_host_names_have_one_spelling(tmp_path: Path) -> None:
+    targets = load_targets(
+        write(
+            tmp_path,
+            '[[platforms]]\nid = "a"\nname = "A"\nurls = ["https://DVC.Nghean.example./", "https://[::1]:8443/"]\n'
+            'hosts = ["[::1]", "cổng.nghean.example"]\nresolve = { "dvc.nghean.example" = "10.0.0.5" }\n',
+        )
+    )
+    (platform,) = targets.platforms
+    assert platform.all_hosts == ("dvc.nghean.example", "::1", "xn--cng-qmz.nghean.example")
+    assert in_scope(platform, "dvc.nghean.example.") and in_scope(platform, "CỔNG.nghean.example")
+    (first, *_) = endpoints(platform)
+    assert (first.host, first.address) == ("dvc.nghean.example", "10.0.0.5")
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "127.1"])
+def test_numeric_aliases_of_addresses_are_refused(tmp_path: Path, host: str) -> None:
+    (problem,) = problems(tmp_path, f'[[platforms]]\nid = "a"\nname = "A"\nhosts = ["{host}"]\n')
+    assert "looks like a numeric address" in problem
+
+
+def test_profile_path_is_relative_to_the_targets_file(tmp_path: Path) -> None:
+    text = '[scan]\nprofile = "profiles/mine.toml"\n[[platforms]]\nid = "a"\nname = "A"\nhosts = ["a.example"]\n'
+    targets = load_targets(write(tmp_path, text))
+    assert targets.settings.profile == str(tmp_path / "profiles" / "mine.toml")
+
+
+def test_repeated_platform_selection_is_harmless(tmp_path: Path) -> None:
+    targets = load_targets(write(tmp_path, GOOD)).only(("dvc", "dvc"))
+    assert [p.id for p in targets.platforms] == ["dvc"]

@@ -99,3 +99,18 @@ def test_missing_scan(tmp_path: Path) -> None:
             store.scan()
         with pytest.raises(StoreError, match="no scan 4"):
             store.scan(4)
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_scanner(tmp_path: Path) -> None:
+    """In a container every run may be pid 1: the start time tells two processes apart."""
+    from scanner.store import runner_token
+
+    with Store(tmp_path / "p.db") as store:
+        scan_id = store.begin_scan("t.toml", {}, {}, [PLATFORM])
+        host, boot, pid, started = runner_token().split("|")
+        store.db.table("scans").update(scan_id, {"runner": f"{host}|{boot}|{pid}|{int(started) + 1}"})
+        other = store.begin_scan("t.toml", {}, {}, [PLATFORM])
+        store.db.table("scans").update(other, {"runner": f"another-host|{boot}|{pid}|{started}"})
+    with Store(tmp_path / "p.db") as store:
+        assert store.scan(scan_id).status == ScanStatus.INTERRUPTED
+        assert store.scan(other).status == ScanStatus.RUNNING, "a scan on another host cannot be judged from here"
