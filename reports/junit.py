@@ -1,0 +1,65 @@
+"""JUnit XML for CI systems: one test suite per platform, one test case per check and endpoint.
+
+Failures fail; waived failures and skips are skipped (with the reason); errors are errors (the
+check could not run); warnings pass with the warning in system-out, so they never fail a build.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+
+from scanner.model import Result, Status
+from scanner.waivers import Waiver
+
+
+def render(
+    results: Sequence[Result],
+    names: Mapping[str, str] | None = None,
+    waivers: Mapping[tuple[str, str, str], Waiver] | None = None,
+) -> str:
+    names = names or {}
+    waivers = waivers or {}
+    by_platform: dict[str, list[Result]] = {}
+    for result in results:
+        by_platform.setdefault(result.platform, []).append(result)
+    root = ET.Element("testsuites", name="platscan")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for platform in sorted(by_platform):
+        own = sorted(by_platform[platform], key=lambda r: (r.check, r.endpoint))
+        suite = ET.SubElement(root, "testsuite", name=f"{platform}: {names.get(platform, platform)}")
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for result in own:
+            counts["tests"] += 1
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=f"{result.check} [{result.endpoint}]",
+                classname=f"platscan.{platform}.{result.check.split('.', 1)[0]}",
+                time=f"{result.duration:.3f}",
+            )
+            waiver = waivers.get((result.platform, result.check, result.endpoint))
+            if result.status == Status.FAIL and waiver is None:
+                counts["failures"] += 1
+                failure = ET.SubElement(case, "failure", message=result.detail, type=result.severity.value)
+                failure.text = f"{result.title}\n\n{result.detail}\n\nHow to fix:\n{result.remediation}"
+            elif result.status == Status.ERROR:
+                counts["errors"] += 1
+                ET.SubElement(case, "error", message=result.detail, type="could-not-scan")
+            elif result.status == Status.SKIP or waiver is not None:
+                counts["skipped"] += 1
+                message = (
+                    f"waived: {waiver.reason} (approved by {waiver.approved_by}, until {waiver.expires})"
+                    if waiver
+                    else result.detail
+                )
+                ET.SubElement(case, "skipped", message=message)
+            elif result.status == Status.WARN:
+                ET.SubElement(case, "system-out").text = f"warning ({result.severity.value}): {result.detail}"
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,114 @@
+"""SARIF 2.1.0 for CI systems: one rule per check in the catalogue, one result per finding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scanner import __version__
+from scanner.model import Result, Severity, Status
+from scanner.plugin import Check
+from scanner.waivers import Waiver
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+LEVELS: Mapping[Severity, str] = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+# GitHub code scanning reads this CVSS-like number to rank security findings.
+SECURITY_SEVERITY: Mapping[Severity, str] = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+
+
+def _rule(check: Check) -> dict[str, Any]:
+    words = check.id.split(".", 1)[1].split("_")
+    return {
+        "id": check.id,
+        "name": "".join(word.capitalize() for word in words),
+        "shortDescription": {"text": check.title},
+        "fullDescription": {"text": check.why or check.title},
+        "help": {"text": check.remediation},
+        "defaultConfiguration": {"level": LEVELS[check.severity]},
+        "properties": {
+            "tags": ["security", check.family],
+            "precision": "high",
+            "security-severity": SECURITY_SEVERITY[check.severity],
+        },
+    }
+
+
+def render(
+    results: Sequence[Result],
+    catalogue: Sequence[Check],
+    waivers: Mapping[tuple[str, str, str], Waiver] | None = None,
+    executed: bool = True,
+) -> str:
+    """``results`` of any platforms; failures and warnings become SARIF results, errors notifications."""
+    waivers = waivers or {}
+    checks = sorted(catalogue, key=lambda c: c.id)
+    index = {check.id: i for i, check in enumerate(checks)}
+    sarif_results = []
+    notifications = []
+    for result in sorted(results, key=lambda r: (r.platform, r.check, r.endpoint)):
+        if result.status == Status.ERROR:
+            notifications.append(
+                {
+                    "level": "error",
+                    "message": {"text": f"{result.platform} {result.check} on {result.endpoint}: {result.detail}"},
+                    "descriptor": {"id": result.check},
+                }
+            )
+            continue
+        if result.status not in (Status.FAIL, Status.WARN):
+            continue
+        entry: dict[str, Any] = {
+            "ruleId": result.check,
+            "level": LEVELS[result.severity] if result.status == Status.FAIL else "note",
+            "message": {"text": f"{result.title}: {result.detail}"},
+            "locations": [
+                {
+                    "physicalLocation": {"artifactLocation": {"uri": result.endpoint}},
+                    "logicalLocations": [{"name": result.platform, "kind": "module"}],
+                }
+            ],
+            "partialFingerprints": {"platscan/v1": f"{result.platform}|{result.check}|{result.endpoint}"},
+            "properties": {
+                "platform": result.platform,
+                "severity": result.severity.value,
+                "status": result.status.value,
+                "criteria": list(result.criteria),
+            },
+        }
+        if result.check in index:
+            entry["ruleIndex"] = index[result.check]
+        waiver = waivers.get((result.platform, result.check, result.endpoint))
+        if waiver is not None:
+            entry["suppressions"] = [
+                {
+                    "kind": "external",
+                    "justification": f"{waiver.reason} (approved by {waiver.approved_by}, until {waiver.expires})",
+                }
+            ]
+        sarif_results.append(entry)
+    run = {
+        "tool": {
+            "driver": {
+                "name": "platscan",
+                "version": __version__,
+                "rules": [_rule(check) for check in checks],
+            }
+        },
+        "invocations": [{"executionSuccessful": executed, "toolExecutionNotifications": notifications}],
+        "results": sarif_results,
+    }
+    return json.dumps({"version": "2.1.0", "$schema": SARIF_SCHEMA, "runs": [run]}, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,164 @@
+"""Waivers: approved, dated exceptions for known failures.
+
+A waiver never hides a result: the database keeps every result as observed. Reports show a waived
+failure as waived, the gate does not fail on it, an expired waiver stops applying (and says so),
+and a waiver that matches nothing is reported as stale so the file does not rot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scanner.model import Result, Status
+
+WAIVER_KEYS = {"platform", "check", "endpoint", "reason", "approved_by", "expires"}
+WAIVABLE = (Status.FAIL, Status.WARN)
+
+
+class WaiverError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """One approved exception. ``check`` and ``endpoint`` are shell-style patterns (``tls.*``)."""
+
+    platform: str
+    check: str
+    endpoint: str
+    reason: str
+    approved_by: str
+    expires: dt.date
+    line: int = 0
+
+    def matches(self, result: Result) -> bool:
+        return (
+            result.platform == self.platform
+            and fnmatch.fnmatchcase(result.check, self.check)
+            and fnmatch.fnmatchcase(result.endpoint, self.endpoint)
+        )
+
+    def expired(self, on: dt.date) -> bool:
+        return on > self.expires
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "check": self.check,
+            "endpoint": self.endpoint,
+            "reason": self.reason,
+            "approved_by": self.approved_by,
+            "expires": self.expires.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Waiver:
+        return cls(
+            platform=str(data["platform"]),
+            check=str(data["check"]),
+            endpoint=str(data.get("endpoint", "*")),
+            reason=str(data["reason"]),
+            approved_by=str(data["approved_by"]),
+            expires=dt.date.fromisoformat(str(data["expires"])),
+        )
+
+
+@dataclass(frozen=True)
+class WaiverOutcome:
+    """How a set of waivers applies to a set of results on a given day.
+
+    Attributes:
+        waived: (platform, check, endpoint) -> the waiver that covers that failure.
+        expired: waivers past their date that would otherwise have matched a failure.
+        stale: waivers in force that match no failure (fixed, renamed, or never right).
+    """
+
+    waived: Mapping[tuple[str, str, str], Waiver]
+    expired: tuple[Waiver, ...]
+    stale: tuple[Waiver, ...]
+
+    def covers(self, result: Result) -> Waiver | None:
+        return self.waived.get((result.platform, result.check, result.endpoint))
+
+
+def apply_waivers(waivers: Sequence[Waiver], results: Iterable[Result], on: dt.date) -> WaiverOutcome:
+    failures = [r for r in results if r.status in WAIVABLE]
+    waived: dict[tuple[str, str, str], Waiver] = {}
+    expired: list[Waiver] = []
+    stale: list[Waiver] = []
+    for waiver in waivers:
+        matched = [r for r in failures if waiver.matches(r)]
+        if waiver.expired(on):
+            if matched:
+                expired.append(waiver)
+            continue
+        if not matched:
+            stale.append(waiver)
+        for result in matched:
+            waived.setdefault((result.platform, result.check, result.endpoint), waiver)
+    return WaiverOutcome(waived=waived, expired=tuple(expired), stale=tuple(stale))
+
+
+def load_waivers(path: Path) -> list[Waiver]:
+    """Read and validate a waivers file; every problem names the file, line, entry and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text)
+    except FileNotFoundError:
+        raise WaiverError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WaiverError([f"{path}: cannot be read ({exc})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WaiverError([f"{path.name}: not valid TOML: {exc}"]) from None
+    headers = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip().startswith("[[waivers]]")]
+    problems: list[str] = []
+    for key in sorted(set(doc) - {"waivers"}):
+        problems.append(f"{path.name}: {key}: unknown top-level key (expected [[waivers]] tables)")
+    entries = doc.get("waivers", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise WaiverError([*problems, f"{path.name}: waivers: must be an array of tables ([[waivers]])"])
+    waivers = []
+    for index, entry in enumerate(entries):
+        line = headers[index] if index < len(headers) else 0
+        where = f"{path.name}:{line}: waivers[{index}]" if line else f"{path.name}: waivers[{index}]"
+        before = len(problems)
+        for key in sorted(set(entry) - WAIVER_KEYS):
+            problems.append(f"{where}: {key}: unknown key (expected one of: {', '.join(sorted(WAIVER_KEYS))})")
+        for key in ("platform", "check", "reason", "approved_by"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                problems.append(f"{where}: {key}: required (a non-empty string)")
+        if "endpoint" in entry and not isinstance(entry["endpoint"], str):
+            problems.append(f"{where}: endpoint: must be a string (a URL, a host, or a pattern with *)")
+        expires = entry.get("expires")
+        if isinstance(expires, dt.datetime):
+            expires = expires.date()
+        if not isinstance(expires, dt.date):
+            problems.append(f"{where}: expires: required (a date without quotes, e.g. expires = 2027-03-31)")
+        check = entry.get("check")
+        if isinstance(check, str) and not re.fullmatch(r"[a-z0-9_*?.\[\]]+", check):
+            problems.append(f"{where}: check: {check!r} is not a check id or pattern such as tls.protocol_legacy")
+        if len(problems) == before:
+            assert isinstance(expires, dt.date)
+            waivers.append(
+                Waiver(
+                    platform=entry["platform"],
+                    check=entry["check"],
+                    endpoint=entry.get("endpoint", "*"),
+                    reason=entry["reason"].strip(),
+                    approved_by=entry["approved_by"].strip(),
+                    expires=expires,
+                    line=line,
+                )
+            )
+    if problems:
+        raise WaiverError(problems)
+    return waivers

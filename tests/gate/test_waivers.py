@@ -1,0 +1,77 @@
+"""Waivers: matching, expiry, staleness, and clear errors for a bad file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from scanner.model import Result, Severity, Status
+from scanner.waivers import WaiverError, apply_waivers, load_waivers
+
+GOOD = """
+[[waivers]]
+platform = "dvc"
+check = "tls.protocol_legacy"
+endpoint = "https://dvc.nghean.example/*"
+reason = "Old kiosks need TLS 1.0 until the replacement in March"
+approved_by = "Nguyen Van A, CISO"
+expires = 2027-03-31
+
+[[waivers]]
+platform = "dvc"
+check = "http.*"
+reason = "Headers come with the new reverse proxy"
+approved_by = "Nguyen Van A, CISO"
+expires = 2026-01-01
+
+[[waivers]]
+platform = "mail"
+check = "tls.cert_lifetime"
+reason = "Nothing fails this any more"
+approved_by = "Tran Thi B"
+expires = 2027-01-01
+"""
+
+
+def fail(check: str, endpoint: str = "https://dvc.nghean.example/", platform: str = "dvc") -> Result:
+    return Result(check, platform, endpoint, Status.FAIL, Severity.HIGH, check, "bad")
+
+
+def test_apply(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.toml"
+    path.write_text(GOOD)
+    waivers = load_waivers(path)
+    assert [w.line for w in waivers] == [2, 10, 17]
+    results = [fail("tls.protocol_legacy"), fail("http.hsts"), fail("tls.protocol_legacy", platform="other")]
+    outcome = apply_waivers(waivers, results, dt.date(2026, 11, 21))
+    assert outcome.covers(results[0]) is waivers[0]
+    assert outcome.covers(results[1]) is None, "the http.* waiver expired on 2026-01-01"
+    assert outcome.covers(results[2]) is None, "a waiver is for its platform only"
+    assert outcome.expired == (waivers[1],)
+    assert outcome.stale == (waivers[2],)
+    later = apply_waivers(waivers, results, dt.date(2027, 4, 1))
+    assert later.waived == {} and set(later.expired) == {waivers[0], waivers[1]}
+
+
+def test_passes_are_never_waived(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.toml"
+    path.write_text(GOOD)
+    passing = Result("tls.protocol_legacy", "dvc", "https://dvc.nghean.example/", Status.PASS, Severity.HIGH, "t", "ok")
+    outcome = apply_waivers(load_waivers(path), [passing], dt.date(2026, 11, 21))
+    assert outcome.waived == {} and outcome.stale[0].check == "tls.protocol_legacy"
+
+
+def test_bad_file_names_file_line_entry_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.toml"
+    path.write_text('[[waivers]]\nplatform = "dvc"\ncheck = "tls.protocol_legacy"\nexpires = "soon"\nowner = "x"\n')
+    with pytest.raises(WaiverError) as info:
+        load_waivers(path)
+    problems = info.value.problems
+    assert "waivers.toml:1: waivers[0]: owner: unknown key" in problems[0]
+    assert "waivers.toml:1: waivers[0]: reason: required (a non-empty string)" in problems
+    assert any("expires: required (a date without quotes" in p for p in problems)
+    path.write_text("[[waivers]\n")
+    with pytest.raises(WaiverError, match="not valid TOML"):
+        load_waivers(path)
