@@ -7,11 +7,20 @@ Before sslyze, one plain connection sends a TLS ClientHello and looks at the fir
 That answers in one round trip what sslyze would take many seconds to conclude: refused, nothing
 answering (sslyze retries every protocol version against a silent listener: ~14 s with a 2 s timeout),
 or a server that answers in plain text (HTTP on 443).
+
+Resets: sslyze reports a server (or a firewall / IPS in front of it) that resets every connection as
+"no TLS version and cipher suite supported", exactly as it reports a TLS server that rejects every
+handshake with an alert. Only the second is a finding. So a reset is told apart here, by what the
+probe saw: when sslyze's connectivity test fails and the probe (or, if the probe was not reset, a
+second probe after sslyze's attempts) was reset, the endpoint is RESET (not reached, "could not scan").
+HANDSHAKE_FAILED is left for servers that answered: with TLS (an alert), or by closing the connection
+cleanly after reading the ClientHello, as some TLS stacks do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import ipaddress
 import socket
@@ -39,6 +48,12 @@ from scanner.plugin import ScanSettings
 #: Connections sslyze may open at once to one server (politeness).
 CONNECTIONS_PER_SERVER = 5
 PROBE_READ_BYTES = 512
+#: sslyze connectivity outcomes that a reset produces too (sslyze maps a reset during its handshakes to
+#: "no TLS version and cipher suite", a reset while connecting to "rejected", other socket errors to
+#: "failed"): when the probe saw a reset, these mean RESET.
+MAYBE_RESET = frozenset({Connectivity.HANDSHAKE_FAILED, Connectivity.REFUSED, Connectivity.UNREACHABLE})
+#: Socket errors that mean the peer (or something in between) reset or aborted the connection.
+_RESET_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
 @dataclass(frozen=True)
@@ -92,12 +107,13 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
             return failed(Connectivity.DNS_FAILURE, f"The host name {target.host} does not resolve.", str(exc))
 
     problem = probe(address, target.port, target.host, timeout)
-    if problem is not None:
+    # A reset is not the last word: some TLS stacks reset a ClientHello they dislike, and sslyze tries others.
+    if problem is not None and problem.status is not Connectivity.RESET:
         return failed(problem.status, problem.reason, problem.error)
 
     anchors = load_anchors(settings.ca_bundle)
     doc = run_sslyze(target.host, target.port, address, settings)
-    return facts_from_sslyze_json(
+    facts = facts_from_sslyze_json(
         doc,
         hostname=target.host,
         anchors=anchors,
@@ -105,6 +121,20 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         duration=time.monotonic() - started,
         sslyze_version=SSLYZE_VERSION,
     )
+    if facts.connectivity.status not in MAYBE_RESET:
+        return facts
+    if problem is None:
+        # The probe was not reset, yet every sslyze attempt failed: an IPS may have started resetting. Ask again.
+        again = probe(address, target.port, target.host, timeout)
+        if again is None or again.status is not Connectivity.RESET:
+            return facts
+        problem = dataclasses.replace(
+            again,
+            reason=f"The server on port {target.port} answered the first TLS ClientHello, then reset the "
+            "scanner's connections (a firewall or IPS that blocks scanners?).",
+        )
+    error = f"{problem.error}; sslyze: {facts.connectivity.error}" if facts.connectivity.error else problem.error
+    return failed(Connectivity.RESET, problem.reason, error)
 
 
 def resolve(host: str, port: int) -> str:
@@ -139,16 +169,29 @@ def client_hello(server_name: str | None) -> bytes:
     return outgoing.read()
 
 
+def _reset(port: int, exc: OSError, when: str) -> ConnectivityFacts:
+    return ConnectivityFacts(
+        Connectivity.RESET,
+        f"The server on port {port} reset the connection {when} (a firewall or IPS, or a server that "
+        "refuses every TLS handshake this way).",
+        f"{type(exc).__name__}: {exc}",
+    )
+
+
 def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFacts | None:
     """One connection and one ClientHello. None if the server may speak TLS (sslyze decides the rest).
 
     The first TLS record of the answer must arrive complete within ``timeout``: a server that trickles
     its answer would otherwise hold sslyze for minutes, since sslyze's timeouts are per read.
+    RESET if the connection was reset or aborted before the server sent a byte; the caller decides
+    whether that stands (``collect_tls``).
     """
     try:
         sock = socket.create_connection((address, port), timeout=timeout)
     except ConnectionRefusedError as exc:
         return ConnectivityFacts(Connectivity.REFUSED, f"Connection refused on port {port}.", str(exc))
+    except _RESET_ERRORS as exc:
+        return _reset(port, exc, "while connecting")
     except TimeoutError as exc:
         return ConnectivityFacts(
             Connectivity.TIMEOUT, f"No TCP connection to port {port} within {timeout:g} s.", str(exc) or "timed out"
@@ -192,8 +235,12 @@ def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFac
                 f"{timeout:g} s.",
                 f"received {len(data)} bytes ({data[:8].hex()}…) before the timeout",
             )
+        except _RESET_ERRORS as exc:
+            if not data:
+                return _reset(port, exc, "instead of answering a TLS ClientHello")
+            return classify_first_bytes(data, port)  # answered, then reset: judge the answer
         except OSError:
-            return None  # reset or closed mid-handshake: some TLS stacks do that; let sslyze decide
+            return None  # another socket error mid-handshake: let sslyze decide
     return classify_first_bytes(data, port)
 
 
@@ -295,6 +342,12 @@ def run_sslyze(host: str, port: int, address: str, settings: ScanSettings) -> di
     request = ServerScanRequest(
         server_location=ServerNetworkLocation(hostname=host, port=port, ip_address=address),
         network_configuration=ServerNetworkConfiguration(
+            # For an IP literal this sends the IP as SNI, which RFC 6066 (section 3) forbids and the probe
+            # avoids. sslyze 6 leaves no choice: the field is a required str, nassl refuses an empty name
+            # ("Error setting the SNI extension"), so every handshake would fail, and sslyze has no switch to
+            # turn SNI off for a whole scan. Its own CLI does the same for an IP target (SNI = the IP), and
+            # its certificate_info validates against an IP SAN only when SNI equals the IP address.
+            # Servers ignore such a name; our own trust and host-name checks do not depend on it.
             tls_server_name_indication=host,
             network_timeout=int(max(1, settings.timeout)),
             # sslyze treats this as the number of attempts (1 = no retry); ours counts retries.

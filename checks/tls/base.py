@@ -8,9 +8,10 @@ what happened                               https:// URL                http:// 
 ==========================================  ==========================  ==============================
 handshake completed                         judge                       judge
 DNS failure, unexpected error               error                       error
-refused, unreachable, timeout, silent       error (could not scan)      https_available fail, rest skip
-answers but not TLS, no handshake possible  https_available fail,       https_available fail,
-                                            rest skip                   rest skip
+refused, unreachable, timeout, silent,      error (could not scan)      https_available fail, rest skip
+reset (no TLS answer, only a TCP reset)
+answers but not TLS, answers in TLS but no  https_available fail,       https_available fail,
+handshake possible (e.g. an alert)          rest skip                   rest skip
 only SSL 2.0                                https_available and         (same)
                                             protocol_ssl fail, rest skip
 a sslyze command the check needs errored    error (skip when the server demanded a client certificate)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from sslyze.plugins.scan_commands import ScanCommand
 
 from checks.tls.base import TlsCheck, cert_evidence, clip, listing, plural, target_evidence, worst
-from checks.tls.facts import CertificateFacts, Deployment, TlsFacts, shorten
+from checks.tls.facts import CertificateFacts, Deployment, OcspFacts, TlsFacts, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 
@@ -111,8 +111,28 @@ def _days(delta: dt.timedelta) -> str:
 
 
 def _path_certs(deployment: Deployment) -> list[tuple[int, CertificateFacts]]:
-    """The sent certificates on the leaf's path (leaf first)."""
-    return [(i, deployment.chain[i]) for i in deployment.sent_path]
+    """The sent certificates clients rely on (leaf first): the path to the trusted anchor when there is one,
+    else the sent path (``Deployment.validation_path``)."""
+    return [(i, deployment.chain[i]) for i in deployment.validation_path]
+
+
+def _off_path(deployment: Deployment) -> list[tuple[int, CertificateFacts]]:
+    """The sent certificates that are not on ``validation_path`` (cross-signs, stale roots, strays)."""
+    on_path = set(deployment.validation_path)
+    return [(i, c) for i, c in enumerate(deployment.chain) if i not in on_path]
+
+
+def _staple_doubt(ocsp: OcspFacts, now: dt.datetime) -> tuple[Status, str] | None:
+    """Why a successful stapled OCSP response cannot be relied on, or None if it can.
+
+    Returns the status ``tls.ocsp_stapling`` gives it (a stale response is a broken staple, one that does
+    not verify is doubtful) and a sentence fragment that follows "The stapled OCSP response ".
+    """
+    if ocsp.next_update is not None and ocsp.next_update < now:
+        return Status.FAIL, f"is stale: it expired on {_date(ocsp.next_update)}"
+    if ocsp.trusted is False:
+        return Status.WARN, "does not verify against the chain's CA"
+    return None
 
 
 def _anchor(subject: str | None) -> str:
@@ -176,11 +196,20 @@ class CertExpired(CertificateCheck):
                     f"{_which(index, cert)} expired on {_date(cert.not_after)} ({_days(now - cert.not_after)} ago).",
                     evidence,
                 )
-        return Verdict(
-            Status.PASS,
-            f"The certificate is valid until {_date(leaf.not_after)} ({_days(leaf.not_after - now)} left).",
-            evidence,
-        )
+        detail = f"The certificate is valid until {_date(leaf.not_after)} ({_days(leaf.not_after - now)} left)."
+        stale = [(i, c) for i, c in _off_path(deployment) if c.not_after < now]
+        if stale and deployment.trust.path_found:
+            # Sent but not relied on: e.g. an expired cross-signed copy of the root (the AddTrust / DST Root
+            # X3 pattern). Clients reach the anchor without it; say so rather than stay silent.
+            evidence["expired_off_path"] = clip(
+                {"subject": shorten(c.subject, 200), "not_after": c.not_after.isoformat()} for _, c in stale
+            )
+            _, first = stale[0]
+            detail += (
+                f" The server also sends '{first.label}', which expired on {_date(first.not_after)}, but clients "
+                f"do not need it: the chain reaches {_anchor(deployment.trust.anchor)} without it."
+            )
+        return Verdict(Status.PASS, detail, evidence)
 
 
 class CertNotYetValid(CertificateCheck):
@@ -266,24 +295,28 @@ class CertRevoked(CertificateCheck):
         ocsp = deployment.ocsp
         evidence: dict[str, Any] = {"certificate": cert_evidence(deployment.leaf)}
         if ocsp is None:
-            return Verdict(
-                Status.SKIP,
-                "Not tested: the server staples no OCSP response, and platscan does not query the CA's OCSP "
-                "responder or CRL itself (those hosts are outside the registered platforms, which the scan "
-                "scope forbids contacting).",
-                evidence,
-            )
+            return Verdict(Status.SKIP, f"Not tested: the server staples no OCSP response, and {_SCOPE_NOTE}", evidence)
         evidence["ocsp"] = {
             "response_status": ocsp.response_status,
             "certificate_status": ocsp.certificate_status,
             "revocation_time": ocsp.revocation_time.isoformat() if ocsp.revocation_time else None,
             "this_update": ocsp.this_update.isoformat() if ocsp.this_update else None,
+            "next_update": ocsp.next_update.isoformat() if ocsp.next_update else None,
             "trusted": ocsp.trusted,
         }
         if ocsp.certificate_status == "REVOKED":
             when = f" on {_date(ocsp.revocation_time)}" if ocsp.revocation_time else ""
             return Verdict(Status.FAIL, f"The stapled OCSP response says the certificate was revoked{when}.", evidence)
         if ocsp.certificate_status == "GOOD":
+            doubt = _staple_doubt(ocsp, facts.scanned_at)
+            if doubt is not None:
+                return Verdict(
+                    Status.WARN,
+                    f"The stapled OCSP response says the certificate is good, but it cannot be relied on (the "
+                    f"response {doubt[1]}). {_SCOPE_NOTE}",
+                    evidence,
+                    Severity.MEDIUM,
+                )
             return Verdict(
                 Status.PASS, f"The stapled OCSP response says the certificate is good. {_SCOPE_NOTE}", evidence
             )
@@ -658,17 +691,9 @@ class OcspStapling(CertificateCheck):
             evidence["next_update"] = ocsp.next_update.isoformat()
         if ocsp.response_status != "SUCCESSFUL":
             return Verdict(Status.FAIL, f"The stapled OCSP response is an error ({ocsp.response_status}).", evidence)
-        if ocsp.next_update is not None and ocsp.next_update < facts.scanned_at:
-            return Verdict(
-                Status.FAIL,
-                f"The stapled OCSP response is stale: it expired on {_date(ocsp.next_update)}.",
-                evidence,
-            )
-        if ocsp.trusted is False:
-            return Verdict(
-                Status.WARN,
-                "The server staples an OCSP response, but its signature does not verify against the chain's CA.",
-                evidence,
-                Severity.LOW,
-            )
+        doubt = _staple_doubt(ocsp, facts.scanned_at)
+        if doubt is not None:
+            status, reason = doubt
+            severity = Severity.LOW if status is Status.WARN else None
+            return Verdict(status, f"The stapled OCSP response {reason}.", evidence, severity)
         return Verdict(Status.PASS, "The server staples a current OCSP response.", evidence)

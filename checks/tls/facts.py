@@ -43,7 +43,11 @@ from sslyze.plugins.scan_commands import ScanCommand
 from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 
 MAX_ERROR_CHARS = 300
+#: The longest path to an anchor that is searched for, in certificates (leaf included).
 MAX_CHAIN_DEPTH = 10
+#: Only the first this many certificates a server sends are considered for paths (a server may send
+#: dozens of look-alike CA certificates; each one multiplies the paths a naive search walks).
+MAX_CHAIN_CERTS = 20
 
 
 class TlsVersion(enum.StrEnum):
@@ -91,20 +95,23 @@ class Connectivity(enum.StrEnum):
 
     OK = "ok"
     DNS_FAILURE = "dns_failure"  # the host name does not resolve
-    REFUSED = "refused"  # nothing listens on the port (connection refused or reset)
+    REFUSED = "refused"  # nothing listens on the port (connection refused)
     UNREACHABLE = "unreachable"  # another network error (no route to host, ...)
     TIMEOUT = "timeout"  # no TCP connection, or the server stopped answering, within the timeout
     SILENT = "silent"  # the TCP connection was accepted but a TLS ClientHello got no answer
+    RESET = "reset"  # the server (or a firewall / IPS in front of it) reset the connection instead of answering
     NO_TLS = "no_tls"  # the server answered, but not in TLS (e.g. plain HTTP)
-    HANDSHAKE_FAILED = "handshake_failed"  # the server speaks TLS but no handshake could be completed
+    HANDSHAKE_FAILED = "handshake_failed"  # the server answered in TLS (e.g. an alert) but no handshake completed
     SSL2_ONLY = "ssl2_only"  # the only protocol the server accepts is SSL 2.0
     ERROR = "error"  # anything else (a bug, an unexpected library error)
 
 
 #: Cases where the endpoint answered but offers no usable TLS: a finding, not a scan failure.
 NO_USABLE_TLS = frozenset({Connectivity.NO_TLS, Connectivity.HANDSHAKE_FAILED, Connectivity.SSL2_ONLY})
-#: Cases where nothing answered on the port at all.
-NOT_REACHED = frozenset({Connectivity.REFUSED, Connectivity.UNREACHABLE, Connectivity.TIMEOUT, Connectivity.SILENT})
+#: Cases where nothing answered on the port at all (a reset is no answer: it says nothing about TLS).
+NOT_REACHED = frozenset(
+    {Connectivity.REFUSED, Connectivity.UNREACHABLE, Connectivity.TIMEOUT, Connectivity.SILENT, Connectivity.RESET}
+)
 
 
 @dataclass(frozen=True)
@@ -256,13 +263,14 @@ class TrustFacts:
 
     Attributes:
         path_found: a chain of valid signatures from the leaf to an anchor exists, using the certificates
-            sent and the anchors (intermediates must be CAs).
-        strict_ok: cryptography's strict RFC 5280 / CA/B Forum verifier also accepts the chain, when asked
-            for the leaf's own first SAN at a time inside the chain's validity.
+            sent (the first ``MAX_CHAIN_CERTS``) and the anchors (intermediates must be CAs).
+        strict_ok: cryptography's strict RFC 5280 / CA/B Forum verifier also accepts that path, when asked
+            for the leaf's own first SAN at a time inside the path's validity.
         anchor: subject of the anchor the path ends at.
-        path: indices, in the sent chain, of the sent certificates the path uses (leaf first).
+        path: indices, in the sent chain, of the sent certificates the path uses (leaf first); it stops
+            below the anchor (a sent copy of the anchor is not on it). When no path was found: the sent path.
         reason: why no path was found (one sentence); None if found.
-        strict_error: the strict verifier's error text; None if it accepted the chain.
+        strict_error: the strict verifier's error text; None if it accepted the path.
         validated_at: the time the strict verifier was asked about.
         anchors: how many anchors were available.
     """
@@ -324,6 +332,14 @@ class Deployment:
     @property
     def leaf(self) -> CertificateFacts:
         return self.chain[0]
+
+    @property
+    def validation_path(self) -> tuple[int, ...]:
+        """The sent certificates a client relies on, leaf first: the path to the trusted anchor when there
+        is one (certificates the server sends besides it, such as an expired cross-signed copy of the root,
+        play no part, and the anchor's own dates are the trust store's business, as in browsers); else the
+        sent path, since a client that trusts the chain's end would walk that."""
+        return self.trust.path if self.trust.path_found else self.sent_path
 
     @property
     def chain_end(self) -> CertificateFacts:
@@ -642,9 +658,10 @@ _WEAK_SIGNATURE_OIDS = {
 def _deployment(deployment: DeploymentJson, anchors: Sequence[x509.Certificate], now: dt.datetime) -> Deployment:
     certs = [x509.load_pem_x509_certificate(c.as_pem.encode("ascii")) for c in deployment.received_certificate_chain]
     chain = tuple(certificate_facts(c) for c in certs)
-    sent_path = _sent_path(certs)
+    sent = _SentChain(certs)
+    sent_path = _sent_path(sent)
     extra = tuple(i for i in range(len(certs)) if i not in sent_path)
-    trust = assess_trust(certs, anchors, now)
+    trust = _assess_trust(sent, anchors, now)
     ocsp = None
     if deployment.ocsp_response is not None:
         response = deployment.ocsp_response
@@ -822,17 +839,44 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _sent_path(certs: Sequence[x509.Certificate]) -> tuple[int, ...]:
+class _SentChain:
+    """The certificates a server sent, with each issuer check computed once.
+
+    Only the first ``MAX_CHAIN_CERTS`` take part in paths: a server that sends many CA certificates with
+    the same name and key (each of which verifies every other) would otherwise cost a path search time
+    that grows with the factorial of their number.
+    """
+
+    def __init__(self, certs: Sequence[x509.Certificate]) -> None:
+        self.certs = list(certs)
+        self.size = min(len(self.certs), MAX_CHAIN_CERTS)
+        self._issued: dict[tuple[int, int], bool] = {}
+        self._ca: dict[int, bool] = {}
+
+    def issued_by(self, child: int, issuer: int) -> bool:
+        """Whether sent certificate ``issuer`` issued sent certificate ``child`` (see ``_issued_by``)."""
+        key = (child, issuer)
+        known = self._issued.get(key)
+        if known is None:
+            known = self._issued[key] = _issued_by(self.certs[child], self.certs[issuer])
+        return known
+
+    def is_ca(self, index: int) -> bool:
+        known = self._ca.get(index)
+        if known is None:
+            known = self._ca[index] = _is_ca(self.certs[index])
+        return known
+
+
+def _sent_path(chain: _SentChain) -> tuple[int, ...]:
     """Follow issuer links from the leaf through the sent certificates (next one preferred)."""
     path = [0]
-    while len(path) < len(certs):
-        current = certs[path[-1]]
-        if _issued_by(current, current):
+    while len(path) < chain.size:
+        current = path[-1]
+        if chain.issued_by(current, current):
             break
-        candidates = [path[-1] + 1] + [i for i in range(len(certs)) if i != path[-1] + 1]
-        found = next(
-            (i for i in candidates if i < len(certs) and i not in path and _issued_by(current, certs[i])), None
-        )
+        candidates = [current + 1, *(i for i in range(chain.size) if i != current + 1)]
+        found = next((i for i in candidates if i < chain.size and i not in path and chain.issued_by(current, i)), None)
         if found is None:
             break
         path.append(found)
@@ -850,6 +894,10 @@ def assess_trust(
     certs: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: dt.datetime
 ) -> TrustFacts:
     """Does the sent chain lead to one of ``anchors``, host name and validity dates aside?"""
+    return _assess_trust(_SentChain(certs), anchors, now)
+
+
+def _assess_trust(chain: _SentChain, anchors: Sequence[x509.Certificate], now: dt.datetime) -> TrustFacts:
     by_subject: dict[bytes, list[x509.Certificate]] = {}
     for anchor in anchors:
         try:
@@ -872,26 +920,38 @@ def assess_trust(
                 return anchor
         return None
 
-    def search(path: list[int]) -> tuple[list[int], x509.Certificate] | None:
-        current = certs[path[-1]]
-        found = anchor_for(current)
-        if found is not None:
-            return path, found
-        if len(path) >= MAX_CHAIN_DEPTH:
-            return None
-        for i, candidate in enumerate(certs):
-            if i not in path and _is_ca(candidate) and _issued_by(current, candidate):
-                deeper = search([*path, i])
-                if deeper is not None:
-                    return deeper
+    def search() -> tuple[tuple[int, ...], x509.Certificate] | None:
+        """Breadth first from the leaf over sent CA certificates, each visited once: the shortest path
+        (at most ``MAX_CHAIN_DEPTH`` certificates) to an anchor, or None."""
+        parent: dict[int, int | None] = {0: None}
+        level = [0]
+        depth = 1
+        while level:
+            for index in level:
+                found = anchor_for(chain.certs[index])
+                if found is not None:
+                    path = [index]
+                    while (up := parent[path[-1]]) is not None:
+                        path.append(up)
+                    return tuple(reversed(path)), found
+            if depth >= MAX_CHAIN_DEPTH:
+                return None
+            below = level
+            level = []
+            for index in below:
+                for candidate in range(chain.size):
+                    if candidate not in parent and chain.is_ca(candidate) and chain.issued_by(index, candidate):
+                        parent[candidate] = index
+                        level.append(candidate)
+            depth += 1
         return None
 
-    outcome = search([0])
+    outcome = search()
     if outcome is None:
-        sent = _sent_path(certs)
-        end = certs[sent[-1]]
+        sent = _sent_path(chain)
+        end = chain.certs[sent[-1]]
         end_label = _name(end, "subject") or "the last certificate"
-        if _issued_by(end, end):
+        if chain.issued_by(sent[-1], sent[-1]):
             reason = f"The chain ends at the self-signed certificate '{end_label}', which is not a trusted anchor."
         else:
             reason = (
@@ -901,20 +961,25 @@ def assess_trust(
         path_indices = sent
         anchor_cert = None
     else:
-        path_list, anchor_cert = outcome
-        path_indices = tuple(path_list)
+        path_indices, anchor_cert = outcome
         reason = None
 
-    # The strict verifier, with the host name and time taken out of the question.
-    path_certs = [certs[i] for i in path_indices]
+    # The strict verifier, with the host name and time taken out of the question. It is given the path
+    # found and nothing else: its own path builder tries every combination of the certificates it gets
+    # (n ** 8 for n look-alike CA certificates), and it cannot find a path our search missed, since it
+    # links certificates the same way (names, signatures, CA flag) under stricter rules.
+    path_certs = [chain.certs[i] for i in path_indices]
     validated_at = _time_inside_validity(path_certs, now)
-    strict_error = _strict_verify(certs, anchors, validated_at) if anchors else "no trust anchors available"
+    strict_error: str | None
+    if not anchors:
+        strict_error = "no trust anchors available"
+    elif outcome is None:
+        strict_error = "not run: no chain of signatures leads to a trust anchor"
+    else:
+        strict_error = _strict_verify(path_certs, anchors, validated_at)
 
-    if strict_error is None:
-        reason = None
     return TrustFacts(
-        # The strict verifier finds paths too (it also knows cross-signs we might miss): trust either.
-        path_found=outcome is not None or strict_error is None,
+        path_found=outcome is not None,
         strict_ok=strict_error is None,
         anchor=_name(anchor_cert, "subject") if anchor_cert is not None else None,
         path=path_indices,

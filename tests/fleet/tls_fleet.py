@@ -26,10 +26,16 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import socket
 import ssl
+import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from scanner.demo.pki import (
     DEFAULT_CA_ISSUERS_URL,
@@ -77,6 +83,25 @@ class Backend(enum.StrEnum):
     SILENT = "silent"  # SilentServer
     TRICKLE = "trickle"  # TrickleServer
     CLOSED = "closed"  # a free port nobody listens on
+    RESET = "reset"  # ResetServer: every connection is reset (a firewall or IPS blocking the scanner)
+
+
+class ResetServer(ListenerBase):
+    """Accepts TCP connections and resets each one at once: closed with ``SO_LINGER`` 0, which sends a TCP
+    RST, as a firewall or IPS that blocks the scanner does. With ``read_first`` it first waits (up to 2 s)
+    for the client's opening bytes, the ClientHello in which an IPS sees the SNI, and resets then."""
+
+    def __init__(self, *, read_first: bool = False, port: int = 0, io_timeout: float = 10.0) -> None:
+        super().__init__(port=port, io_timeout=io_timeout)
+        self.read_first = read_first
+
+    def handle(self, conn: socket.socket) -> None:
+        if self.read_first:
+            conn.settimeout(2.0)
+            with contextlib.suppress(TimeoutError):
+                conn.recv(65536)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # ListenerBase closes the connection when this returns: with linger 0 that close is the RST.
 
 
 # -- expectations ---------------------------------------------------------------------------------
@@ -143,6 +168,8 @@ class Case:
         dh1024: serve DHE with a 1024-bit group.
         client_cert: require a client certificate.
         ocsp: staple an OCSP response with this status (nginx only).
+        cross_signed_root: append to the chain a copy of the trusted root (same name and key) cross-signed
+            by another, untrusted root, valid for this window (the AddTrust / DST Root X3 pattern).
     """
 
     name: str
@@ -161,6 +188,7 @@ class Case:
     dh1024: bool = False
     client_cert: bool = False
     ocsp: OcspStatus | None = None
+    cross_signed_root: Validity | None = None
 
     @property
     def host(self) -> str:
@@ -281,6 +309,13 @@ CASES: tuple[Case, ...] = (
         ciphers=MODERN_CIPHERS + WEAK_OK,
     ),
     Case(
+        "cross_signed_expired",
+        "sends leaf + intermediate + an EXPIRED copy of the root cross-signed by an old root (AddTrust / DST "
+        "Root X3); clients stop at the trusted root, so nothing on their path is expired",
+        _expect(NOT_STAPLED),
+        cross_signed_root=EXPIRED,
+    ),
+    Case(
         "sha1",
         "leaf signed with SHA-1 (sha1WithRSAEncryption)",
         _expect(NOT_STAPLED, {"tls.cert_weak_signature": "fail", "tls.cert_untrusted": "warn"}),
@@ -329,6 +364,12 @@ CASES: tuple[Case, ...] = (
         "accepts and sends a TLS-looking record one byte per second",
         dict(UNSCANNABLE),
         backend=Backend.TRICKLE,
+    ),
+    Case(
+        "reset",
+        "accepts TCP and resets every connection at once (SO_LINGER 0), as a firewall or IPS would",
+        dict(UNSCANNABLE),
+        backend=Backend.RESET,
     ),
 )
 CASE_NAMES: tuple[str, ...] = tuple(case.name for case in CASES)
@@ -503,7 +544,35 @@ def _issue(pki: Pki, case: Case) -> tuple[IssuedCert, Path]:
         ocsp_url=None if self_signed else DEFAULT_OCSP_URL,
     )
     leaf = pki.issue(case.name, spec)
-    return leaf, pki.write_chain(leaf, case.layout)
+    chain = pki.write_chain(leaf, case.layout)
+    if case.cross_signed_root is not None:
+        cross = cross_signed_root(pki, case.cross_signed_root)
+        chain = chain.with_name(f"{case.name}.cross-signed.pem")
+        chain.write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in [*pki.chain(leaf, case.layout), cross]))
+    return leaf, chain
+
+
+def cross_signed_root(pki: Pki, validity: Validity) -> x509.Certificate:
+    """The trusted root's name and key in a certificate issued by ``pki.rogue`` (an old root that is not
+    trusted): what a CA ships to reach clients that lack its new root. Valid for ``validity``."""
+    root, old = pki.root, pki.rogue
+    not_before, not_after = validity.window(pki.now)
+    root_ski = root.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    old_ski = old.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
+        x509.CertificateBuilder()
+        .subject_name(root.cert.subject)
+        .issuer_name(old.cert.subject)
+        .public_key(root.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(root.cert.extensions.get_extension_for_class(x509.KeyUsage).value, critical=True)
+        .add_extension(root_ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(old_ski), critical=False)
+        .sign(old.key, hashes.SHA256())
+    )
 
 
 def _tls_config(pki: Pki, case: Case, dh_params: Path) -> TlsServerConfig:
@@ -551,6 +620,8 @@ def _raw_server(backend: Backend) -> ListenerBase:
         return SilentServer()
     if backend is Backend.TRICKLE:
         return TrickleServer(interval=1.0)
+    if backend is Backend.RESET:
+        return ResetServer()
     raise ValueError(f"not a raw backend: {backend}")
 
 

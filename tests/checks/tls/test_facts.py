@@ -6,16 +6,23 @@ import dataclasses
 import datetime as dt
 import json
 import pickle
+import time
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
 from sslyze.json.json_output import ServerScanResultAsJson
 
+from checks.tls import facts as facts_module
 from checks.tls._collect import TlsTarget, classify_first_bytes
 from checks.tls.certificates import hostname_matches
 from checks.tls.ciphers import has_forward_secrecy, key_exchange, weaknesses
 from checks.tls.facts import (
+    MAX_CHAIN_CERTS,
+    MAX_CHAIN_DEPTH,
     CipherSuite,
     Connectivity,
     TlsVersion,
@@ -218,6 +225,122 @@ def test_a_leaf_cannot_act_as_issuer() -> None:
     )
     trust = assess_trust([chain[0], unrelated_root], [unrelated_root], RECORDED_AT)
     assert not trust.path_found
+
+
+# -- the path search on hostile chains -----------------------------------------------------------------
+
+
+_LOOP_KEY = ec.generate_private_key(ec.SECP256R1())
+_ANCHOR_KEY = ec.generate_private_key(ec.SECP256R1())
+_LOOP_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Look-alike CA")])
+_ANCHOR_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Path Test Anchor")])
+
+
+def _strict_cert(
+    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, signer: ec.EllipticCurvePrivateKey
+) -> x509.Certificate:
+    """A certificate that cryptography's strict verifier would accept as a CA or (with a SAN) a leaf."""
+    is_ca = subject != x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf.path.test")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(RECORDED_AT - dt.timedelta(days=1))
+        .not_valid_after(RECORDED_AT + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, is_ca, is_ca, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+    )
+    if not is_ca:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("leaf.path.test")]), critical=False
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def _look_alike_chain(count: int, *, cross_signed_at_end: bool) -> tuple[list[x509.Certificate], x509.Certificate]:
+    """A leaf, then ``count`` self-signed CA certificates with one name and one key (each verifies every other),
+    and, if asked, last, that name and key cross-signed by the anchor; and the anchor."""
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _strict_cert(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf.path.test")]), _LOOP_NAME, leaf_key, _LOOP_KEY
+    )
+    look_alikes = [_strict_cert(_LOOP_NAME, _LOOP_NAME, _LOOP_KEY, _LOOP_KEY) for _ in range(count)]
+    anchor = _strict_cert(_ANCHOR_NAME, _ANCHOR_NAME, _ANCHOR_KEY, _ANCHOR_KEY)
+    tail = [_strict_cert(_LOOP_NAME, _ANCHOR_NAME, _LOOP_KEY, _ANCHOR_KEY)] if cross_signed_at_end else []
+    return [leaf, *look_alikes, *tail], anchor
+
+
+@pytest.fixture
+def count_signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    real = facts_module._issued_by
+
+    def counting(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        calls[0] += 1
+        return real(child, issuer)
+
+    monkeypatch.setattr(facts_module, "_issued_by", counting)
+    return calls
+
+
+@pytest.mark.parametrize("cross_signed_at_end", [False, True], ids=["no-path", "path-through-the-last"])
+def test_many_look_alike_ca_certificates_are_searched_quickly(
+    cross_signed_at_end: bool, count_signature_checks: list[int]
+) -> None:
+    """12 CA certificates with one name and key: a search without a visited set walks 12! orders of them
+    (7 took 1.5 s, 12 would take days), and cryptography's own path builder, given them all, n ** 8."""
+    certs, anchor = _look_alike_chain(12, cross_signed_at_end=cross_signed_at_end)
+    started = time.perf_counter()
+    trust = assess_trust(certs, [anchor], RECORDED_AT)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.25, elapsed
+    # Each issuer question asked once at most: (n + 1) ** 2 pairs among the sent certificates, plus anchors.
+    assert count_signature_checks[0] <= len(certs) ** 2 + len(certs)
+    if cross_signed_at_end:
+        assert trust.path_found and trust.strict_ok, trust.strict_error
+        assert trust.path == (0, len(certs) - 1)  # the shortest path: straight to the cross-signed copy
+        assert trust.anchor == "CN=Path Test Anchor"
+    else:
+        assert not trust.path_found and not trust.strict_ok
+        assert trust.reason and "self-signed certificate 'CN=Look-alike CA'" in trust.reason
+
+
+def test_only_the_first_sent_certificates_are_considered() -> None:
+    certs, anchor = _look_alike_chain(MAX_CHAIN_CERTS, cross_signed_at_end=True)  # the way out is number 21
+    started = time.perf_counter()
+    trust = assess_trust(certs, [anchor], RECORDED_AT)
+    assert time.perf_counter() - started < 0.25
+    assert not trust.path_found
+    shorter, anchor = _look_alike_chain(MAX_CHAIN_CERTS - 2, cross_signed_at_end=True)  # number 19
+    assert assess_trust(shorter, [anchor], RECORDED_AT).path_found
+
+
+def test_paths_are_at_most_max_chain_depth_long() -> None:
+    """A ladder of distinct CAs, each issued by the next: found while it fits in MAX_CHAIN_DEPTH, not beyond."""
+
+    def ladder(rungs: int) -> tuple[list[x509.Certificate], x509.Certificate]:
+        keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(rungs + 1)]
+        names = [x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Rung {i}")]) for i in range(rungs + 1)]
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        leaf = _strict_cert(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf.path.test")]), names[0], leaf_key, keys[0]
+        )
+        rungs_certs = [_strict_cert(names[i], names[i + 1], keys[i], keys[i + 1]) for i in range(rungs)]
+        top = _strict_cert(names[rungs], names[rungs], keys[rungs], keys[rungs])
+        return [leaf, *reversed(rungs_certs)], top  # sent in reverse order: the search must not rely on order
+
+    certs, top = ladder(MAX_CHAIN_DEPTH - 1)
+    trust = assess_trust(certs, [top], RECORDED_AT)
+    assert trust.path_found and len(trust.path) == MAX_CHAIN_DEPTH
+    certs, top = ladder(MAX_CHAIN_DEPTH)
+    assert not assess_trust(certs, [top], RECORDED_AT).path_found
 
 
 # -- host names -----------------------------------------------------------------------------------

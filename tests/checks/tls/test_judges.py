@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from checks.tls.base import TlsCheck
 from checks.tls.facts import TlsFacts
@@ -74,6 +79,11 @@ DHE_NO_KEY = fx.suite("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE-RSA-AES128-GCM
 
 def _drop_intermediate(chain: list[dict[str, object]]) -> list[dict[str, object]]:
     return chain[:1]
+
+
+def _ocsp_untrusted(doc: fx.Doc) -> None:
+    """sslyze could not verify the stapled response against the chain's trust store."""
+    fx.deployment(doc)["ocsp_response_is_trusted"] = False
 
 
 CASES: list[Case] = [
@@ -336,6 +346,23 @@ CASES: list[Case] = [
         Severity.MEDIUM,
     ),
     Case("tls.cert_revoked", "no-staple", weak, Status.SKIP, "outside the registered platforms"),
+    Case(
+        "tls.cert_revoked",
+        "good-but-untrusted",
+        lambda: fx.facts("good", _ocsp_untrusted),
+        Status.WARN,
+        "says the certificate is good, but it cannot be relied on (the response does not verify against the "
+        "chain's CA)",
+        Severity.MEDIUM,
+    ),
+    Case(
+        "tls.cert_revoked",
+        "good-but-stale",
+        lambda: fx.facts("good", fx.ocsp("GOOD", next_update="2026-11-01T00:00:00Z")),
+        Status.WARN,
+        "cannot be relied on (the response is stale: it expired on 2026-11-01)",
+        Severity.MEDIUM,
+    ),
     Case("tls.cert_hostname_mismatch", "match", good, Status.PASS, "covers good.fleet.test"),
     Case(
         "tls.cert_hostname_mismatch",
@@ -449,6 +476,14 @@ CASES: list[Case] = [
         "is an error (TRY_LATER)",
     ),
     Case(
+        "tls.ocsp_stapling",
+        "untrusted",
+        lambda: fx.facts("good", _ocsp_untrusted),
+        Status.WARN,
+        "The stapled OCSP response does not verify against the chain's CA.",
+        Severity.LOW,
+    ),
+    Case(
         "tls.ocsp_stapling", "no-responder", lambda: fx.recorded("self_signed"), Status.SKIP, "names no OCSP responder"
     ),
     # -- vulnerabilities ------------------------------------------------------------------------
@@ -524,3 +559,84 @@ def test_recorded_at_matches_the_fixtures() -> None:
     # The good leaf was issued the day before the recording: RECORDED_AT must lie inside its validity.
     not_before, not_after = _good_leaf_dates()
     assert not_before < RECORDED_AT < not_after
+
+
+# -- which certificates the date, key and signature checks judge ------------------------------------------
+
+
+def _cross_signed_root(not_after: dt.datetime) -> x509.Certificate:
+    """The fixtures' root (same name and key) issued by another CA that we make up, valid until ``not_after``:
+    what a server sends to reach clients that lack the root (AddTrust, DST Root X3)."""
+    root = fx.anchors()[0]
+    old_key = ec.generate_private_key(ec.SECP256R1())
+    old_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Old Root CA")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(root.subject)
+        .issuer_name(old_name)
+        .public_key(root.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_after - dt.timedelta(days=3000))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(old_key, hashes.SHA256())
+    )
+
+
+def _with_cross_signed_root(not_after: dt.datetime) -> fx.Edit:
+    cross = fx.cert_json(_cross_signed_root(not_after))
+    return fx.chain_edit(lambda chain: [*chain, cross])
+
+
+EXPIRED_CROSS_SIGN = RECORDED_AT - dt.timedelta(days=30)
+
+
+def test_an_expired_cross_signed_root_off_the_trust_path_passes() -> None:
+    facts = fx.facts("good", _with_cross_signed_root(EXPIRED_CROSS_SIGN))
+    (deployment,) = facts.deployments
+    assert deployment.sent_path == (0, 1, 2)  # the intermediate's issuer links run on to the copy...
+    assert deployment.trust.path_found and deployment.validation_path == (0, 1)  # ...clients stop at the anchor
+    verdict = CHECKS["tls.cert_expired"].evaluate(facts)
+    assert verdict.status is Status.PASS, verdict.detail
+    assert "The server also sends 'Platscan Fleet Root CA', which expired on" in verdict.detail
+    assert verdict.evidence["expired_off_path"][0]["not_after"].startswith(EXPIRED_CROSS_SIGN.date().isoformat())
+    for check_id in ("tls.cert_not_yet_valid", "tls.cert_chain_order", "tls.cert_untrusted", "tls.cert_weak_key"):
+        assert CHECKS[check_id].evaluate(facts).status is Status.PASS, check_id
+
+
+def test_without_a_trust_path_the_sent_path_is_judged() -> None:
+    """With no anchor to stop at, a client that trusts the chain's end walks all of it: so do we."""
+    facts = fx.facts("good", _with_cross_signed_root(EXPIRED_CROSS_SIGN), trust=())
+    (deployment,) = facts.deployments
+    assert not deployment.trust.path_found and deployment.validation_path == (0, 1, 2)
+    verdict = CHECKS["tls.cert_expired"].evaluate(facts)
+    assert verdict.status is Status.FAIL
+    assert "The intermediate certificate 'Platscan Fleet Root CA' expired on" in verdict.detail
+
+
+def test_an_expired_intermediate_on_the_trust_path_still_fails() -> None:
+    facts = fx.facts("good")
+    (deployment,) = facts.deployments
+    intermediate = dataclasses.replace(deployment.chain[1], not_after=RECORDED_AT - dt.timedelta(days=2))
+    expired = dataclasses.replace(deployment, chain=(deployment.chain[0], intermediate))
+    facts = dataclasses.replace(facts, deployments=(expired,))
+    verdict = CHECKS["tls.cert_expired"].evaluate(facts)
+    assert verdict.status is Status.FAIL
+    assert "The intermediate certificate 'Platscan Fleet Issuing CA' expired" in verdict.detail
+
+
+def test_a_future_dated_certificate_off_the_trust_path_is_not_judged() -> None:
+    not_yet = fx.cert_json(_cross_signed_root(RECORDED_AT + dt.timedelta(days=4000)))  # valid in 1000 days
+    facts = fx.facts("good", fx.chain_edit(lambda chain: [*chain, not_yet]))
+    assert CHECKS["tls.cert_not_yet_valid"].evaluate(facts).status is Status.PASS
+    untrusted = fx.facts("good", fx.chain_edit(lambda chain: [*chain, not_yet]), trust=())
+    assert CHECKS["tls.cert_not_yet_valid"].evaluate(untrusted).status is Status.FAIL
+
+
+def test_weak_key_and_signature_judge_the_trust_path_only() -> None:
+    """A stray RSA-1024 certificate sent besides the chain is tls.cert_chain_order's business."""
+    weak_leaf = fx.deployment(fx.load("weak"))["received_certificate_chain"][0]
+    facts = fx.facts("good", fx.chain_edit(lambda chain: [*chain, weak_leaf]))
+    assert CHECKS["tls.cert_weak_key"].evaluate(facts).status is Status.PASS
+    assert CHECKS["tls.cert_weak_signature"].evaluate(facts).status is Status.PASS
+    assert CHECKS["tls.cert_chain_order"].evaluate(facts).status is Status.FAIL

@@ -43,6 +43,9 @@ POLICY = {
     (Connectivity.TIMEOUT, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
     (Connectivity.SILENT, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
     (Connectivity.SILENT, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    # A reset is no answer: it proves nothing about TLS, so it is never a finding on an https:// URL.
+    (Connectivity.RESET, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
+    (Connectivity.RESET, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
     (Connectivity.NO_TLS, "https"): (Status.FAIL, Status.SKIP, Status.SKIP),
     (Connectivity.NO_TLS, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
     (Connectivity.HANDSHAKE_FAILED, "https"): (Status.FAIL, Status.SKIP, Status.SKIP),
