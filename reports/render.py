@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reports import json_report
+from reports import csv_report, html, json_report
+from reports.i18n import LANGUAGES
 from reports.view import FleetView
 
-FORMATS = ("json",)
-LANGUAGES = ("en", "vi")
+FORMATS = ("json", "html", "csv")
+__all__ = ["FORMATS", "LANGUAGES", "OutputFile", "render_report"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,23 @@ class OutputFile:
     text: str
 
 
-def render_report(fmt: str, fleet: FleetView, lang: str = "en", platform: str | None = None) -> list[OutputFile]:
+def render_report(
+    fmt: str, fleet: FleetView, lang: str = "en", platform: str | None = None, main_name: str = "fleet.html"
+) -> list[OutputFile]:
+    """Render ``fleet`` as ``fmt``.
+
+    HTML: with ``platform``, that platform's remediation page alone; otherwise the fleet page plus one
+    page per platform in ``<stem of main_name>-platforms/`` (``main_name`` is the -o file's name, which
+    the pages link back to).
+    """
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown report language {lang!r} (known: {', '.join(LANGUAGES)})")
     if fmt == "json":
         return [OutputFile(None, json_report.render(fleet))]
+    if fmt == "csv":
+        return [OutputFile(None, csv_report.render(fleet, lang))]
+    if fmt == "html":
+        if platform is not None:
+            return [OutputFile(None, html.render_platform(fleet, platform, lang))]
+        return [OutputFile(name, text) for name, text in html.render_fleet(fleet, lang, main_name)]
     raise ValueError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scanner.compliance import Compliance, assess
 from scanner.criteria import Profile
@@ -181,6 +181,6 @@ def _certificates(results: Sequence[Result], scan: Scan) -> tuple[CertificateExp
             endpoint=r.endpoint,
             subject=str(cert.get("subject", "")),
             not_after=cert["not_after"],
-            days_left=(not_after - when).days,
+            days_left=int((not_after - when) / timedelta(days=1)),  # whole days, towards zero: "expired 10 days ago"
         )
     return tuple(found.values())

@@ -252,19 +252,32 @@ def report(
 ) -> None:
     """Write a stored scan as a report, graded with the current scoring rules.
 
+    HTML: the fleet overview at -o, with one remediation page per platform in the folder
+    <name>-platforms/ beside it; with --platform, that platform's page alone. CSV: one row per
+    result (UTF-8 with BOM, for spreadsheets). JSON: the platscan/1 document.
+
     \b
-    Example:
+    Examples:
+      platscan report --db fleet.db --format html -o out/fleet.html --lang vi
+      platscan report --db fleet.db --format html --platform dvc -o dvc.html
       platscan report --db fleet.db --format json -o scan.json
     """
     if not db.exists():
         fail_usage(f"no database at {db}: run `platscan scan TARGETS --db {db}` first")
+    main_name = output.name if str(output) != "-" else "fleet.html"
     with open_store(db) as store:
-        files = build_report(store, scan_id, fmt, lang, platform, profile)
+        files = build_report(store, scan_id, fmt, lang, platform, profile, main_name)
     write_files(output, files)
 
 
 def build_report(
-    store: Store, scan_id: int | None, fmt: str, lang: str, platform: str | None, profile: str | None
+    store: Store,
+    scan_id: int | None,
+    fmt: str,
+    lang: str,
+    platform: str | None,
+    profile: str | None,
+    main_name: str = "fleet.html",
 ) -> list[OutputFile]:
     from reports.view import build
 
@@ -276,7 +289,7 @@ def build_report(
         fail_usage(f"scan {scan_row.id} has no platform {platform!r}")
     name = profile or str(store.scan_settings(scan_row.id).get("profile", "vn-baseline"))
     fleet = build(store, scan_row, open_profile(name, load_catalogue(quiet=True)), platform)
-    return render_report(fmt, fleet, lang, platform)
+    return render_report(fmt, fleet, lang, platform, main_name)
 
 
 def write_files(output: Path, files: Sequence[OutputFile]) -> None:
@@ -293,7 +306,7 @@ def write_output(output: Path, text: str, announce: bool = True) -> None:
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        output.write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
         fail_usage(f"cannot write {output}: {exc.strerror}")
     if announce:
@@ -366,7 +379,7 @@ def list_checks(fmt: str, profile: str) -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def demo(workdir: Path, quiet: bool) -> None:
-    """Start a demo fleet on 127.0.0.1, scan it, and write its reports.
+    """Start a demo fleet on 127.0.0.1, scan it, and write its reports (HTML and JSON).
 
     The demo fleet is a handful of pure-Python TLS endpoints named after a province's shared
     platforms, some configured well and some badly, with their own test CA. Nothing leaves
@@ -388,6 +401,9 @@ def demo(workdir: Path, quiet: bool) -> None:
             scan_id = run_and_summarise(store, targets, catalogue.checks, profile, {}, quiet)
             report_path = workdir / "report.json"
             write_files(report_path, build_report(store, scan_id, "json", "en", None, None))
-    click.echo(f"\nDatabase:    {db.resolve()}")
+            html_path = workdir / "fleet.html"
+            write_files(html_path, build_report(store, scan_id, "html", "en", None, None, html_path.name))
+    click.echo(f"\nHTML report: {html_path.resolve()}")
     click.echo(f"JSON report: {report_path.resolve()}")
+    click.echo(f"Database:    {db.resolve()}")
     click.echo(f"Targets:     {fleet.targets_path.resolve()}")

@@ -36,6 +36,9 @@ class ScanSettings:
         ca_bundle: extra trust anchors (PEM), used in addition to the system store.
         profile: the criteria profile's name or path.
         active: whether checks that send more than ordinary traffic may run.
+        port_scan: how hosts are port-scanned: "connect" (nmap -sT, works for any user) or "syn"
+            (nmap -sS, needs root).
+        udp: also scan UDP 161 (SNMP); needs root.
     """
 
     concurrency: int = 8
@@ -46,6 +49,8 @@ class ScanSettings:
     ca_bundle: Path | None = None
     profile: str = "vn-baseline"
     active: bool = False
+    port_scan: str = "connect"
+    udp: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,18 @@ _RANGE_RE = re.compile(r"^(\d{1,5})-(\d{1,5})$")
 _NUMERIC_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
 _SECRET_KEYS = {"password", "username", "user", "pass", "token", "secret", "api_key"}
 
-SCAN_KEYS = {"concurrency", "per_host", "timeout", "retries", "endpoint_timeout", "ca_bundle", "profile"}
+SCAN_KEYS = {
+    "concurrency",
+    "per_host",
+    "timeout",
+    "retries",
+    "endpoint_timeout",
+    "ca_bundle",
+    "profile",
+    "port_scan",
+    "udp",
+}
+PORT_SCAN_METHODS = ("connect", "syn")
 PLATFORM_KEYS = {
     "id",
     "name",
@@ -181,6 +192,20 @@ class _Validator:
                 values["profile"] = str((self.path.parent / profile).resolve())
             else:
                 values["profile"] = profile
+        if "port_scan" in table:
+            if table["port_scan"] in PORT_SCAN_METHODS:
+                values["port_scan"] = table["port_scan"]
+            else:
+                report(
+                    "port_scan",
+                    f'{table["port_scan"]!r} is not a port scan type: "connect" (nmap -sT, any user) or '
+                    '"syn" (nmap -sS, needs root)',
+                )
+        if "udp" in table:
+            if isinstance(table["udp"], bool):
+                values["udp"] = table["udp"]
+            else:
+                report("udp", "must be true or false (true also scans UDP 161, SNMP; needs root)")
         if "ca_bundle" in table:
             bundle = self.ca_bundle(table["ca_bundle"])
             if isinstance(bundle, str):

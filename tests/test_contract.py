@@ -19,6 +19,10 @@ STABLE_IDS = {
         cert_hostname_mismatch cert_untrusted cert_chain_incomplete cert_chain_order cert_weak_key
         cert_weak_signature cert_lifetime ocsp_stapling vuln_heartbleed vuln_robot vuln_ccs_injection
         renegotiation_insecure compression fallback_scsv client_cert_required""",
+    "http": """https_redirect hsts csp frame_ancestors content_type_options referrer_policy permissions_policy
+        cookie_flags cors version_disclosure trace_enabled directory_listing sensitive_files error_disclosure
+        mixed_content security_txt""",
+    "ports": "unexpected_open cleartext_service database_exposed remote_admin_exposed version_disclosure",
 }
 
 CATALOGUE = discover_checks()

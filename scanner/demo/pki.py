@@ -154,6 +154,8 @@ class LeafSpec:
         ocsp_url: AIA OCSP URL, or None for no OCSP entry.
         must_staple: add the TLS feature extension (status_request).
         client: a client-authentication certificate (EKU clientAuth) instead of a server one.
+        common_name: the subject CN, when it should differ from ``hosts[0]`` (at most 64 characters;
+            any text: reports must show a hostile CN such as ``<script>`` as text). The SAN keeps ``hosts``.
     """
 
     hosts: tuple[str, ...]
@@ -165,6 +167,7 @@ class LeafSpec:
     ocsp_url: str | None = DEFAULT_OCSP_URL
     must_staple: bool = False
     client: bool = False
+    common_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.hosts:
@@ -318,7 +321,7 @@ class Pki:
         """Create a leaf certificate and write ``<name>.pem`` (leaf alone) and ``<name>.key``."""
         key = self.keys.get(spec.key_type)
         issuer = self.authority(spec.issuer)
-        subject = _name(spec.hosts[0], self.organization)
+        subject = _name(spec.common_name or spec.hosts[0], self.organization)
         not_before, not_after = spec.validity.window(self.now)
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         aki = (

@@ -217,3 +217,15 @@ def test_profile_path_is_relative_to_the_targets_file(tmp_path: Path) -> None:
 def test_repeated_platform_selection_is_harmless(tmp_path: Path) -> None:
     targets = load_targets(write(tmp_path, GOOD)).only(("dvc", "dvc"))
     assert [p.id for p in targets.platforms] == ["dvc"]
+
+
+def test_port_scan_settings(tmp_path: Path) -> None:
+    base = '[[platforms]]\nid = "a"\nname = "A"\nhosts = ["a.example"]\n'
+    defaults = load_targets(write(tmp_path, base)).settings
+    assert (defaults.port_scan, defaults.udp) == ("connect", False)  # works without root, no slow UDP
+    chosen = load_targets(write(tmp_path, '[scan]\nport_scan = "syn"\nudp = true\n' + base)).settings
+    assert (chosen.port_scan, chosen.udp) == ("syn", True)
+    scan_type, udp = problems(tmp_path, '[scan]\nport_scan = "stealth"\nudp = "yes"\n' + base)
+    assert scan_type.startswith("targets.toml:2: scan.port_scan: 'stealth' is not a port scan type")
+    assert '"connect"' in scan_type and '"syn"' in scan_type
+    assert udp.startswith("targets.toml:3: scan.udp: must be true or false")

@@ -1,0 +1,9 @@
+"""The http family: one bounded set of HTTP requests per URL, judged by 16 pure checks.
+
+``client.HttpClient`` is the scoped HTTP client (platform hosts only, ``resolve``, trust, caps,
+deadlines); ``_collect.collect_http`` uses it in a worker process to gather ``facts.HttpFacts``;
+``parsers``, ``html`` and ``detect`` are pure functions over those facts; the check classes in
+``transport``, ``headers``, ``cookies`` and ``exposure`` judge them through ``base.HttpCheck``,
+which owns the policy for URLs that could not be fetched. The auth family reuses the client and
+the collected facts.
+"""

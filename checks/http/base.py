@@ -1,0 +1,175 @@
+"""The base of every http check: fetch the shared facts, apply the connectivity policy, then judge.
+
+Connectivity policy (one table for all http checks; ``http.https_redirect`` judges the plain-HTTP
+request and refines it):
+
+=====================================================  ===========================================
+what happened to the registered URL                    verdict
+=====================================================  ===========================================
+a response arrived (any status), redirects followed    judge
+nothing answered (DNS, refused, timeout, no TLS,       error: never pass what could not be tested
+  a trickling server cut off at the deadline)
+the collection itself failed or ran out of time        error
+it redirects to a host that is not registered          page checks (CSP, frame-ancestors, nosniff,
+  (recorded, not followed)                             Referrer-Policy, Permissions-Policy, mixed
+                                                       content): skip, naming the target; the others
+                                                       judge what was seen on the platform's hosts
+it redirects on its hosts but the chain broke          page checks: error; the others judge
+an http:// URL that redirects to another registered    skip: judged on that URL (no double findings)
+  https:// URL
+the certificate did not verify                         judged anyway (the tls family judges
+                                                       certificates); evidence says so, and
+                                                       http.hsts warns (browsers ignore HSTS then)
+=====================================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from checks.http._collect import HttpTarget, collect_http
+from checks.http.facts import Fetch, HttpFacts, HttpResponse, shorten
+from scanner.facts import CollectionError
+from scanner.model import Endpoint, Result, Severity, Status
+from scanner.plugin import Check, ScanContext, Verdict
+
+MAX_EVIDENCE_ITEMS = 20
+MAX_DETAIL_ITEMS = 5
+#: Time kept back from the endpoint's budget so the collector can return what it has before it is killed.
+BUDGET_MARGIN = 0.1
+
+
+class HttpCheck(Check):
+    """A check of the http family. Subclasses set the metadata and implement a pure ``judge``."""
+
+    family: ClassVar[str] = "http"
+    #: Judges the page itself: skipped when the URL redirects off the platform, error when the chain broke.
+    needs_page: ClassVar[bool] = True
+
+    def applies_to(self, endpoint: Endpoint) -> bool:
+        return endpoint.kind == "url" and endpoint.scheme in ("http", "https")
+
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        target = HttpTarget.for_endpoint(endpoint, ctx.platform)
+        remaining = max(0.0, ctx.deadline - time.monotonic())
+        budget = max(0.0, remaining - max(1.0, BUDGET_MARGIN * remaining))
+        try:
+            facts = ctx.collect(target.key, collect_http, target, ctx.settings, budget)
+        except CollectionError as exc:
+            verdict = Verdict(
+                Status.ERROR,
+                f"The HTTP requests to {endpoint.target} did not complete: {exc.reason}",
+                {"url": endpoint.target, "error": shorten(exc.reason)},
+            )
+        else:
+            verdict = self.evaluate(facts)
+        return [self.from_verdict(endpoint, verdict)]
+
+    def evaluate(self, facts: HttpFacts) -> Verdict:
+        """The verdict for ``facts``: the policy in the module docstring, then ``judge``. Pure."""
+        if facts.delegated_to:
+            return Verdict(
+                Status.SKIP,
+                f"Judged on {facts.delegated_to}: this URL redirects there, and that URL is registered too.",
+                {"url": facts.url, "redirects": facts.page.redirects, "judged_on": facts.delegated_to},
+            )
+        page = facts.page
+        if page.final is None:
+            return unreachable(facts)
+        if self.needs_page:
+            if page.blocked_redirect:
+                return Verdict(
+                    Status.SKIP,
+                    f"Not tested: {facts.url} redirects to {shorten(page.blocked_redirect, 200)}, which is not one "
+                    "of the platform's registered hosts, so it was not followed and there is no page to judge "
+                    "(register that host to have it checked).",
+                    page_evidence(facts),
+                )
+            if page.error is not None:
+                return Verdict(
+                    Status.ERROR,
+                    f"The redirects of {facts.url} did not lead to a page: {page.error.message}",
+                    page_evidence(facts),
+                )
+        return self.judge(facts)
+
+    @abc.abstractmethod
+    def judge(self, facts: HttpFacts) -> Verdict:
+        """The verdict once the URL answered. Pure: no I/O, no clock (use ``facts.collected_at``)."""
+
+
+def unreachable(facts: HttpFacts) -> Verdict:
+    error = facts.page.error
+    reason = error.message if error is not None else "no response"
+    return Verdict(Status.ERROR, f"Could not fetch {facts.url}: {reason}", page_evidence(facts))
+
+
+def page_evidence(facts: HttpFacts, response: HttpResponse | None = None) -> dict[str, Any]:
+    """Where the judged response came from: URL, status, redirects, address, TLS verification."""
+    page = facts.page
+    final = response or page.final
+    evidence: dict[str, Any] = {"url": facts.url}
+    if final is not None:
+        if final.url != facts.url:
+            evidence["final_url"] = final.url
+        evidence["status"] = final.status
+        if final.address:
+            evidence["address"] = final.address
+        if final.tls_verified is False:
+            evidence["tls_verified"] = False
+    if len(page.responses) > 1 or page.blocked_redirect:
+        evidence["redirects"] = clip(page.redirects)
+    if page.blocked_redirect:
+        evidence["not_followed"] = shorten(page.blocked_redirect)
+    if page.error is not None:
+        evidence["error"] = shorten(page.error.message)
+    if facts.tls_problems:
+        evidence["tls_problems"] = {host: shorten(reason) for host, reason in facts.tls_problems}
+    return evidence
+
+
+def probe_failed(fetch: Fetch | None) -> str | None:
+    """Why a probe has no response ("" when it was never sent), or None when it has one."""
+    if fetch is None:
+        return "not sent"
+    if fetch.final is None:
+        return fetch.error.message if fetch.error is not None else "no response"
+    return None
+
+
+def header_line(response: HttpResponse, name: str) -> str | list[str] | None:
+    """The line(s) of header ``name`` as received (truncated), for evidence; None when absent."""
+    lines = response.lines(name)
+    if not lines:
+        return None
+    return lines[0] if len(lines) == 1 else clip(lines)
+
+
+def clip(items: Iterable[Any], limit: int = MAX_EVIDENCE_ITEMS) -> list[Any]:
+    """At most ``limit`` items; a last string says how many were left out."""
+    values = list(items)
+    if len(values) <= limit:
+        return values
+    return [*values[:limit], f"… and {len(values) - limit} more"]
+
+
+def listing(items: Sequence[str], limit: int = MAX_DETAIL_ITEMS) -> str:
+    """'a, b and c' for a detail sentence; long lists end in '… (N more)'."""
+    values = list(items)
+    if len(values) > limit:
+        return ", ".join(values[:limit]) + f", … ({len(values) - limit} more)"
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def plural(count: int, word: str, suffix: str = "s") -> str:
+    return f"{count} {word}{'' if count == 1 else suffix}"
+
+
+def worst_severity(severities: Iterable[Severity], default: Severity) -> Severity:
+    ranked = sorted(severities, key=lambda s: s.rank, reverse=True)
+    return ranked[0] if ranked else default

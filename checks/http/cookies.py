@@ -1,0 +1,89 @@
+"""Cookie flags: every cookie the platform sets is Secure and has SameSite; session cookies are HttpOnly."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from checks.http.base import HttpCheck, clip, listing, page_evidence, plural, worst_severity
+from checks.http.facts import HttpFacts, shorten
+from checks.http.parsers import SetCookie, cookie_problems, parse_set_cookie
+from scanner.model import Severity, Status
+from scanner.plugin import Verdict
+
+_SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW}
+
+
+class CookieFlags(HttpCheck):
+    id: ClassVar[str] = "http.cookie_flags"
+    title: ClassVar[str] = "Cookies are Secure, HttpOnly (session cookies) and SameSite"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    needs_page: ClassVar[bool] = False
+    why: ClassVar[str] = (
+        "A session cookie without Secure can leak over plain HTTP, one without HttpOnly can be stolen by any "
+        "injected script, and one without SameSite rides along with cross-site requests (CSRF): each lets an "
+        "attacker act as a logged-in official or citizen."
+    )
+    remediation: ClassVar[str] = (
+        "Set cookies with `Secure; HttpOnly; SameSite=Lax` (Strict for back-office platforms), and prefer the "
+        "`__Host-` prefix for session cookies (`__Host-session=…; Path=/; Secure; HttpOnly; SameSite=Lax`, no "
+        "Domain). Fix it in the application's session settings; as a stop-gap:\n"
+        "nginx (1.19.3+): `proxy_cookie_flags ~ secure httponly samesite=lax;`\n"
+        'Apache: `Header always edit Set-Cookie ^(.*)$ "$1; Secure; HttpOnly; SameSite=Lax"`\n'
+        'IIS / ASP.NET: `<httpCookies requireSSL="true" httpOnlyCookies="true" sameSite="Lax" />` in '
+        "web.config (and `cookieSameSite` on `<sessionState>`); PHP: `session.cookie_secure=1`, "
+        "`session.cookie_httponly=1`, `session.cookie_samesite=Lax`."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        evidence = page_evidence(facts)
+        cookies: dict[str, tuple[SetCookie, bool, str]] = {}  # redacted line -> (cookie, over https, url)
+        deleted: list[str] = []
+        for response in facts.responses():
+            for header in response.set_cookies:
+                cookie = parse_set_cookie(header)
+                if cookie is None:
+                    continue
+                if cookie.deleted(facts.collected_at):
+                    if cookie.name not in deleted:
+                        deleted.append(cookie.name)
+                    continue
+                key = cookie.raw
+                if key not in cookies or (cookies[key][1] and not response.https):
+                    cookies[key] = (cookie, response.https, response.url)
+        if deleted:
+            evidence["deleted_cookies_ignored"] = clip(deleted)
+        if not cookies:
+            return Verdict(Status.PASS, "No cookies are set.", evidence)
+        judged: list[dict[str, Any]] = []
+        bad: list[tuple[str, list[tuple[str, str]]]] = []
+        for cookie, https, url in cookies.values():
+            problems = cookie_problems(cookie, https)
+            entry: dict[str, Any] = {
+                "name": shorten(cookie.name, 80),
+                "header": shorten(f"Set-Cookie: {cookie.raw}"),
+                "url": shorten(url, 200),
+                "session_like": cookie.looks_like_session,
+            }
+            if problems:
+                entry["problems"] = [p for _, p in problems]
+                bad.append((cookie.name, problems))
+            judged.append(entry)
+        evidence["cookies"] = clip(judged)
+        if not bad:
+            names = sorted({c.name for c, _, _ in cookies.values()})
+            return Verdict(
+                Status.PASS,
+                f"{plural(len(names), 'cookie')} ({listing(names)}) set with Secure, SameSite and, where they look "
+                "like session cookies, HttpOnly.",
+                evidence,
+            )
+        severity = worst_severity((_SEVERITY[level] for _, problems in bad for level, _ in problems), self.severity)
+        first_name, first_problems = sorted(bad, key=lambda b: -max(_SEVERITY[lv].rank for lv, _ in b[1]))[0]
+        others = len({name for name, _ in bad}) - 1
+        more = f" ({plural(others, 'other cookie')} also flawed)" if others > 0 else ""
+        return Verdict(
+            Status.FAIL,
+            f"Cookie {shorten(first_name, 60)}: {listing([p for _, p in first_problems])}{more}.",
+            evidence,
+            severity,
+        )

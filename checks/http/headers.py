@@ -1,0 +1,472 @@
+"""Security headers of the page: HSTS, CSP, framing, nosniff, Referrer-Policy, Permissions-Policy,
+and version numbers in any response. Each judge reads the headers exactly as received and parses
+them as browsers do (``parsers``), so an invalid value fails like a missing one."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from checks.http.base import HttpCheck, clip, header_line, listing, page_evidence
+from checks.http.detect import page_versions
+from checks.http.facts import HttpFacts, HttpResponse, shorten
+from checks.http.html import page_info
+from checks.http.parsers import (
+    PRIVATE_REFERRER_POLICIES,
+    VERSION_HEADERS,
+    CspPolicy,
+    end_of_life,
+    frame_ancestors_restrict,
+    judge_scripts,
+    nosniff,
+    object_src_restricted,
+    parse_csp,
+    parse_hsts,
+    parse_permissions_policy,
+    parse_referrer_policy,
+    parse_xfo,
+    versions_in,
+)
+from scanner.model import Severity, Status
+from scanner.plugin import Verdict
+
+#: One year, the minimum HSTS max-age (OWASP ASVS 5.0 V3.4.1; the HSTS preload list).
+HSTS_MIN_AGE = 31_536_000
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("year", 31_536_000), ("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            amount = seconds / size
+            text = f"{amount:.0f}" if amount >= 10 or amount == int(amount) else f"{amount:.1f}"
+            return f"{text} {unit}{'' if text == '1' else 's'}"
+    return f"{seconds} seconds"
+
+
+class Hsts(HttpCheck):
+    id: ClassVar[str] = "http.hsts"
+    title: ClassVar[str] = "Strict-Transport-Security with max-age of at least one year"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    needs_page: ClassVar[bool] = False
+    why: ClassVar[str] = (
+        "HSTS makes browsers use HTTPS for the host without first trying plain HTTP, which defeats "
+        "SSL-stripping on public Wi-Fi and mistyped http:// links; a short max-age lets the protection lapse "
+        "between visits."
+    )
+    remediation: ClassVar[str] = (
+        "Send the header on every HTTPS response (including redirects and errors), with at least one year:\n"
+        'nginx: `add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;`\n'
+        'Apache (mod_headers): `Header always set Strict-Transport-Security "max-age=31536000; '
+        'includeSubDomains"`\n'
+        "IIS 10 (1709+): Site > HSTS: Enable, Max-Age 31536000, IncludeSubDomains; older IIS: `<customHeaders>"
+        '<add name="Strict-Transport-Security" value="max-age=31536000; includeSubDomains" /></customHeaders>`.\n'
+        "Add includeSubDomains once every subdomain serves HTTPS, and preload only after that."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        responses = facts.page.responses
+        https = [r for r in responses if r.https]
+        evidence = page_evidence(facts)
+        if not https:
+            return Verdict(
+                Status.SKIP,
+                f"Not tested: {facts.url} is served over plain HTTP, and HSTS only applies to HTTPS responses "
+                "(see http.https_redirect).",
+                evidence,
+            )
+        final = https[-1]
+        if final is not responses[-1]:
+            return Verdict(
+                Status.FAIL,
+                f"{shorten(final.url, 200)} redirects from HTTPS down to plain HTTP "
+                f"({shorten(responses[-1].url, 200)}).",
+                evidence,
+                Severity.HIGH,
+            )
+        evidence = page_evidence(facts, final)
+        values = final.values("Strict-Transport-Security")
+        if not values:
+            return Verdict(
+                Status.FAIL, f"{shorten(final.url, 200)} sends no Strict-Transport-Security header.", evidence
+            )
+        evidence["header"] = header_line(final, "Strict-Transport-Security")
+        hsts = parse_hsts(values[0])  # RFC 6797 8.1: only the first header counts
+        if len(values) > 1:
+            evidence["note"] = "several Strict-Transport-Security headers: browsers use only the first"
+        if not hsts.valid:
+            return Verdict(
+                Status.FAIL,
+                f"The Strict-Transport-Security header is invalid ({'; '.join(hsts.problems)}): browsers ignore it.",
+                evidence,
+            )
+        assert hsts.max_age is not None
+        evidence.update(
+            {"max_age": hsts.max_age, "include_subdomains": hsts.include_subdomains, "preload": hsts.preload}
+        )
+        if hsts.max_age < HSTS_MIN_AGE:
+            what = "max-age=0 tells browsers to forget the policy" if hsts.max_age == 0 else "too short"
+            return Verdict(
+                Status.FAIL,
+                f"HSTS max-age is {hsts.max_age} seconds ({_duration(hsts.max_age)}): {what}; at least "
+                f"{HSTS_MIN_AGE} (1 year) is required.",
+                evidence,
+            )
+        extras = [
+            name for name, on in (("includeSubDomains", hsts.include_subdomains), ("preload", hsts.preload)) if on
+        ]
+        suffix = f", with {listing(extras)}" if extras else ", without includeSubDomains"
+        if final.tls_verified is False:
+            return Verdict(
+                Status.WARN,
+                f"HSTS is set (max-age {_duration(hsts.max_age)}{suffix}), but the certificate did not verify, and "
+                "browsers ignore HSTS from a host whose certificate they reject (see the tls checks).",
+                evidence,
+                Severity.LOW,
+            )
+        return Verdict(Status.PASS, f"HSTS max-age is {_duration(hsts.max_age)}{suffix}.", evidence)
+
+
+def _policies(final: HttpResponse) -> tuple[list[CspPolicy], list[CspPolicy]]:
+    """(enforced, report-only) policies of the page: headers, then <meta http-equiv>."""
+    enforced = [p for v in final.values("Content-Security-Policy") for p in parse_csp(v, "header")]
+    enforced += [p for v in page_info(final).csp_meta for p in parse_csp(v, "meta")]
+    report_only = [p for v in final.values("Content-Security-Policy-Report-Only") for p in parse_csp(v, "report-only")]
+    return enforced, report_only
+
+
+class ContentSecurityPolicy(HttpCheck):
+    id: ClassVar[str] = "http.csp"
+    title: ClassVar[str] = "Content-Security-Policy restricts scripts"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    why: ClassVar[str] = (
+        "A Content-Security-Policy that allows only the platform's own scripts (or nonce/hash-approved ones) "
+        "stops most cross-site scripting from running even when the application has an injection bug; "
+        "'unsafe-inline', broad sources or a report-only policy leave that door open."
+    )
+    remediation: ClassVar[str] = (
+        "Enforce a policy that names script sources without 'unsafe-inline'/'unsafe-eval' (use nonces or hashes "
+        "for inline scripts), and restrict object-src and base-uri, e.g. `default-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'self'`. Test with Content-Security-Policy-Report-"
+        "Only first, then switch to the enforcing header.\n"
+        "nginx: `add_header Content-Security-Policy \"default-src 'self'; object-src 'none'; base-uri 'self'; "
+        "frame-ancestors 'self'\" always;`\n"
+        "Apache: `Header always set Content-Security-Policy \"default-src 'self'; object-src 'none'; base-uri "
+        "'self'; frame-ancestors 'self'\"`\n"
+        "IIS: `<customHeaders><add name=\"Content-Security-Policy\" value=\"default-src 'self'; object-src 'none'; "
+        "base-uri 'self'; frame-ancestors 'self'\" /></customHeaders>` in web.config."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        final = facts.final
+        assert final is not None
+        evidence = page_evidence(facts)
+        enforced, report_only = _policies(final)
+        lines = final.lines("Content-Security-Policy") + final.lines("Content-Security-Policy-Report-Only")
+        if lines:
+            evidence["header"] = clip(lines)
+        if enforced:
+            evidence["policies"] = clip(
+                {
+                    "source": p.source,
+                    "directives": list(p.names),
+                    **({"ignored_repeats": list(p.duplicates)} if p.duplicates else {}),
+                }
+                for p in enforced
+            )
+        if not enforced:
+            if report_only:
+                return Verdict(
+                    Status.FAIL,
+                    "Only Content-Security-Policy-Report-Only is sent: violations are reported but nothing is blocked.",
+                    evidence,
+                )
+            return Verdict(Status.FAIL, "No Content-Security-Policy is sent.", evidence)
+        verdicts = [judge_scripts(p) for p in enforced]
+        governing = [v for v in verdicts if v.directive is not None]
+        if not governing:
+            return Verdict(
+                Status.FAIL,
+                "The Content-Security-Policy does not restrict scripts (no script-src and no default-src).",
+                evidence,
+            )
+        safe = [v for v in governing if v.safe]
+        if not safe:
+            worst = governing[0]
+            evidence["script_sources"] = f"{worst.directive} {' '.join(worst.sources)}"
+            return Verdict(
+                Status.FAIL,
+                f"The policy's {worst.directive} allows {listing(list(worst.failures))}, so injected scripts can run.",
+                evidence,
+            )
+        best = min(safe, key=lambda v: len(v.warnings))
+        evidence["script_sources"] = shorten(f"{best.directive} {' '.join(best.sources)}")
+        object_ok = any(object_src_restricted(p) for p in enforced)
+        base_uri = next((p.get("base-uri") for p in enforced if p.has("base-uri")), None)
+        evidence["object_src_restricted"] = object_ok
+        evidence["base_uri"] = " ".join(base_uri) if base_uri is not None else None
+        notes = [] if base_uri is not None else ["base-uri is not set"]
+        if report_only:
+            notes.append("a report-only policy is sent as well")
+        note = f" ({'; '.join(notes)})" if notes else ""
+        if best.warnings:
+            return Verdict(
+                Status.WARN,
+                f"Scripts are restricted by {best.directive} with nonces or hashes, but it allows "
+                f"{listing(list(best.warnings))}{note}.",
+                evidence,
+                Severity.LOW,
+            )
+        if not object_ok:
+            return Verdict(
+                Status.WARN,
+                f"Scripts are restricted ({best.directive}), but object-src is not (set object-src 'none'){note}.",
+                evidence,
+                Severity.LOW,
+            )
+        how = "with nonces or hashes" if best.nonce_or_hash else "to listed sources"
+        return Verdict(Status.PASS, f"The Content-Security-Policy restricts scripts {how}{note}.", evidence)
+
+
+class FrameAncestors(HttpCheck):
+    id: ClassVar[str] = "http.frame_ancestors"
+    title: ClassVar[str] = "Framing by other sites is refused (frame-ancestors or X-Frame-Options)"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    why: ClassVar[str] = (
+        "A page that any site may frame can be overlaid with a decoy (clickjacking), tricking an official into "
+        "clicking buttons such as 'approve' or 'delete' on the real platform."
+    )
+    remediation: ClassVar[str] = (
+        "Send CSP frame-ancestors (current browsers) and X-Frame-Options (older ones):\n"
+        "nginx: `add_header Content-Security-Policy \"frame-ancestors 'self'\" always; add_header X-Frame-Options "
+        "SAMEORIGIN always;`\n"
+        "Apache: `Header always set X-Frame-Options SAMEORIGIN` and frame-ancestors in the Content-Security-Policy\n"
+        'IIS: `<customHeaders><add name="X-Frame-Options" value="SAMEORIGIN" /></customHeaders>` plus '
+        "frame-ancestors in the Content-Security-Policy.\n"
+        "X-Frame-Options takes only DENY or SAMEORIGIN (ALLOW-FROM is obsolete); list other allowed framers in "
+        "frame-ancestors."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        final = facts.final
+        assert final is not None
+        evidence = page_evidence(facts)
+        # <meta> policies cannot set frame-ancestors: only headers count.
+        policies = [p for v in final.values("Content-Security-Policy") for p in parse_csp(v, "header")]
+        ancestors = [p.get("frame-ancestors") for p in policies if p.has("frame-ancestors")]
+        xfo = parse_xfo(final.values("X-Frame-Options"))
+        if final.values("X-Frame-Options"):
+            evidence["x_frame_options"] = header_line(final, "X-Frame-Options")
+        if ancestors:
+            evidence["frame_ancestors"] = [" ".join(a or ()) for a in ancestors]
+        restricting = [a for a in ancestors if a is not None and frame_ancestors_restrict(a)]
+        if restricting:
+            note = ""
+            if xfo is None:
+                note = " (X-Frame-Options is not sent; only browsers without CSP 2 would allow framing)"
+            elif not xfo.protects:
+                note = f" (X-Frame-Options is ignored: {xfo.problem})"
+            sources = " ".join(restricting[0]) or "(empty)"
+            return Verdict(Status.PASS, f"CSP frame-ancestors {sources} restricts framing{note}.", evidence)
+        if ancestors:
+            broad = " ".join(ancestors[0] or ())
+            if xfo is not None and xfo.protects:
+                return Verdict(
+                    Status.FAIL,
+                    f"CSP frame-ancestors {broad} lets any site frame the page, and current browsers follow it "
+                    f"rather than X-Frame-Options {xfo.value}.",
+                    evidence,
+                )
+            return Verdict(Status.FAIL, f"CSP frame-ancestors {broad} lets any site frame the page.", evidence)
+        if xfo is None:
+            return Verdict(Status.FAIL, "Neither CSP frame-ancestors nor X-Frame-Options is sent.", evidence)
+        if xfo.protects:
+            note = f" ({xfo.problem})" if xfo.problem else ""
+            return Verdict(Status.PASS, f"X-Frame-Options {xfo.value.upper()} refuses framing{note}.", evidence)
+        return Verdict(Status.FAIL, f"X-Frame-Options does not protect: {xfo.problem}.", evidence)
+
+
+class ContentTypeOptions(HttpCheck):
+    id: ClassVar[str] = "http.content_type_options"
+    title: ClassVar[str] = "X-Content-Type-Options: nosniff"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        "Without nosniff, browsers may guess that an uploaded file or an API response is a script or a page and "
+        "run it, turning a harmless upload into cross-site scripting."
+    )
+    remediation: ClassVar[str] = (
+        "Send `X-Content-Type-Options: nosniff` on every response, and correct Content-Types.\n"
+        "nginx: `add_header X-Content-Type-Options nosniff always;`\n"
+        "Apache: `Header always set X-Content-Type-Options nosniff`\n"
+        'IIS: `<customHeaders><add name="X-Content-Type-Options" value="nosniff" /></customHeaders>`.'
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        final = facts.final
+        assert final is not None
+        evidence = page_evidence(facts)
+        values = final.values("X-Content-Type-Options")
+        if not values:
+            return Verdict(Status.FAIL, "X-Content-Type-Options is not sent.", evidence)
+        evidence["header"] = header_line(final, "X-Content-Type-Options")
+        if nosniff(values):
+            return Verdict(Status.PASS, "X-Content-Type-Options is nosniff.", evidence)
+        return Verdict(
+            Status.FAIL,
+            f"X-Content-Type-Options is {shorten(', '.join(values), 100)!r}, not nosniff: browsers ignore it.",
+            evidence,
+        )
+
+
+class ReferrerPolicy(HttpCheck):
+    id: ClassVar[str] = "http.referrer_policy"
+    title: ClassVar[str] = "Referrer-Policy keeps URLs private"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        "Addresses of a public-service platform can carry case numbers, names or tokens; a strict Referrer-Policy "
+        "keeps full URLs from leaking to the other sites a page links to or loads from."
+    )
+    remediation: ClassVar[str] = (
+        "Send `Referrer-Policy: strict-origin-when-cross-origin` (or no-referrer, same-origin, strict-origin).\n"
+        "nginx: `add_header Referrer-Policy strict-origin-when-cross-origin always;`\n"
+        "Apache: `Header always set Referrer-Policy strict-origin-when-cross-origin`\n"
+        'IIS: `<customHeaders><add name="Referrer-Policy" value="strict-origin-when-cross-origin" />'
+        "</customHeaders>`."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        final = facts.final
+        assert final is not None
+        evidence = page_evidence(facts)
+        header = final.values("Referrer-Policy")
+        meta = page_info(final).referrer_meta if final.is_html else ()
+        if header:
+            evidence["header"] = header_line(final, "Referrer-Policy")
+        if meta:
+            evidence["meta"] = [shorten(m, 100) for m in meta]
+        if not header and not meta:
+            return Verdict(Status.FAIL, "No Referrer-Policy is set (header or <meta name=referrer>).", evidence)
+        from_meta = parse_referrer_policy(tuple(meta))
+        parsed = from_meta if from_meta.policy else parse_referrer_policy(header)
+        where = "<meta name=referrer>" if from_meta.policy else "Referrer-Policy"
+        if not parsed.policy:
+            shown = shorten(", ".join(header or meta), 120)
+            return Verdict(
+                Status.FAIL,
+                f"{where} {shown!r} names no valid policy, so browsers ignore it.",
+                evidence,
+            )
+        evidence["policy"] = parsed.policy
+        if parsed.unknown:
+            evidence["unknown_tokens"] = [shorten(t, 60) for t in parsed.unknown]
+        if parsed.policy in PRIVATE_REFERRER_POLICIES:
+            return Verdict(Status.PASS, f"{where} is {parsed.policy}.", evidence)
+        return Verdict(
+            Status.FAIL,
+            f"{where} is {parsed.policy}, which sends the page's address (or origin) to other sites.",
+            evidence,
+        )
+
+
+class PermissionsPolicy(HttpCheck):
+    id: ClassVar[str] = "http.permissions_policy"
+    title: ClassVar[str] = "Permissions-Policy restricts browser features"
+    severity: ClassVar[Severity] = Severity.LOW
+    why: ClassVar[str] = (
+        "A Permissions-Policy switches off powerful browser features (camera, microphone, geolocation, payment) "
+        "that the platform does not use, so injected or third-party code cannot request them."
+    )
+    remediation: ClassVar[str] = (
+        "Send a Permissions-Policy that disables unused features, in structured-field syntax:\n"
+        'nginx: `add_header Permissions-Policy "camera=(), microphone=(), geolocation=(), payment=()" always;`\n'
+        'Apache: `Header always set Permissions-Policy "camera=(), microphone=(), geolocation=(), payment=()"`\n'
+        'IIS: `<customHeaders><add name="Permissions-Policy" value="camera=(), microphone=(), geolocation=(), '
+        'payment=()" /></customHeaders>`.\n'
+        "The old Feature-Policy syntax (`camera 'none'`) is not valid here."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        final = facts.final
+        assert final is not None
+        evidence = page_evidence(facts)
+        values = final.values("Permissions-Policy")
+        if not values:
+            if final.values("Feature-Policy"):
+                evidence["header"] = header_line(final, "Feature-Policy")
+                return Verdict(
+                    Status.FAIL, "Only the obsolete Feature-Policy header is sent; send Permissions-Policy.", evidence
+                )
+            return Verdict(Status.FAIL, "Permissions-Policy is not sent.", evidence)
+        evidence["header"] = header_line(final, "Permissions-Policy")
+        policy = parse_permissions_policy(", ".join(values))
+        if policy.problem:
+            return Verdict(
+                Status.FAIL, f"Permissions-Policy is invalid ({policy.problem}): browsers ignore it.", evidence
+            )
+        evidence["features"] = dict(policy.features)
+        if policy.ignored:
+            evidence["ignored"] = list(policy.ignored)
+        if not policy.restricted:
+            return Verdict(Status.FAIL, "Permissions-Policy restricts no feature.", evidence)
+        return Verdict(
+            Status.PASS,
+            f"Permissions-Policy restricts {listing(list(policy.restricted))}.",
+            evidence,
+        )
+
+
+class VersionDisclosure(HttpCheck):
+    id: ClassVar[str] = "http.version_disclosure"
+    title: ClassVar[str] = "Responses do not reveal software versions"
+    severity: ClassVar[Severity] = Severity.LOW
+    needs_page: ClassVar[bool] = False
+    why: ClassVar[str] = (
+        "Version numbers in Server, X-Powered-By and similar headers (or on default error pages) tell an attacker "
+        "which published vulnerabilities to try, and flag software that is out of support."
+    )
+    remediation: ClassVar[str] = (
+        "Hide versions (and upgrade software that is out of support):\n"
+        "nginx: `server_tokens off;`; remove X-Powered-By from the application or with `proxy_hide_header "
+        "X-Powered-By; fastcgi_hide_header X-Powered-By;`\n"
+        "Apache: `ServerTokens Prod` and `ServerSignature Off`; PHP: `expose_php = Off` in php.ini\n"
+        'IIS: `<requestFiltering removeServerHeader="true" />` (IIS 10), `<httpRuntime enableVersionHeader="false"'
+        ' />`, `<customHeaders><remove name="X-Powered-By" /></customHeaders>`; ASP.NET MVC: '
+        "`MvcHandler.DisableMvcResponseHeader = true`."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        evidence = page_evidence(facts)
+        found: dict[str, list[str]] = {}  # header line or page signature -> product/versions
+        where: dict[str, str] = {}
+        for response in facts.responses():
+            for name in VERSION_HEADERS:
+                for value, line in zip(response.values(name), response.lines(name), strict=True):
+                    versions = versions_in(name, value)
+                    if versions and line not in found:
+                        found[line] = versions
+                        where[line] = response.url
+            if not 200 <= response.status < 300:  # default error pages print the server's version
+                for signature in page_versions(response):
+                    key = f"error page: {signature}"
+                    if key not in found:
+                        found[key] = versions_in("page", signature) or [signature]
+                        where[key] = response.url
+        if not found:
+            return Verdict(
+                Status.PASS,
+                "No response reveals a software version (Server, X-Powered-By, X-AspNet-Version, X-AspNetMvc-Version, "
+                "X-Generator and default error pages).",
+                evidence,
+            )
+        eol = sorted({note for versions in found.values() for v in versions if (note := end_of_life(v))})
+        evidence["disclosed"] = clip({"header": line, "url": shorten(where[line], 200)} for line in found)
+        if eol:
+            evidence["end_of_life"] = eol
+        products = [v for versions in found.values() for v in versions]
+        detail = f"Responses reveal {listing(sorted(set(products), key=products.index))}"
+        if eol:
+            return Verdict(
+                Status.FAIL,
+                f"{detail}, and that is software out of support: {listing(eol)}.",
+                evidence,
+                Severity.MEDIUM,
+            )
+        return Verdict(Status.FAIL, f"{detail}.", evidence)

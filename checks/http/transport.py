@@ -1,0 +1,180 @@
+"""Transport checks: plain HTTP sends visitors to HTTPS, and HTTPS pages load nothing over plain HTTP."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from urllib.parse import urljoin, urlsplit
+
+from checks.http.base import HttpCheck, clip, listing, page_evidence, plural
+from checks.http.facts import ErrorKind, HttpFacts, shorten
+from checks.http.html import page_info
+from checks.http.parsers import parse_csp
+from scanner.model import Severity, Status, normalize_host
+from scanner.plugin import Verdict
+
+#: Failures to connect that mean "plain HTTP is not served here" (closed or filtered port).
+_REFUSING = (ErrorKind.REFUSED, ErrorKind.CONNECT_TIMEOUT)
+
+
+class HttpsRedirect(HttpCheck):
+    id: ClassVar[str] = "http.https_redirect"
+    title: ClassVar[str] = "Plain HTTP redirects to HTTPS"
+    severity: ClassVar[Severity] = Severity.HIGH
+    needs_page: ClassVar[bool] = False
+    why: ClassVar[str] = (
+        "Citizens type the bare address or follow old http:// links. If plain HTTP serves the site, the first "
+        "request (and any cookie or form on it) travels in clear text and can be altered; a redirect to HTTPS on "
+        "the same host is also what lets the browser learn HSTS for that host."
+    )
+    remediation: ClassVar[str] = (
+        "Answer every plain-HTTP request with a permanent redirect to the same host and path over HTTPS (or "
+        "close port 80).\n"
+        "nginx: `server { listen 80; server_name dvc.example; return 301 https://$host$request_uri; }`\n"
+        "Apache: in the `<VirtualHost *:80>`: `Redirect permanent / https://dvc.example/` (or `RewriteEngine On`, "
+        "`RewriteRule ^ https://%{HTTP_HOST}%{REQUEST_URI} [R=301,L]`)\n"
+        "IIS: install URL Rewrite and add a rule matching `(.*)` with the condition `{HTTPS}` = `off` and the "
+        "action Redirect to `https://{HTTP_HOST}/{R:1}` (Permanent); or clear the http binding.\n"
+        "Redirect to the same host first: a first hop to another host means browsers never see this host's HSTS."
+    )
+
+    def evaluate(self, facts: HttpFacts) -> Verdict:
+        plain = facts.plain
+        if plain is None:
+            return Verdict(Status.ERROR, "The plain-HTTP address of this URL could not be derived.", {"url": facts.url})
+        evidence: dict[str, object] = {"url": facts.url, "plain_request": f"GET {plain.url}"}
+        first = plain.first
+        if first is None:
+            error = plain.error
+            if error is not None and error.kind in _REFUSING and facts.page.final is not None:
+                return Verdict(
+                    Status.PASS,
+                    f"Plain HTTP is not served: {error.message}",
+                    {**evidence, "plain_error": shorten(error.message)},
+                )
+            reason = error.message if error is not None else "no response"
+            return Verdict(
+                Status.ERROR,
+                f"Could not test plain HTTP at {plain.url}: {reason}",
+                {**evidence, "plain_error": shorten(reason)},
+            )
+        evidence["status"] = first.status
+        if first.lines("Location"):
+            evidence["header"] = first.lines("Location")[0]
+        host = normalize_host(urlsplit(first.url).hostname or "")
+        if first.is_redirect:
+            target = urljoin(first.url, (first.location or "").strip())
+            parts = urlsplit(target)
+            evidence["target"] = shorten(target)
+            if parts.scheme == "https" and normalize_host(parts.hostname or "") == host:
+                return Verdict(
+                    Status.PASS, f"{plain.url} redirects to {shorten(target, 200)} ({first.status}).", evidence
+                )
+            if parts.scheme == "https":
+                return Verdict(
+                    Status.FAIL,
+                    f"{plain.url} redirects first to another host ({shorten(target, 200)}): browsers never get "
+                    f"{host}'s HSTS policy from it; redirect to https://{host}/ first.",
+                    evidence,
+                    Severity.MEDIUM,
+                )
+            return Verdict(
+                Status.FAIL,
+                f"{plain.url} redirects to {shorten(target, 200)}, which is still plain HTTP.",
+                evidence,
+            )
+        if 300 <= first.status < 400:
+            return Verdict(Status.FAIL, f"{plain.url} answers {first.status} without a usable Location.", evidence)
+        if first.status < 300:
+            return Verdict(
+                Status.FAIL,
+                f"{plain.url} serves content over plain HTTP ({first.status}) instead of redirecting to HTTPS.",
+                evidence,
+            )
+        return Verdict(
+            Status.WARN,
+            f"{plain.url} answers plain HTTP with {first.status} instead of redirecting to HTTPS: nothing is served "
+            "in clear, but visitors who type the address get an error.",
+            evidence,
+            Severity.LOW,
+        )
+
+    def judge(self, facts: HttpFacts) -> Verdict:  # evaluate() does all the work
+        return self.evaluate(facts)
+
+
+class MixedContent(HttpCheck):
+    id: ClassVar[str] = "http.mixed_content"
+    title: ClassVar[str] = "HTTPS page loads nothing over plain HTTP"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "A script or stylesheet fetched over plain HTTP by an HTTPS page can be replaced on the network, which "
+        "gives an attacker control of the page, its forms and its session; browsers block such loads, so the "
+        "page also breaks."
+    )
+    remediation: ClassVar[str] = (
+        "Load every resource over https:// (or with a relative or protocol-relative URL) and fix the templates "
+        "that hard-code http://. As a safety net, ask browsers to upgrade what remains:\n"
+        'nginx: `add_header Content-Security-Policy "upgrade-insecure-requests" always;` (or add the directive '
+        "to the existing policy)\n"
+        'Apache: `Header always set Content-Security-Policy "upgrade-insecure-requests"`\n'
+        'IIS: `<customHeaders><add name="Content-Security-Policy" value="upgrade-insecure-requests" />'
+        "</customHeaders>` in web.config."
+    )
+
+    def judge(self, facts: HttpFacts) -> Verdict:
+        final = facts.final
+        assert final is not None
+        evidence = page_evidence(facts)
+        if not final.https:
+            return Verdict(
+                Status.SKIP,
+                f"Not tested: the page is served over plain HTTP ({final.url}); see http.https_redirect.",
+                evidence,
+            )
+        if not final.is_html:
+            return Verdict(
+                Status.SKIP, f"Not tested: the page is not HTML ({final.content_type or 'no type'}).", evidence
+            )
+        info = page_info(final)
+        insecure = [r for r in info.resources if urlsplit(r.url).scheme == "http"]
+        active = [r for r in insecure if r.active]
+        passive = [r for r in insecure if not r.active]
+        evidence["resources_checked"] = len(info.resources)
+        if not final.body_complete:
+            evidence["body_truncated_at"] = len(final.body)
+        if not insecure:
+            return Verdict(
+                Status.PASS,
+                f"None of the {plural(len(info.resources), 'resource')} on the page uses http://.",
+                evidence,
+            )
+        evidence["active"] = clip(f"<{r.tag} {r.attribute}={shorten(r.url, 200)}>" for r in active)
+        evidence["passive"] = clip(f"<{r.tag} {r.attribute}={shorten(r.url, 200)}>" for r in passive)
+        upgraded = any(
+            policy.has("upgrade-insecure-requests")
+            for value in (*final.values("Content-Security-Policy"), *info.csp_meta)
+            for policy in parse_csp(value)
+        )
+        if upgraded:
+            evidence["upgrade_insecure_requests"] = True
+            return Verdict(
+                Status.PASS,
+                f"The page references {plural(len(insecure), 'resource')} over http:// "
+                f"({listing([shorten(r.url, 80) for r in insecure])}), but its CSP upgrade-insecure-requests makes "
+                "browsers fetch them over HTTPS; fix the links anyway.",
+                evidence,
+            )
+        if active:
+            return Verdict(
+                Status.FAIL,
+                f"The HTTPS page loads {plural(len(active), 'script-like resource')} over plain HTTP: "
+                f"{listing([f'<{r.tag}> {shorten(r.url, 80)}' for r in active])}.",
+                evidence,
+            )
+        return Verdict(
+            Status.WARN,
+            f"The HTTPS page loads {plural(len(passive), 'image or media file')} over plain HTTP: "
+            f"{listing([shorten(r.url, 80) for r in passive])}.",
+            evidence,
+            Severity.LOW,
+        )

@@ -1,0 +1,604 @@
+"""Collect the port-scan facts about one host: nmap, run once per host per scan.
+
+Runs in a worker process (``ScanContext.collect``): the arguments and the returned ``PortScanFacts``
+pickle. All network I/O of the ports family happens here; ``facts.facts_from_raw`` and the checks
+are pure.
+
+One host scan is up to three nmap runs and one read of banners, all bounded by the endpoint's
+deadline:
+
+1. **discovery**: ``nmap -sT`` (``-sS`` when asked for and root) over the platform's ``ports``,
+   ``-Pn -n``, with ``--max-retries`` and ``--max-rtt-timeout`` from the settings and
+   ``--host-timeout`` set to 60 % of the time left. nmap drops every port of a host that hits
+   ``--host-timeout``, which is why discovery is its own run: its port list survives a slow step 2.
+2. **service detection**: ``nmap -sV --version-intensity 2`` on the open ports only, with the
+   STARTTLS capability scripts (smtp-commands, pop3-capabilities, imap-capabilities), bounded by
+   the rest of the budget. Meanwhile the collector reads what each open port sends on connect (its
+   banner) for at most two seconds. nmap waits up to 6 s for a banner and 5 s for each probe's
+   answer; with a ``timeout`` below 6 s those waits are capped at ``timeout`` through a copy of
+   nmap's probe file (``--versiondb``, cached in ``~/.cache/platscan``).
+3. **UDP** (opt-in, root): ``nmap -sU -sV -p 161`` for SNMP, concurrently with step 1.
+
+nmap is given one IP address, never a name, range or CIDR: the registry's address from ``resolve``,
+or the first address the host name resolves to (IPv4 preferred; ``-6`` for an IPv6 address). Each
+nmap process is killed when it overruns its limit, and dies with the worker if the engine kills the
+worker (``PR_SET_PDEATHSIG``), so nothing outlives a scan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import errno
+import ipaddress
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from checks.ports.facts import (
+    MAX_BANNER_BYTES,
+    NmapOutputError,
+    NmapRun,
+    PortScanFacts,
+    RawScan,
+    ScanStatus,
+    describe_spec,
+    facts_from_raw,
+    failed_scan,
+    parse_nmap_xml,
+    shorten,
+)
+from scanner.model import Endpoint, Platform
+from scanner.plugin import ScanSettings
+
+INSTALL_HINT = "apt-get install nmap"
+NMAP_MISSING = (
+    f"nmap is not installed (not found on PATH), so the ports checks cannot run; install it with `{INSTALL_HINT}`"
+)
+#: nmap's service-detection effort (0-9). At 2 it sends the probes of rarity 1-2 (NULL, GenericLines,
+#: GetRequest, SSL/TLS hellos) plus every probe registered for the port; a service it cannot name
+#: costs about 26 s instead of minutes at the default 7.
+VERSION_INTENSITY = 2
+#: NSE scripts run with -sV: they read the STARTTLS/STLS capability of mail services (safe, default).
+SERVICE_SCRIPTS = ("smtp-commands", "pop3-capabilities", "imap-capabilities")
+UDP_PORTS = (161,)
+#: Seconds kept back from the endpoint's deadline for the worker itself (start-up, parsing, pickling).
+SAFETY_SECONDS = 2.0
+#: nmap notices --host-timeout only between waits: port discovery overshoots it by up to one
+#: round-trip timeout, service detection by up to one probe's wait (5-6 s). Each run gets a host
+#: timeout that much shorter than its hard limit, at which it is killed.
+DISCOVERY_GRACE_SECONDS = 1.5
+SERVICE_GRACE_SECONDS = 6.5
+#: Share of the time budget that discovery may use; service detection gets what discovery leaves.
+DISCOVERY_SHARE = 0.6
+MIN_DISCOVERY_SECONDS = 2.0
+MIN_SERVICE_SECONDS = 4.0
+#: More open ports than this is usually a firewall that accepts every connection (a tarpit): service
+#: detection on all of them would only burn the budget, so it is skipped and the facts say why.
+MAX_SERVICE_PORTS = 256
+BANNER_WAIT_SECONDS = 2.0
+BANNER_QUIET_SECONDS = 0.3
+MAX_BANNER_PORTS = 64
+MAX_STDERR = 400
+PR_SET_PDEATHSIG = 1
+#: Where nmap keeps its data files (nmap-service-probes) on Debian and in a source build.
+NMAP_DATA_DIRS = ("/usr/share/nmap", "/usr/local/share/nmap")
+#: nmap waits up to 6 s for a banner (the NULL probe) and 5 s for each other probe's answer; a
+#: TLS service on an unusual port costs about 17 s. With a ``timeout`` below that, the waits are
+#: capped at ``timeout`` through a copy of nmap's probe file (``--versiondb``).
+NMAP_DEFAULT_WAIT_MS = 6000
+
+
+@dataclass(frozen=True)
+class PortScanTarget:
+    """One host to port-scan, with what to scan.
+
+    Attributes:
+        host: the host name (or IP literal) as registered.
+        address: the address from ``resolve``; None to resolve ``host``.
+        ports: "top-100", "top-1000", "all" or the port numbers (the platform's ``ports``).
+        method: "connect" or "syn" (``[scan] port_scan``).
+        udp: also scan ``udp_ports`` (``[scan] udp``).
+        udp_ports: the UDP ports of the opt-in scan (SNMP).
+    """
+
+    host: str
+    address: str | None
+    ports: str | tuple[int, ...] = "top-1000"
+    method: str = "connect"
+    udp: bool = False
+    udp_ports: tuple[int, ...] = UDP_PORTS
+
+    @classmethod
+    def for_endpoint(cls, endpoint: Endpoint, platform: Platform, settings: ScanSettings) -> PortScanTarget:
+        return cls(
+            host=endpoint.host,
+            address=endpoint.address,
+            ports=platform.ports,
+            method=settings.port_scan,
+            udp=settings.udp,
+        )
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """The fact-cache key: one nmap run per host per scan (platforms sharing a host and its
+        port range share it too)."""
+        return ("ports", self.host, self.address, self.ports, self.method, self.udp, self.udp_ports)
+
+    @property
+    def spec(self) -> str:
+        return describe_spec(self.ports)
+
+
+# -- preflight ------------------------------------------------------------------------------------
+
+
+def nmap_path() -> str | None:
+    """nmap on PATH (python-nmap would also try /usr/bin/nmap; a scan uses what PATH says)."""
+    return shutil.which("nmap")
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def preflight_problem(settings: ScanSettings) -> str | None:
+    """Why the ports checks cannot run here with these settings, in one line; None if they can."""
+    if nmap_path() is None:
+        return NMAP_MISSING
+    return privilege_problem(settings.port_scan, settings.udp)
+
+
+def privilege_problem(method: str, udp: bool) -> str | None:
+    if is_root():
+        return None
+    wanted = []
+    if method == "syn":
+        wanted.append('a SYN scan (port_scan = "syn")')
+    if udp:
+        wanted.append("a UDP scan (udp = true)")
+    if not wanted:
+        return None
+    fixes = []
+    if method == "syn":
+        fixes.append('port_scan = "connect"')
+    if udp:
+        fixes.append("udp = false")
+    return (
+        f"{' and '.join(wanted)} needs root, and platscan runs as an ordinary user: run it as root "
+        f"(sudo), or set {' and '.join(fixes)} in [scan]"
+    )
+
+
+# -- nmap arguments (pure) -------------------------------------------------------------------------
+
+
+def scan_address(address: str) -> str:
+    """``address`` as nmap must get it: one IP address. Anything else (a name, range, CIDR) is refused."""
+    return str(ipaddress.ip_address(address))
+
+
+def is_ipv6(address: str) -> bool:
+    return ipaddress.ip_address(address).version == 6
+
+
+def _ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def timing_args(settings: ScanSettings, host_timeout: float) -> list[str]:
+    rtt = min(max(settings.timeout, 0.5), 30.0)  # nmap's per-probe round-trip limit: the settings' timeout
+    return [
+        "--max-retries",
+        str(settings.retries),
+        "--initial-rtt-timeout",
+        _ms(min(1.0, rtt)),
+        "--max-rtt-timeout",
+        _ms(rtt),
+        "--host-timeout",
+        _ms(host_timeout),
+    ]
+
+
+def port_args(ports: str | Sequence[int]) -> list[str]:
+    if ports == "top-100":
+        return ["--top-ports", "100"]
+    if ports == "top-1000":
+        return ["--top-ports", "1000"]
+    if ports == "all":
+        return ["-p", "1-65535"]
+    if isinstance(ports, str):
+        raise ValueError(f"unknown port range {ports!r}")
+    return ["-p", describe_spec(ports)]
+
+
+def discovery_args(target: PortScanTarget, address: str, settings: ScanSettings, host_timeout: float) -> list[str]:
+    """``nmap`` arguments for the TCP port discovery of ``address``."""
+    scan_type = "-sS" if target.method == "syn" else "-sT"
+    return [
+        "-oX",
+        "-",
+        "-n",
+        "-Pn",
+        scan_type,
+        *(["-6"] if is_ipv6(address) else []),
+        *port_args(target.ports),
+        *timing_args(settings, host_timeout),
+        scan_address(address),
+    ]
+
+
+def service_args(
+    target: PortScanTarget,
+    address: str,
+    ports: Sequence[int],
+    settings: ScanSettings,
+    host_timeout: float,
+    versiondb: Path | None = None,
+) -> list[str]:
+    """``nmap`` arguments for service/version detection on the open TCP ``ports`` only."""
+    scan_type = "-sS" if target.method == "syn" else "-sT"
+    return [
+        "-oX",
+        "-",
+        "-n",
+        "-Pn",
+        scan_type,
+        *(["-6"] if is_ipv6(address) else []),
+        "-p",
+        describe_spec(ports),
+        "-sV",
+        "--version-intensity",
+        str(VERSION_INTENSITY),
+        *(["--versiondb", str(versiondb)] if versiondb else []),
+        "--script",
+        ",".join(SERVICE_SCRIPTS),
+        "--script-timeout",
+        _ms(max(2.0, min(2 * settings.timeout, host_timeout))),
+        *timing_args(settings, host_timeout),
+        scan_address(address),
+    ]
+
+
+def udp_args(
+    target: PortScanTarget, address: str, settings: ScanSettings, host_timeout: float, versiondb: Path | None = None
+) -> list[str]:
+    """``nmap`` arguments for the opt-in UDP scan (SNMP), with service detection (needs root)."""
+    return [
+        "-oX",
+        "-",
+        "-n",
+        "-Pn",
+        "-sU",
+        *(["-6"] if is_ipv6(address) else []),
+        "-p",
+        describe_spec(target.udp_ports),
+        "-sV",
+        "--version-intensity",
+        str(VERSION_INTENSITY),
+        *(["--versiondb", str(versiondb)] if versiondb else []),
+        *timing_args(settings, host_timeout),
+        scan_address(address),
+    ]
+
+
+def probe_wait_ms(settings: ScanSettings) -> int | None:
+    """The cap on nmap's per-probe waits for these settings; None to keep nmap's own (6 s / 5 s)."""
+    cap = round(max(1.0, settings.timeout) * 1000)
+    return cap if cap < NMAP_DEFAULT_WAIT_MS else None
+
+
+def capped_probes(text: str, cap_ms: int) -> str:
+    """nmap-service-probes with every probe waiting at most ``cap_ms`` for its answer. Pure."""
+    out: list[str] = []
+    sections = re.split(r"(?m)^(?=Probe )", text)
+    for section in sections:
+        lines = section.split("\n")
+        if not section.startswith("Probe "):
+            out.append(section)
+            continue
+        has_wait = any(line.startswith("totalwaitms ") for line in lines)
+        fixed: list[str] = []
+        for line in lines:
+            if line.startswith("totalwaitms "):
+                line = f"totalwaitms {min(int(line.split()[1]), cap_ms)}"
+            elif line.startswith("tcpwrappedms "):
+                line = f"tcpwrappedms {min(int(line.split()[1]), max(500, cap_ms - 500))}"
+            fixed.append(line)
+            if line.startswith("Probe ") and not has_wait:
+                fixed.append(f"totalwaitms {cap_ms}")
+        out.append("\n".join(fixed))
+    return "".join(out)
+
+
+def probe_db(cap_ms: int | None) -> Path | None:
+    """A copy of nmap's probe file with capped waits, cached per user; None to use nmap's own."""
+    if cap_ms is None:
+        return None
+    dirs = [os.environ.get("NMAPDIR", ""), *NMAP_DATA_DIRS]
+    source = next(
+        (Path(d) / "nmap-service-probes" for d in dirs if d and (Path(d) / "nmap-service-probes").is_file()), None
+    )
+    if source is None:
+        return None
+    stat = source.stat()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "platscan"
+    target = cache / f"nmap-service-probes-{cap_ms}ms-{stat.st_size}-{int(stat.st_mtime)}"
+    if target.is_file():
+        return target
+    try:
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = capped_probes(source.read_text(encoding="latin-1"), cap_ms)
+        with tempfile.NamedTemporaryFile("w", encoding="latin-1", dir=cache, delete=False) as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, target)
+    except OSError:
+        return None  # no writable cache: nmap's own waits, slower but correct
+    return target
+
+
+# -- running nmap --------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class NmapProcess:
+    """One nmap run in the background; ``finish`` waits for it (killing it at its limit)."""
+
+    def __init__(self, binary: str, args: Sequence[str], limit: float) -> None:
+        self.args = tuple(args)
+        self.started = time.monotonic()
+        self.limit = limit
+        # preexec_fn is only safe without other threads; in a worker process there are none.
+        preexec: Callable[[], None] | None = (
+            _die_with_parent if sys.platform.startswith("linux") and threading.active_count() == 1 else None
+        )
+        self.process = subprocess.Popen(
+            [binary, *self.args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=preexec,
+        )
+
+    def finish(self) -> NmapRun:
+        remaining = max(0.0, self.started + self.limit - time.monotonic())
+        killed = False
+        try:
+            out, err = self.process.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            killed = True
+            self.process.kill()
+            out, err = self.process.communicate()
+        return NmapRun(
+            args=self.args,
+            xml=out.decode("utf-8", "replace"),
+            stderr=shorten(err.decode("utf-8", "replace"), MAX_STDERR),
+            returncode=None if killed else self.process.returncode,
+            elapsed=time.monotonic() - self.started,
+            killed=killed,
+        )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.communicate(timeout=5)
+
+
+# -- banners -------------------------------------------------------------------------------------
+
+
+def read_banners(
+    address: str,
+    ports: Sequence[int],
+    wait: float = BANNER_WAIT_SECONDS,
+    quiet: float = BANNER_QUIET_SECONDS,
+    max_bytes: int = MAX_BANNER_BYTES,
+) -> dict[int, bytes]:
+    """What each TCP port sends on connect without being asked, within ``wait`` seconds overall.
+
+    A port is done when it closes, sent ``max_bytes``, or was ``quiet`` for a moment after speaking.
+    Silent ports (HTTP, TLS, most databases) give b"".
+    """
+    family = socket.AF_INET6 if is_ipv6(address) else socket.AF_INET
+    deadline = time.monotonic() + wait
+    received: dict[int, bytes] = {}
+    last_data: dict[int, float] = {}
+    open_socks: dict[int, socket.socket] = {}
+    with selectors.DefaultSelector() as selector:
+
+        def done(port: int) -> None:
+            sock = open_socks.pop(port, None)
+            if sock is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    selector.unregister(sock)
+                sock.close()
+
+        try:
+            for port in list(ports)[:MAX_BANNER_PORTS]:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                if sock.connect_ex((address, port)) not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                    sock.close()
+                    continue
+                open_socks[port] = sock
+                selector.register(sock, selectors.EVENT_READ, port)
+            while open_socks:
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                for port in [p for p in open_socks if p in last_data and now - last_data[p] >= quiet]:
+                    done(port)
+                for key, _ in selector.select(min(deadline - now, quiet)):
+                    port = key.data
+                    sock = open_socks[port]
+                    try:
+                        chunk = sock.recv(max_bytes - len(received.get(port, b"")))
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        chunk = b""
+                    if chunk:
+                        received[port] = received.get(port, b"") + chunk
+                        last_data[port] = time.monotonic()
+                    if not chunk or len(received.get(port, b"")) >= max_bytes:
+                        done(port)
+        finally:
+            for port in list(open_socks):
+                done(port)
+    return received
+
+
+# -- the collector -------------------------------------------------------------------------------
+
+
+def resolve(host: str) -> str:
+    """The address to scan: the IP literal itself, else the first IPv4 address, else the first one."""
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.ip_address(host))
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    if not infos:
+        raise OSError(f"no address for {host}")
+    for family, _, _, _, sockaddr in infos:
+        if family == socket.AF_INET:
+            return str(sockaddr[0])
+    return str(infos[0][4][0])
+
+
+def collect_ports(target: PortScanTarget, settings: ScanSettings, deadline: float) -> PortScanFacts:
+    """Port-scan one host and return its facts; every failure is a fact, not an exception.
+
+    ``deadline`` is the endpoint's deadline on the ``time.monotonic`` clock (system-wide on Linux,
+    so the same in the worker process).
+    """
+    started = time.monotonic()
+    scanned_at = dt.datetime.now(dt.UTC)
+    outcome = scan_host(target, settings, deadline)
+    if isinstance(outcome, RawScan):
+        return facts_from_raw(outcome)
+    status, reason, address = outcome
+    return failed_scan(
+        target.host,
+        address,
+        target.spec,
+        target.method,
+        status,
+        reason,
+        udp=target.udp,
+        scanned_at=scanned_at,
+        duration=time.monotonic() - started,
+    )
+
+
+def scan_host(
+    target: PortScanTarget, settings: ScanSettings, deadline: float
+) -> RawScan | tuple[ScanStatus, str, str | None]:
+    """Run the nmap scans of one host within ``deadline``: the raw runs, or why they could not start."""
+    started = time.monotonic()
+    scanned_at = dt.datetime.now(dt.UTC)
+    binary = nmap_path()
+    if binary is None:
+        return ScanStatus.FAILED, NMAP_MISSING, None
+    problem = privilege_problem(target.method, target.udp)
+    if problem:
+        return ScanStatus.FAILED, problem, None
+    try:
+        address = scan_address(target.address) if target.address else resolve(target.host)
+    except (OSError, ValueError) as exc:
+        return ScanStatus.DNS_FAILURE, f"the host name {target.host} does not resolve ({exc})", None
+
+    budget = deadline - started - SAFETY_SECONDS
+    if budget < MIN_DISCOVERY_SECONDS:
+        return ScanStatus.TIMED_OUT, "no time was left in the endpoint's time budget to port-scan", address
+    discovery_limit = min(budget, max(MIN_DISCOVERY_SECONDS, budget * DISCOVERY_SHARE))
+    end = started + budget
+
+    rtt = min(max(settings.timeout, 0.5), 30.0)
+    versiondb = probe_db(probe_wait_ms(settings))
+
+    def host_timeout(limit: float, grace: float) -> float:
+        return max(1.0, limit - grace)
+
+    running: list[NmapProcess] = []
+    try:
+        udp_proc = None
+        if target.udp:
+            udp_timeout = host_timeout(budget, SERVICE_GRACE_SECONDS)
+            udp_proc = NmapProcess(binary, udp_args(target, address, settings, udp_timeout, versiondb), budget)
+            running.append(udp_proc)
+        disc_timeout = host_timeout(discovery_limit, max(DISCOVERY_GRACE_SECONDS, rtt))
+        disc_proc = NmapProcess(binary, discovery_args(target, address, settings, disc_timeout), discovery_limit)
+        running.append(disc_proc)
+        discovery = disc_proc.finish()
+        open_tcp = _open_tcp_ports(discovery)
+
+        services = None
+        banners: dict[int, bytes] = {}
+        skipped = ""
+        left = end - time.monotonic()
+        if len(open_tcp) > MAX_SERVICE_PORTS:
+            skipped = (
+                f"service detection was skipped: {len(open_tcp)} ports answered as open, which usually means a "
+                f"firewall that accepts every connection"
+            )
+            banners = read_banners(address, open_tcp, wait=min(BANNER_WAIT_SECONDS, max(0.0, left - 0.5)))
+        elif open_tcp and left >= MIN_SERVICE_SECONDS:
+            sv_timeout = host_timeout(left, SERVICE_GRACE_SECONDS)
+            sv_proc = NmapProcess(
+                binary, service_args(target, address, open_tcp, settings, sv_timeout, versiondb), left
+            )
+            running.append(sv_proc)
+            banners = read_banners(address, open_tcp, wait=min(BANNER_WAIT_SECONDS, max(0.5, left / 4)))
+            services = sv_proc.finish()
+        elif open_tcp:
+            skipped = (
+                f"service detection was skipped: only {max(0.0, left):.0f} s of the endpoint's time budget "
+                f"was left after the port scan"
+            )
+            banners = read_banners(address, open_tcp, wait=min(BANNER_WAIT_SECONDS, max(0.0, left - 0.5)))
+        udp = udp_proc.finish() if udp_proc else None
+    finally:
+        for proc in running:
+            proc.kill()
+    return RawScan(
+        host=target.host,
+        address=address,
+        spec=target.spec,
+        method=target.method,
+        discovery=discovery,
+        services=services,
+        udp=udp,
+        banners=banners,
+        detection_skipped=skipped,
+        scanned_at=scanned_at,
+        duration=time.monotonic() - started,
+    )
+
+
+def _open_tcp_ports(run: NmapRun) -> list[int]:
+    if run.killed:
+        return []
+    try:
+        parsed = parse_nmap_xml(run.xml)
+    except NmapOutputError:
+        return []
+    if parsed.timed_out:
+        return []
+    return [p.port for p in parsed.ports if p.proto == "tcp" and p.state == "open"]

@@ -1,0 +1,195 @@
+"""The base of every ports check: one port scan per host, shared; the scan policy; then a pure judge.
+
+Scan policy (one table for all ports checks):
+
+==============================================  ==========================================================
+what happened                                   verdict
+==============================================  ==========================================================
+nmap missing; SYN or UDP asked for without      error, with the one-line reason ``platscan scan`` also
+root                                            prints before the scan
+DNS failure, nmap failed, discovery ran out     error (could not scan)
+of time
+no scanned port answered (all filtered)         error: the host is down or unreachable from the scanner,
+                                                so nothing could be judged
+ports answered                                  judge
+service detection (or the opt-in UDP scan) did  the check's findings stand (fail); without findings the
+not finish                                      verdict is error, not pass, for the checks that need it
+==============================================  ==========================================================
+
+Each check gives one result per host: pass or fail, its evidence listing the offending ports.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from checks.ports._collect import PortScanTarget, collect_ports, preflight_problem
+from checks.ports.facts import Detection, PortFacts, PortScanFacts, ScanStatus, shorten
+from checks.ports.policy import Basis, Classified, banner_snippet, classify
+from scanner.facts import CollectionError
+from scanner.model import Endpoint, Result, Status
+from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
+
+MAX_EVIDENCE_PORTS = 20
+MAX_DETAIL_ITEMS = 5
+
+
+class PortsCheck(Check):
+    """A check of the ports family. Subclasses set the metadata and a pure ``judge``."""
+
+    family: ClassVar[str] = "ports"
+    #: Whether the verdict depends on what service detection names (False: only on what is open).
+    needs_services: ClassVar[bool] = True
+
+    def applies_to(self, endpoint: Endpoint) -> bool:
+        return endpoint.kind == "host"
+
+    @classmethod
+    def preflight(cls, settings: ScanSettings) -> str | None:
+        return preflight_problem(settings)
+
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        problem = preflight_problem(ctx.settings)
+        if problem:
+            return [self.result(endpoint, Status.ERROR, _sentence(problem), {"host": endpoint.host})]
+        target = PortScanTarget.for_endpoint(endpoint, ctx.platform, ctx.settings)
+        try:
+            facts = ctx.collect(target.key, collect_ports, target, ctx.settings, ctx.deadline)
+        except CollectionError as exc:
+            verdict = Verdict(
+                Status.ERROR,
+                f"The port scan of {target.host} did not complete: {exc.reason}",
+                {"host": target.host, "error": shorten(exc.reason)},
+            )
+        else:
+            verdict = self.evaluate(facts, ctx.platform.allowed_ports)
+        return [self.from_verdict(endpoint, verdict)]
+
+    def evaluate(self, facts: PortScanFacts, allowed_ports: Sequence[int]) -> Verdict:
+        """The verdict for ``facts`` given the platform's allow-list: policy first, then ``judge``. Pure."""
+        evidence = scan_evidence(facts)
+        if facts.status is not ScanStatus.COMPLETE:
+            return Verdict(Status.ERROR, f"Could not port-scan {facts.target}: {facts.reason}", evidence)
+        if not facts.answered:
+            return Verdict(
+                Status.ERROR,
+                f"No scanned port of {facts.target} answered (all {facts.filtered} filtered): the host is down or "
+                "unreachable from the scanner, so nothing could be judged.",
+                evidence,
+            )
+        verdict = self.judge(facts, tuple(allowed_ports))
+        gaps = self.gaps(facts)
+        if not gaps:
+            return verdict
+        merged = {**verdict.evidence, "incomplete": gaps}
+        if verdict.status is Status.PASS:
+            return Verdict(
+                Status.ERROR,
+                f"Could not fully judge {facts.target}: {' '.join(gaps)} Nothing failing was seen in what was scanned.",
+                merged,
+            )
+        return Verdict(verdict.status, verdict.detail, merged, verdict.severity)
+
+    def gaps(self, facts: PortScanFacts) -> list[str]:
+        """What this check could not see because part of the scan did not finish."""
+        gaps = []
+        if self.needs_services and facts.detection not in (Detection.COMPLETE, Detection.NOT_NEEDED):
+            gaps.append(facts.detection_reason or "Service detection did not complete.")
+        if facts.udp_status is not None and facts.udp_status is not ScanStatus.COMPLETE:
+            gaps.append(facts.udp_reason or "The UDP scan did not complete.")
+        return gaps
+
+    @abc.abstractmethod
+    def judge(self, facts: PortScanFacts, allowed_ports: tuple[int, ...]) -> Verdict:
+        """The verdict on a host whose port scan completed. Pure: no I/O, no clock."""
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[0].upper() + text[1:] if text else text
+    return text if text.endswith(".") else text + "."
+
+
+def scan_evidence(facts: PortScanFacts) -> dict[str, Any]:
+    """What was scanned and what answered: the start of every ports result's evidence."""
+    scanned = f"tcp {facts.spec} ({facts.method} scan)"
+    if facts.udp:
+        scanned += " + udp 161"
+    evidence: dict[str, Any] = {"host": facts.host, "scanned": scanned}
+    if facts.address and facts.address != facts.host:
+        evidence["address"] = facts.address
+    if facts.status is ScanStatus.COMPLETE:
+        evidence["open_ports"] = clip(p.label for p in facts.open_ports)
+        evidence["closed"] = facts.closed
+        evidence["filtered"] = facts.filtered
+        evidence["service_detection"] = facts.detection.value
+    else:
+        evidence["error"] = facts.reason
+    if facts.nmap_version:
+        evidence["nmap"] = facts.nmap_version
+    return evidence
+
+
+def port_evidence(item: Classified | PortFacts, **extra: Any) -> dict[str, Any]:
+    """One port for the evidence: number, service, product/version, TLS, banner (shortened)."""
+    classified = item if isinstance(item, Classified) else classify(item)
+    port = classified.port
+    out: dict[str, Any] = {"port": port.port, "proto": port.proto, "service": port.service or "unknown"}
+    if classified.kind is not None:
+        out["kind"] = classified.kind.label
+        out["recognised_by"] = classified.basis.value
+    if port.product:
+        out["product"] = port.product
+    if port.version:
+        out["version"] = port.version
+    if port.extrainfo:
+        out["extrainfo"] = port.extrainfo
+    if port.tunnel:
+        out["tls"] = True
+    snippet = banner_snippet(port)
+    if snippet:
+        out["banner"] = snippet
+    out.update({key: value for key, value in extra.items() if value not in (None, "")})
+    return out
+
+
+def describe(item: Classified) -> str:
+    """ "SSH on 22/tcp (OpenSSH 7.4)" / "unknown service on 8081/tcp"; guesses say so."""
+    port = item.port
+    if item.kind is not None:
+        name = item.kind.label.split(" (")[0]
+    elif port.service and port.service not in ("unknown", "tcpwrapped"):
+        name = port.service
+    else:
+        name = "unknown service"
+    extra = [port.software] if port.software else []
+    if item.kind is not None and item.basis is Basis.PORT:
+        extra.append("guessed from the port number")
+    if port.tunnel == "ssl":
+        extra.append("over TLS")
+    suffix = f" ({', '.join(extra)})" if extra else ""
+    return f"{name} on {port.label}{suffix}"
+
+
+def clip(items: Iterable[Any], limit: int = MAX_EVIDENCE_PORTS) -> list[Any]:
+    """At most ``limit`` items; a last string says how many were left out."""
+    values = list(items)
+    if len(values) <= limit:
+        return values
+    return [*values[:limit], f"… and {len(values) - limit} more"]
+
+
+def listing(items: Sequence[str], limit: int = MAX_DETAIL_ITEMS) -> str:
+    """'a, b and c' for a detail sentence; long lists end in '… (N more)'."""
+    values = list(items)
+    if len(values) > limit:
+        return ", ".join(values[:limit]) + f", … ({len(values) - limit} more)"
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def plural(count: int, word: str, suffix: str = "s") -> str:
+    return f"{count} {word}{'' if count == 1 else suffix}"
