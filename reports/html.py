@@ -32,6 +32,7 @@ from scanner.compliance import RequirementStatus
 from scanner.criteria import Requirement
 from scanner.model import Result, ScanStatus, Severity, Status
 from scanner.scoring import GRADE_ORDER, SCORING_VERSION, PlatformScore
+from scanner.waivers import Waiver
 
 #: Badge colours, white text on each: every pair has a contrast ratio of at least 4.5:1 (tested), and
 #: the letter is always written, so a grade never depends on colour alone (grayscale print, colour blindness).
@@ -683,6 +684,15 @@ class Finding:
     requirements: tuple[RequirementRef, ...]
     remediation: Markup
     new: bool
+    waiver: str = ""
+
+
+def waiver_text(waiver: Waiver | None, t: Translator) -> str:
+    if waiver is None:
+        return ""
+    return t("waived_by").format(
+        approved_by=waiver.approved_by, expires=waiver.expires.isoformat(), reason=waiver.reason
+    )
 
 
 @dataclass(frozen=True)
@@ -766,6 +776,7 @@ def platform_page(
                 ),
                 remediation=rich_text(text.remediation),
                 new=(result.check, result.endpoint) in new,
+                waiver=waiver_text(view.waived.get((result.check, result.endpoint)), t),
             )
         )
 

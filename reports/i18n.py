@@ -106,6 +106,11 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "nothing_fixed": ("Nothing fixed.", "Chưa có vấn đề nào được khắc phục."),
     "affected_platforms": ("Platforms", "Nền tảng"),
     "new_marker": ("New", "Mới"),
+    "waived_marker": ("Waived", "Được miễn trừ"),
+    "waived_by": (
+        "Waived until {expires}, approved by {approved_by}: {reason}. It does not count in the grade.",
+        "Được miễn trừ đến {expires}, do {approved_by} phê duyệt: {reason}. Không tính vào xếp hạng.",
+    ),
     "new_marker_long": ("new since the previous scan", "mới phát sinh từ lần quét trước"),
     # certificates
     "certificates": ("Certificates expiring within {days} days", "Chứng thư số hết hạn trong vòng {days} ngày"),

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from reports.view import FleetView, PlatformView
+from scanner.model import Result
 
 SCHEMA = "platscan/1"
 
@@ -55,8 +56,20 @@ def platform_document(view: PlatformView) -> dict[str, Any]:
         },
         "new": [{"check": r.check, "endpoint": r.endpoint} for r in view.new],
         "fixed": [{"check": check, "endpoint": endpoint} for check, endpoint, _ in view.fixed],
-        "results": [r.to_json() for r in sorted(view.results, key=lambda r: (r.check, r.endpoint))],
+        "results": [_result(view, r) for r in sorted(view.results, key=lambda r: (r.check, r.endpoint))],
     }
+
+
+def _result(view: PlatformView, result: Result) -> dict[str, Any]:
+    doc = result.to_json()
+    waiver = view.waived.get((result.check, result.endpoint))
+    if waiver is not None:
+        doc["waived"] = {
+            "reason": waiver.reason,
+            "approved_by": waiver.approved_by,
+            "expires": waiver.expires.isoformat(),
+        }
+    return doc
 
 
 def scan_document(fleet: FleetView) -> dict[str, Any]:
@@ -66,6 +79,10 @@ def scan_document(fleet: FleetView) -> dict[str, Any]:
         "scan": fleet.scan.to_json(),
         "profile": {"id": fleet.profile.id, "version": fleet.profile.version},
         "previous_scan": fleet.previous.id if fleet.previous else None,
+        "waivers": {
+            "expired": [w.to_json() for w in fleet.expired_waivers],
+            "stale": [w.to_json() for w in fleet.stale_waivers],
+        },
         "platforms": [platform_document(p) for p in platforms],
     }
 

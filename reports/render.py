@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reports import csv_report, html, json_report
+from reports import csv_report, html, json_report, junit, sarif
 from reports.i18n import LANGUAGES
 from reports.view import FleetView
+from scanner.plugin import discover_checks
+from scanner.waivers import Waiver
 
-FORMATS = ("json", "html", "csv")
+FORMATS = ("json", "html", "csv", "sarif", "junit")
 __all__ = ["FORMATS", "LANGUAGES", "OutputFile", "render_report"]
 
 
@@ -39,4 +41,15 @@ def render_report(
         if platform is not None:
             return [OutputFile(None, html.render_platform(fleet, platform, lang))]
         return [OutputFile(name, text) for name, text in html.render_fleet(fleet, lang, main_name)]
+    results = [r for view in fleet.platforms for r in view.results]
+    if fmt == "sarif":
+        return [OutputFile(None, sarif.render(results, discover_checks().checks, waived(fleet)))]
+    if fmt == "junit":
+        names = {view.id: view.name for view in fleet.platforms}
+        return [OutputFile(None, junit.render(results, names, waived(fleet)))]
     raise ValueError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def waived(fleet: FleetView) -> dict[tuple[str, str, str], Waiver]:
+    """(platform, check, endpoint) -> waiver, across the fleet."""
+    return {(view.id, check, endpoint): w for view in fleet.platforms for (check, endpoint), w in view.waived.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from scanner.compliance import Compliance, assess
@@ -17,6 +17,7 @@ from scanner.criteria import Profile
 from scanner.model import Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import GRADE_ORDER, PlatformScore, score_platform
 from scanner.store import Store
+from scanner.waivers import Waiver, apply_waivers, scan_day, scoring_view, waivers_of_scan
 
 HISTORY_SCANS = 10
 EXPIRY_WARNING_DAYS = 30
@@ -42,6 +43,7 @@ class PlatformView:
         new: failing now, and not failing (or not present) in the previous scan.
         fixed: (check, endpoint, title) that failed in the previous scan and pass now.
         history: (scan id, grade) of the recent scans that included the platform, oldest first.
+        waived: (check, endpoint) -> the waiver covering that failure; the grade leaves it out.
     """
 
     id: str
@@ -57,6 +59,7 @@ class PlatformView:
     fixed: tuple[tuple[str, str, str], ...]
     history: tuple[tuple[int, str | None], ...]
     certificates: tuple[CertificateExpiry, ...]
+    waived: Mapping[Key, Waiver] = field(default_factory=dict)
 
     @property
     def failing(self) -> tuple[Result, ...]:
@@ -85,6 +88,8 @@ class FleetView:
     profile: Profile
     platforms: tuple[PlatformView, ...]
     history: tuple[tuple[Scan, Mapping[str, int]], ...]
+    expired_waivers: tuple[Waiver, ...] = ()
+    stale_waivers: tuple[Waiver, ...] = ()
 
     @property
     def expiring(self) -> tuple[CertificateExpiry, ...]:
@@ -110,11 +115,16 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
         before.setdefault(p, {})[(check, endpoint)] = status
     recent = [*earlier[-(HISTORY_SCANS - 1) :], scan]
     stored = store.stored_scores([s.id for s in recent])
+    waivers = apply_waivers(
+        waivers_of_scan(store.scan_settings(scan.id)),
+        [r for own in results.values() for r in own],
+        scan_day(scan.started),
+    )
 
     views = []
     for row in rows:
         own = results.get(row["id"], [])
-        score = score_platform(own)
+        score = score_platform(scoring_view(own, waivers))
         stored[scan.id][row["id"]] = (score.score, score.grade)  # current rules for the current scan
         views.append(
             PlatformView(
@@ -131,13 +141,22 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
                 fixed=_fixed(own, before.get(row["id"], {})),
                 history=tuple((s.id, stored[s.id][row["id"]][1]) for s in recent if row["id"] in stored.get(s.id, {})),
                 certificates=_certificates(own, scan),
+                waived={(r.check, r.endpoint): w for r in own if (w := waivers.covers(r)) is not None},
             )
         )
     views.sort(key=lambda v: (_grade_rank(v.score.grade), -(v.score.score or 0), v.id))
     history = tuple(
         (s, Counter(grade or "-" for _, grade in stored.get(s.id, {}).values())) for s in recent if stored.get(s.id)
     )
-    return FleetView(scan=scan, previous=previous, profile=profile, platforms=tuple(views), history=history)
+    return FleetView(
+        scan=scan,
+        previous=previous,
+        profile=profile,
+        platforms=tuple(views),
+        history=history,
+        expired_waivers=waivers.expired,
+        stale_waivers=tuple(w for w in waivers.stale if platform is None or w.platform == platform),
+    )
 
 
 def _grade_rank(grade: str | None) -> int:

@@ -6,135 +6,38 @@ configuration error; 1 an unexpected failure; 130 interrupted with Ctrl-C.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
-from reports.render import FORMATS, LANGUAGES, OutputFile, render_report
+from reports.render import FORMATS, LANGUAGES
 from scanner import __version__
-from scanner.criteria import Profile, ProfileError, load_profile
-from scanner.engine import Unit
-from scanner.model import Result, Status
-from scanner.plugin import Catalogue, Check, SelectionError, discover_checks, select_checks
-from scanner.registry import Targets, TargetsError, load_targets
-from scanner.runner import ScanInterrupted, Stop, execute_scan
+from scanner.cli_common import (
+    Progress,
+    build_report,
+    choose_checks,
+    db_option,
+    fail_usage,
+    load_catalogue,
+    open_profile,
+    open_store,
+    read_targets,
+    read_waivers,
+    selection_options,
+    stop_on_signals,
+    write_files,
+)
+from scanner.cli_gate import gate
+from scanner.criteria import Profile
+from scanner.plugin import Check
+from scanner.registry import Targets
+from scanner.runner import ScanInterrupted, execute_scan
 from scanner.store import Store, StoreError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_USAGE = 2
-
-
-def db_option(func: F) -> F:
-    return click.option(
-        "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=Path("platscan.db"),
-        show_default=True,
-        help="SQLite database that holds every scan.",
-    )(func)
-
-
-def selection_options(func: F) -> F:
-    func = click.option(
-        "--skip",
-        multiple=True,
-        metavar="CHECKS",
-        help="Leave out these families or check ids (comma-separated, repeatable).",
-    )(func)
-    return click.option(
-        "--only",
-        multiple=True,
-        metavar="CHECKS",
-        help="Run only these families or check ids, e.g. --only tls or --only tls.cert_expired,tls.protocol_ssl.",
-    )(func)
-
-
-def fail_usage(message: str) -> NoReturn:
-    click.echo(f"platscan: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def load_catalogue(quiet: bool = False) -> Catalogue:
-    catalogue = discover_checks()
-    if not quiet:
-        for problem in catalogue.problems:
-            click.echo(f"warning: {problem}", err=True)
-    return catalogue
-
-
-def choose_checks(catalogue: Catalogue, only: Sequence[str], skip: Sequence[str], active: bool) -> tuple[Check, ...]:
-    try:
-        checks = select_checks(catalogue.checks, only, skip, active)
-    except SelectionError as exc:
-        fail_usage(str(exc))
-    if not checks:
-        fail_usage("the selection leaves no check to run")
-    return checks
-
-
-def open_profile(name: str, catalogue: Catalogue) -> Profile:
-    try:
-        return load_profile(name, {check.id for check in catalogue.checks})
-    except ProfileError as exc:
-        fail_usage(str(exc))
-
-
-def open_store(path: Path) -> Store:
-    try:
-        return Store(path)
-    except StoreError as exc:
-        fail_usage(str(exc))
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP (cron timeouts, systemd, a closed terminal) stop a scan as Ctrl-C does:
-    collectors killed, finished endpoints kept, the scan marked interrupted."""
-
-    def stop(signum: int, frame: object) -> None:
-        name = signal.Signals(signum).name
-        raise Stop(f"stopped by {name}", exit_code=128 + signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-class Progress:
-    """A one-line progress counter on a terminal; silent otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.total = 0
-        self.done = 0
-        self.failing = 0
-
-    def started(self, total: int) -> None:
-        self.total = total
-        self._draw()
-
-    def finished(self, unit: Unit, results: Sequence[Result]) -> None:
-        self.done += 1
-        self.failing += sum(1 for r in results if r.status == Status.FAIL)
-        self._draw()
-        if self.enabled and self.done == self.total:
-            click.echo("", err=True)
-
-    def _draw(self) -> None:
-        if self.enabled:
-            click.echo(
-                f"\rscanned {self.done}/{self.total} endpoints, {self.failing} failing checks", nl=False, err=True
-            )
+from scanner.waivers import Waiver
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -156,6 +59,11 @@ def main() -> None:
 @click.option("--concurrency", type=click.IntRange(1, 256), help="Endpoints scanned at once (default from [scan]).")
 @click.option("--timeout", type=click.FloatRange(0.5, 300), help="Seconds per network operation.")
 @click.option("--active", is_flag=True, help="Also run active checks (login attempts); needs written authorisation.")
+@click.option(
+    "--waivers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Waivers file [default: waivers.toml beside TARGETS, if there is one].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary output.")
 def scan(
     targets_file: Path,
@@ -166,6 +74,7 @@ def scan(
     concurrency: int | None,
     timeout: float | None,
     active: bool,
+    waivers: Path | None,
     quiet: bool,
 ) -> None:
     """Scan every registered platform in TARGETS and store the results.
@@ -186,20 +95,8 @@ def scan(
     checks = choose_checks(catalogue, only, skip, active)
     profile = open_profile(targets.settings.profile, catalogue)
     with open_store(db) as store:
-        run_and_summarise(store, targets, checks, profile, {"only": list(only), "skip": list(skip)}, quiet)
-
-
-def read_targets(path: Path, overrides: dict[str, Any], platforms: Sequence[str] = ()) -> Targets:
-    try:
-        targets = load_targets(path, overrides)
-        return targets.only(tuple(platforms))
-    except TargetsError as exc:
-        click.echo(f"platscan: {path} has {len(exc.problems)} problem(s):", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(EXIT_USAGE)
-    except KeyError as exc:
-        fail_usage(str(exc.args[0]))
+        selection = {"only": list(only), "skip": list(skip)}
+        run_and_summarise(store, targets, checks, profile, selection, quiet, read_waivers(waivers, targets_file))
 
 
 def run_and_summarise(
@@ -209,6 +106,7 @@ def run_and_summarise(
     profile: Profile,
     selection: dict[str, list[str]],
     quiet: bool,
+    waivers: Sequence[Waiver] = (),
 ) -> int:
     from reports.text import summary
 
@@ -218,7 +116,7 @@ def run_and_summarise(
     progress = Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         with stop_on_signals():
-            outcome = execute_scan(targets, checks, store, profile, selection, progress)
+            outcome = execute_scan(targets, checks, store, profile, selection, progress, waivers)
     except ScanInterrupted as exc:
         kept = len({(r.platform, r.endpoint) for r in store.results(exc.scan_id)})
         click.echo(f"\n{exc.stop.reason}: scan {exc.scan_id} kept the results of {kept} endpoint(s)", err=True)
@@ -268,49 +166,6 @@ def report(
     with open_store(db) as store:
         files = build_report(store, scan_id, fmt, lang, platform, profile, main_name)
     write_files(output, files)
-
-
-def build_report(
-    store: Store,
-    scan_id: int | None,
-    fmt: str,
-    lang: str,
-    platform: str | None,
-    profile: str | None,
-    main_name: str = "fleet.html",
-) -> list[OutputFile]:
-    from reports.view import build
-
-    try:
-        scan_row = store.scan(scan_id)
-    except StoreError as exc:
-        fail_usage(str(exc))
-    if platform is not None and platform not in {p["id"] for p in store.platforms(scan_row.id)}:
-        fail_usage(f"scan {scan_row.id} has no platform {platform!r}")
-    name = profile or str(store.scan_settings(scan_row.id).get("profile", "vn-baseline"))
-    fleet = build(store, scan_row, open_profile(name, load_catalogue(quiet=True)), platform)
-    return render_report(fmt, fleet, lang, platform, main_name)
-
-
-def write_files(output: Path, files: Sequence[OutputFile]) -> None:
-    for file in files:
-        if file.name is None:
-            write_output(output, file.text)
-        elif str(output) != "-":
-            write_output(output.parent / file.name, file.text, announce=False)
-
-
-def write_output(output: Path, text: str, announce: bool = True) -> None:
-    if str(output) == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8", newline="")
-    except OSError as exc:
-        fail_usage(f"cannot write {output}: {exc.strerror}")
-    if announce:
-        click.echo(f"wrote {output}", err=True)
 
 
 @main.command()
@@ -407,3 +262,6 @@ def demo(workdir: Path, quiet: bool) -> None:
     click.echo(f"JSON report: {report_path.resolve()}")
     click.echo(f"Database:    {db.resolve()}")
     click.echo(f"Targets:     {fleet.targets_path.resolve()}")
+
+
+main.add_command(gate)

@@ -77,6 +77,15 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class GateSettings:
+    """A platform's own go-live bar (``[platforms.gate]``); None means the gate's default."""
+
+    min_grade: str | None = None
+    fail_on: Severity | None = None
+    require_compliant: bool | None = None
+
+
+@dataclass(frozen=True)
 class Platform:
     """One registered platform, as written in the targets file (validated)."""
 
@@ -92,6 +101,7 @@ class Platform:
     resolve: tuple[tuple[str, str], ...] = ()
     tags: tuple[str, ...] = ()
     auth: AuthSettings | None = None
+    gate: GateSettings | None = None
 
     def address_for(self, host: str) -> str | None:
         """The address registered with ``resolve`` for ``host``, or None to use DNS."""

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from scanner.model import AuthSettings, Endpoint, Platform, normalize_host
+from scanner.model import AuthSettings, Endpoint, GateSettings, Platform, Severity, normalize_host
 from scanner.plugin import ScanSettings
 
 PORT_PRESETS = ("top-100", "top-1000", "all")
@@ -54,7 +54,10 @@ PLATFORM_KEYS = {
     "resolve",
     "tags",
     "auth",
+    "gate",
 }
+GATE_KEYS = {"min_grade", "fail_on", "require_compliant"}
+GRADES = ("A+", "A", "B", "C", "D", "F")
 AUTH_KEYS = {
     "login_url",
     "protected_paths",
@@ -130,9 +133,10 @@ class _Lines:
         else:
             starts = [n for n, h in self.headers if h == "[[platforms]]"]
             starts = starts[platform_index : platform_index + 1] if platform_index is not None else []
-            if starts and table == "auth":
+            if starts and table in ("auth", "gate"):
                 block_end = self._end(starts[0], "[[platforms]]")
-                starts = [n for n, h in self.headers if starts[0] < n < block_end and h == "[platforms.auth]"]
+                header = f"[platforms.{table}]"
+                starts = [n for n, h in self.headers if starts[0] < n < block_end and h == header]
         if not starts:
             return 0
         start = starts[0]
@@ -255,7 +259,7 @@ class _Validator:
         def report(key: str | None, message: str, table: str = "platforms") -> None:
             # For [platforms.auth] the key is "auth.<field>"; its line is found by the field alone.
             line_key = key
-            if key and table == "auth":
+            if key and table in ("auth", "gate"):
                 line_key = key.split(".", 1)[1]
             elif key:
                 line_key = key.split("[", 1)[0].split(".", 1)[0]
@@ -323,6 +327,7 @@ class _Validator:
                         resolve.append((normalize_host(host), address))
         tags = self.string_list(item, "tags", report)
         auth = self.auth(item.get("auth"), own_hosts, report) if "auth" in item else None
+        gate = self.gate(item.get("gate"), report) if "gate" in item else None
 
         if len(self.problems) > before:
             return None
@@ -340,6 +345,7 @@ class _Validator:
             resolve=tuple(sorted(resolve)),
             tags=tuple(tags),
             auth=auth,
+            gate=gate,
         )
 
     def string_list(self, item: dict[str, Any], key: str, report: Callable[[str, str], None]) -> list[str]:
@@ -348,6 +354,23 @@ class _Validator:
             return list(value)
         report(key, "must be a list of strings")
         return []
+
+    def gate(self, table: Any, report: Callable[..., None]) -> GateSettings | None:
+        if not isinstance(table, dict):
+            report("gate", "must be a table ([platforms.gate])")
+            return None
+        for key in sorted(set(table) - GATE_KEYS):
+            report(f"gate.{key}", f"unknown key (expected one of: {', '.join(sorted(GATE_KEYS))})", "gate")
+        for key in sorted(set(table) & GATE_KEYS):
+            problem = _gate_problem(key, table[key])
+            if problem:
+                report(f"gate.{key}", problem, "gate")
+        fail_on = table.get("fail_on")
+        return GateSettings(
+            min_grade=table.get("min_grade"),
+            fail_on=Severity(fail_on) if fail_on in {s.value for s in Severity} else None,
+            require_compliant=table.get("require_compliant"),
+        )
 
     def auth(self, table: Any, own_hosts: set[str], report: Callable[..., None]) -> AuthSettings | None:
         if not isinstance(table, dict):
@@ -388,6 +411,16 @@ class _Validator:
             password_field=table.get("password_field"),
             success_marker=table.get("success_marker"),
         )
+
+
+def _gate_problem(key: str, value: Any) -> str | None:
+    if key == "min_grade" and value not in GRADES:
+        return f"{value!r} is not a grade ({', '.join(GRADES)})"
+    if key == "fail_on" and value not in {s.value for s in Severity}:
+        return f"{value!r} is not a severity ({', '.join(s.value for s in Severity)})"
+    if key == "require_compliant" and not isinstance(value, bool):
+        return "must be true or false"
+    return None
 
 
 def _number(value: Any, kind: type, low: float, high: float) -> int | float | str:

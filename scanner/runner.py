@@ -12,6 +12,7 @@ from scanner.plugin import Check
 from scanner.registry import Targets
 from scanner.scoring import PlatformScore, score_platform
 from scanner.store import Store
+from scanner.waivers import Waiver, apply_waivers, scan_day, scoring_view, waivers_of_scan
 
 
 class Stop(KeyboardInterrupt):
@@ -46,6 +47,7 @@ def execute_scan(
     profile: Profile,
     selection: dict[str, list[str]] | None = None,
     observer: Observer | None = None,
+    waivers: Sequence[Waiver] = (),
 ) -> ScanOutcome:
     """Scan ``targets`` with ``checks`` into ``store``.
 
@@ -55,7 +57,11 @@ def execute_scan(
     settings = targets.settings
     scan_id = store.begin_scan(
         targets=str(targets.path),
-        settings={**asdict(settings), "profile_version": profile.version},
+        settings={
+            **asdict(settings),
+            "profile_version": profile.version,
+            "waivers": [waiver.to_json() for waiver in waivers],
+        },
         selection={"checks": [check.id for check in checks], **(selection or {})},
         platforms=targets.platforms,
     )
@@ -86,10 +92,14 @@ def execute_scan(
 
 
 def save_scores(store: Store, scan_id: int) -> dict[str, PlatformScore]:
-    """Grade every platform of a stored scan with the current rules, and keep the grades."""
+    """Grade every platform of a stored scan with the current rules and its waivers; keep the grades."""
+    results = store.results(scan_id)
+    outcome = apply_waivers(
+        waivers_of_scan(store.scan_settings(scan_id)), results, scan_day(store.scan(scan_id).started)
+    )
     by_platform: dict[str, list[Result]] = {p["id"]: [] for p in store.platforms(scan_id)}
-    for result in store.results(scan_id):
+    for result in scoring_view(results, outcome):
         by_platform.setdefault(result.platform, []).append(result)
-    scores = {platform: score_platform(results) for platform, results in by_platform.items()}
+    scores = {platform: score_platform(own) for platform, own in by_platform.items()}
     store.save_scores(scan_id, scores)
     return scores

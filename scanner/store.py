@@ -24,7 +24,8 @@ from scanner.model import Platform, Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import PlatformScore
 
 # 2: scores table (grades computed when a scan ends, kept for trends; `platscan rescore` redoes them).
-SCHEMA_VERSION = 2
+# 3: gates table (the go-live gate's verdict per platform, for --baseline last-passed).
+SCHEMA_VERSION = 3
 
 
 class StoreError(Exception):
@@ -144,6 +145,12 @@ class Store:
                 foreign_keys=[("scan_id", "scans", "id")],
                 if_not_exists=True,
             )
+            self.db.table("gates").create(
+                {"scan_id": int, "platform_id": str, "outcome": int, "grade": str, "reasons": str},
+                pk=("scan_id", "platform_id"),
+                foreign_keys=[("scan_id", "scans", "id")],
+                if_not_exists=True,
+            )
             results = self.db.table("results")
             # Reports read one scan (per platform); trends read one check on one endpoint across scans.
             results.create_index(["scan_id", "platform_id"], if_not_exists=True)
@@ -239,6 +246,26 @@ class Store:
             )
             versions = {score.version for score in scores.values()}
             self.db.table("scans").update(scan_id, {"scoring_version": max(versions, default=None)})
+
+    def save_gate(self, scan_id: int, platform: str, outcome: int, grade: str | None, reasons: Sequence[str]) -> None:
+        with self.db.conn:
+            self.db.table("gates").upsert(
+                {
+                    "scan_id": scan_id,
+                    "platform_id": platform,
+                    "outcome": outcome,
+                    "grade": grade,
+                    "reasons": json.dumps(list(reasons), ensure_ascii=False),
+                },
+                pk=("scan_id", "platform_id"),
+            )
+
+    def last_passed(self, platform: str, before: int) -> int | None:
+        """The latest scan before ``before`` in which ``platform`` passed the gate."""
+        row = self.db.execute(
+            "select max(scan_id) from gates where platform_id = ? and outcome = 0 and scan_id < ?", [platform, before]
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     # ---- reading ----
     def scan(self, scan_id: int | None = None) -> Scan:

@@ -12,7 +12,7 @@ import fnmatch
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +162,25 @@ def load_waivers(path: Path) -> list[Waiver]:
     if problems:
         raise WaiverError(problems)
     return waivers
+
+
+def scoring_view(results: Iterable[Result], outcome: WaiverOutcome) -> list[Result]:
+    """The results as the grade sees them: a waived failure is an accepted risk, so it neither
+    deducts nor caps (it counts as skipped). Reports still show it, marked waived."""
+    out = []
+    for result in results:
+        waiver = outcome.covers(result)
+        if waiver is None:
+            out.append(result)
+        else:
+            out.append(replace(result, status=Status.SKIP, detail=f"waived until {waiver.expires}: {waiver.reason}"))
+    return out
+
+
+def waivers_of_scan(settings: Mapping[str, Any]) -> list[Waiver]:
+    """The waivers a scan ran with (stored in its settings)."""
+    return [Waiver.from_json(entry) for entry in settings.get("waivers", [])]
+
+
+def scan_day(started: str) -> dt.date:
+    return dt.datetime.fromisoformat(started).date()

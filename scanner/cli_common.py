@@ -1,0 +1,205 @@
+"""Plumbing shared by the ``platscan`` commands: common options, loading with clear errors, writing files.
+
+Library errors become one-line messages and exit code 2 here; nothing below the CLI exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from reports.render import OutputFile, render_report
+from scanner.criteria import Profile, ProfileError, load_profile
+from scanner.engine import Unit
+from scanner.model import Result, Status
+from scanner.plugin import Catalogue, Check, SelectionError, discover_checks, select_checks
+from scanner.registry import Targets, TargetsError, load_targets
+from scanner.runner import Stop
+from scanner.store import Store, StoreError
+from scanner.waivers import Waiver, WaiverError, load_waivers
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 2
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("platscan.db"),
+        show_default=True,
+        help="SQLite database that holds every scan.",
+    )(func)
+
+
+def selection_options(func: F) -> F:
+    func = click.option(
+        "--skip",
+        multiple=True,
+        metavar="CHECKS",
+        help="Leave out these families or check ids (comma-separated, repeatable).",
+    )(func)
+    return click.option(
+        "--only",
+        multiple=True,
+        metavar="CHECKS",
+        help="Run only these families or check ids, e.g. --only tls or --only tls.cert_expired,tls.protocol_ssl.",
+    )(func)
+
+
+def fail_usage(message: str) -> NoReturn:
+    click.echo(f"platscan: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def load_catalogue(quiet: bool = False) -> Catalogue:
+    catalogue = discover_checks()
+    if not quiet:
+        for problem in catalogue.problems:
+            click.echo(f"warning: {problem}", err=True)
+    return catalogue
+
+
+def choose_checks(catalogue: Catalogue, only: Sequence[str], skip: Sequence[str], active: bool) -> tuple[Check, ...]:
+    try:
+        checks = select_checks(catalogue.checks, only, skip, active)
+    except SelectionError as exc:
+        fail_usage(str(exc))
+    if not checks:
+        fail_usage("the selection leaves no check to run")
+    return checks
+
+
+def open_profile(name: str, catalogue: Catalogue) -> Profile:
+    try:
+        return load_profile(name, {check.id for check in catalogue.checks})
+    except ProfileError as exc:
+        fail_usage(str(exc))
+
+
+def open_store(path: Path) -> Store:
+    try:
+        return Store(path)
+    except StoreError as exc:
+        fail_usage(str(exc))
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (cron timeouts, systemd, a closed terminal) stop a scan as Ctrl-C does:
+    collectors killed, finished endpoints kept, the scan marked interrupted."""
+
+    def stop(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        raise Stop(f"stopped by {name}", exit_code=128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Progress:
+    """A one-line progress counter on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = 0
+        self.done = 0
+        self.failing = 0
+
+    def started(self, total: int) -> None:
+        self.total = total
+        self._draw()
+
+    def finished(self, unit: Unit, results: Sequence[Result]) -> None:
+        self.done += 1
+        self.failing += sum(1 for r in results if r.status == Status.FAIL)
+        self._draw()
+        if self.enabled and self.done == self.total:
+            click.echo("", err=True)
+
+    def _draw(self) -> None:
+        if self.enabled:
+            click.echo(
+                f"\rscanned {self.done}/{self.total} endpoints, {self.failing} failing checks", nl=False, err=True
+            )
+
+
+def read_targets(path: Path, overrides: dict[str, Any], platforms: Sequence[str] = ()) -> Targets:
+    try:
+        targets = load_targets(path, overrides)
+        return targets.only(tuple(platforms))
+    except TargetsError as exc:
+        click.echo(f"platscan: {path} has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyError as exc:
+        fail_usage(str(exc.args[0]))
+
+
+def build_report(
+    store: Store,
+    scan_id: int | None,
+    fmt: str,
+    lang: str,
+    platform: str | None,
+    profile: str | None,
+    main_name: str = "fleet.html",
+) -> list[OutputFile]:
+    from reports.view import build
+
+    try:
+        scan_row = store.scan(scan_id)
+    except StoreError as exc:
+        fail_usage(str(exc))
+    if platform is not None and platform not in {p["id"] for p in store.platforms(scan_row.id)}:
+        fail_usage(f"scan {scan_row.id} has no platform {platform!r}")
+    name = profile or str(store.scan_settings(scan_row.id).get("profile", "vn-baseline"))
+    fleet = build(store, scan_row, open_profile(name, load_catalogue(quiet=True)), platform)
+    return render_report(fmt, fleet, lang, platform, main_name)
+
+
+def write_files(output: Path, files: Sequence[OutputFile]) -> None:
+    for file in files:
+        if file.name is None:
+            write_output(output, file.text)
+        elif str(output) != "-":
+            write_output(output.parent / file.name, file.text, announce=False)
+
+
+def write_output(output: Path, text: str, announce: bool = True) -> None:
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        fail_usage(f"cannot write {output}: {exc.strerror}")
+    if announce:
+        click.echo(f"wrote {output}", err=True)
+
+
+def read_waivers(path: Path | None, targets_file: Path | None) -> list[Waiver]:
+    if path is None and targets_file is not None and (targets_file.parent / "waivers.toml").is_file():
+        path = targets_file.parent / "waivers.toml"
+    if path is None:
+        return []
+    try:
+        return load_waivers(path)
+    except WaiverError as exc:
+        click.echo(f"platscan: {path} has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_USAGE)

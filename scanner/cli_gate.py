@@ -1,0 +1,280 @@
+"""``platscan gate``: the CI go-live gate. Scans, decides against the bar, writes JUnit/SARIF, exits."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reports.view import FleetView, PlatformView, build
+from scanner.cli_common import (
+    build_report,
+    choose_checks,
+    db_option,
+    fail_usage,
+    load_catalogue,
+    open_profile,
+    open_store,
+    read_targets,
+    read_waivers,
+    selection_options,
+    stop_on_signals,
+    write_output,
+)
+from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
+from scanner.model import Platform, Severity
+from scanner.plugin import ScanSettings
+from scanner.registry import GRADES, Targets, check_ca_bundle, host_problem, url_problem
+from scanner.runner import ScanInterrupted, execute_scan
+from scanner.store import Store
+
+_LABELS = {
+    Outcome.PASSED: "PASSED",
+    Outcome.BELOW_BAR: "FAILED",
+    Outcome.COULD_NOT_SCAN: "COULD NOT SCAN",
+}
+
+
+@click.command(
+    epilog="""\b
+Exit codes:
+  0  every platform meets the bar
+  1  at least one platform is below the bar
+  2  usage or configuration error (bad option, targets file, waivers file, database)
+  3  could not scan: a check could not run (endpoint unreachable, nmap missing, ...)
+     A gate never passes because a scan failed; warnings alone never fail it.
+  130/143  interrupted (Ctrl-C / SIGTERM)"""
+)
+@click.argument("targets_file", metavar="[TARGETS]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--url", help="Gate one URL that is not in a targets file (the URL is the whole scope).")
+@click.option("--level", type=click.IntRange(1, 5), default=3, show_default=True, help="Security level, with --url.")
+@click.option("--allowed-ports", default="80,443", show_default=True, help="Ports meant to be open, with --url.")
+@click.option("--resolve", "resolves", multiple=True, metavar="HOST=IP", help="Connect to IP for HOST (with --url).")
+@click.option("--ca-bundle", type=click.Path(dir_okay=False, path_type=Path), help="Extra trust anchors (PEM).")
+@click.option("--platform", "platforms", multiple=True, metavar="ID", help="Gate only this platform (repeatable).")
+@selection_options
+@click.option("--min-grade", type=click.Choice(GRADES), help=f"Lowest passing grade [default: {DEFAULT_MIN_GRADE}].")
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    help=f"Fail on any unwaived failure at this severity or above [default: {DEFAULT_FAIL_ON.value}].",
+)
+@click.option(
+    "--require-compliant/--no-require-compliant",
+    default=None,
+    help="Also require compliance with the criteria at the platform's level.",
+)
+@click.option(
+    "--waivers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Waivers file [default: waivers.toml beside TARGETS].",
+)
+@click.option("--baseline", metavar="SCAN_ID|last-passed", help="Fail only on what is new or worse than this scan.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Write SARIF 2.1.0 here.")
+@db_option
+@click.option("--timeout", type=click.FloatRange(0.5, 300), help="Seconds per network operation.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the verdict lines.")
+def gate(
+    targets_file: Path | None,
+    url: str | None,
+    level: int,
+    allowed_ports: str,
+    resolves: tuple[str, ...],
+    ca_bundle: Path | None,
+    platforms: tuple[str, ...],
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    min_grade: str | None,
+    fail_on: str | None,
+    require_compliant: bool | None,
+    waivers: Path | None,
+    baseline: str | None,
+    junit: Path | None,
+    sarif: Path | None,
+    db: Path,
+    timeout: float | None,
+    quiet: bool,
+) -> None:
+    """Go-live gate for CI: scan, then exit non-zero when a platform does not meet the bar.
+
+    The bar: a minimum grade (default B), no unwaived failure at --fail-on or above (default
+    high), and with --require-compliant the criteria at the platform's level. Per-platform
+    defaults come from [platforms.gate] in the targets file; options override them.
+
+    \b
+    Examples:
+      platscan gate targets.toml --platform dvc --junit junit.xml --sarif platscan.sarif
+      platscan gate --url https://staging.dvc.nghean.example/ --level 3 --allowed-ports 443 \\
+                    --resolve staging.dvc.nghean.example=10.20.0.5 --ca-bundle gov-ca.pem
+    """
+    overrides: dict[str, Any] = {}
+    if timeout is not None:
+        overrides["timeout"] = timeout
+    if ca_bundle is not None:
+        bundle = check_ca_bundle(ca_bundle.resolve())
+        if isinstance(bundle, str):
+            fail_usage(f"--ca-bundle: {bundle}")
+        overrides["ca_bundle"] = bundle
+    if (targets_file is None) == (url is None):
+        fail_usage("give either a TARGETS file or --url URL")
+    if url is not None:
+        if platforms:
+            fail_usage("--platform goes with a TARGETS file, not with --url")
+        targets = adhoc_targets(url, level, allowed_ports, resolves, overrides)
+    else:
+        assert targets_file is not None
+        targets = read_targets(targets_file, overrides, platforms)
+    waiver_list = read_waivers(waivers, targets_file)
+    catalogue = load_catalogue(quiet=True)
+    checks = choose_checks(catalogue, only, skip, active=False)
+    profile = open_profile(targets.settings.profile, catalogue)
+    if not quiet:
+        for warning in sorted({w for check in checks if (w := check.preflight(targets.settings))}):
+            click.echo(f"warning: {warning}", err=True)
+    with open_store(db) as store:
+        baselines = {p.id: resolve_baseline(store, baseline, p.id) for p in targets.platforms} if baseline else {}
+        try:
+            with stop_on_signals():
+                outcome = execute_scan(
+                    targets, checks, store, profile, {"only": list(only), "skip": list(skip)}, waivers=waiver_list
+                )
+        except ScanInterrupted as exc:
+            click.echo(f"platscan gate: {exc.stop.reason}; not a pass", err=True)
+            sys.exit(exc.stop.exit_code)
+        fleet = build(store, store.scan(outcome.scan_id), profile)
+        gated = []
+        for view in sorted(fleet.platforms, key=lambda v: v.id):
+            own = next(p for p in targets.platforms if p.id == view.id)
+            item = judge(view, bar_for(own, min_grade, fail_on, require_compliant), baselines.get(view.id))
+            store.save_gate(outcome.scan_id, view.id, int(item.verdict.outcome), view.score.grade, item.verdict.reasons)
+            gated.append(item)
+        write_ci_files(store, outcome.scan_id, junit, sarif)
+    worst = summarise(gated, fleet, outcome.scan_id, quiet)
+    sys.exit(int(worst))
+
+
+def adhoc_targets(
+    url: str, level: int, allowed_ports: str, resolves: Sequence[str], overrides: dict[str, Any]
+) -> Targets:
+    from urllib.parse import urlsplit
+
+    problem = url_problem(url)
+    if problem:
+        fail_usage(f"--url: {problem}")
+    host = urlsplit(url).hostname or ""
+    try:
+        ports = tuple(sorted({int(p) for p in allowed_ports.split(",") if p.strip()}))
+    except ValueError:
+        fail_usage(f"--allowed-ports: {allowed_ports!r} is not a comma-separated list of ports")
+    if not all(1 <= p <= 65535 for p in ports):
+        fail_usage(f"--allowed-ports: {allowed_ports!r} has a port outside 1-65535")
+    resolve: list[tuple[str, str]] = []
+    for entry in resolves:
+        name, _, address = entry.partition("=")
+        if not address or host_problem(address) or host_problem(name):
+            fail_usage(f"--resolve: {entry!r} is not HOST=IP")
+        if name.lower() != host.lower():
+            fail_usage(f"--resolve: {name} is not the host of --url ({host}); the URL is the whole scope")
+        resolve.append((name.lower(), address))
+    platform_id = re.sub(r"[^a-z0-9._-]", "-", host.lower())[:64] or "target"
+    platform = Platform(id=platform_id, name=url, level=level, urls=(url,), allowed_ports=ports, resolve=tuple(resolve))
+    return Targets(path=Path("--url"), settings=replace(ScanSettings(), **overrides), platforms=(platform,))
+
+
+def resolve_baseline(store: Store, baseline: str, platform: str) -> Baseline | None:
+    latest = max((s.id for s in store.scans()), default=0) + 1
+    if baseline == "last-passed":
+        scan_id = store.last_passed(platform, latest)
+        if scan_id is None:
+            return None  # no passing scan yet: the full bar applies
+    elif baseline.isdigit():
+        scan_id = int(baseline)
+        if scan_id not in {s.id for s in store.scans()}:
+            fail_usage(f"--baseline: no scan {scan_id} in {store.path}")
+    else:
+        fail_usage(f"--baseline: {baseline!r} is not a scan number or last-passed")
+    verdicts = {(c, e): v for (p, c, e), v in store.verdicts(scan_id).items() if p == platform}
+    grade = store.stored_scores([scan_id])[scan_id].get(platform, (None, None))[1]
+    return Baseline(scan_id=scan_id, verdicts=verdicts, grade=grade)
+
+
+@dataclass(frozen=True)
+class Gated:
+    verdict: GateVerdict
+    bar: Bar
+    baseline: Baseline | None
+    view: PlatformView
+
+
+def judge(view: PlatformView, bar: Bar, baseline: Baseline | None) -> Gated:
+    waived = [r for r in view.results if (r.check, r.endpoint) in view.waived]
+    verdict = decide(view.id, view.results, view.score, view.compliance, bar, waived, baseline)
+    return Gated(verdict, bar, baseline, view)
+
+
+def bar_for(platform: Platform, min_grade: str | None, fail_on: str | None, require: bool | None) -> Bar:
+    own = platform.gate
+    return Bar(
+        min_grade=min_grade or (own.min_grade if own and own.min_grade else DEFAULT_MIN_GRADE),
+        fail_on=Severity(fail_on) if fail_on else (own.fail_on if own and own.fail_on else DEFAULT_FAIL_ON),
+        require_compliant=bool(
+            require if require is not None else (own.require_compliant if own and own.require_compliant else False)
+        ),
+    )
+
+
+def write_ci_files(store: Store, scan_id: int, junit: Path | None, sarif: Path | None) -> None:
+    for path, fmt in ((junit, "junit"), (sarif, "sarif")):
+        if path is not None:
+            (file,) = build_report(store, scan_id, fmt, "en", None, None)
+            write_output(path, file.text)
+
+
+def summarise(gated: Sequence[Gated], fleet: FleetView, scan_id: int, quiet: bool) -> Outcome:
+    """Print what was decided and why; return the worst outcome (the exit code)."""
+    for waiver in fleet.expired_waivers:
+        click.echo(
+            f"warning: waiver for {waiver.platform} {waiver.check} expired on {waiver.expires}; it no longer applies"
+        )
+    for waiver in fleet.stale_waivers:
+        click.echo(f"warning: waiver for {waiver.platform} {waiver.check} matches no failure (stale): remove it")
+    for item in gated:
+        verdict, bar, view = item.verdict, item.bar, item.view
+        terms = f"min grade {bar.min_grade}, fail on {bar.fail_on.value}"
+        if item.baseline is not None:
+            terms = f"new or worse than scan {item.baseline.scan_id}, fail on {bar.fail_on.value}"
+        if bar.require_compliant:
+            terms += ", compliant"
+        click.echo(f"{_LABELS[verdict.outcome]}  {view.id} ({view.name}): grade {verdict.grade or '-'}; bar: {terms}")
+        for reason in verdict.reasons:
+            click.echo(f"  - {reason}")
+        if quiet:
+            continue
+        for result in verdict.blocking:
+            click.echo(f"    [{result.severity.value}] {result.check} {result.endpoint}: {result.detail}")
+            fix = next((line.strip() for line in result.remediation.splitlines() if line.strip()), "")
+            if fix:
+                click.echo(f"        fix: {fix}")
+        if verdict.outcome == Outcome.BELOW_BAR and view.score.fixes and view.score.next_grade:
+            click.echo(f"  to reach {view.score.next_grade}: fix {', '.join(view.score.fixes)}")
+        if verdict.waived:
+            click.echo(f"  waived: {len(verdict.waived)} ({', '.join(sorted({r.check for r in verdict.waived}))})")
+        if verdict.notes:
+            click.echo(f"  warnings: {len(verdict.notes)} (warnings never fail the gate)")
+    worst = max((item.verdict.outcome for item in gated), default=Outcome.PASSED)
+    below = sum(1 for item in gated if item.verdict.outcome == Outcome.BELOW_BAR)
+    unscanned = sum(1 for item in gated if item.verdict.outcome == Outcome.COULD_NOT_SCAN)
+    if worst == Outcome.PASSED:
+        click.echo(f"gate passed: {len(gated)} platform(s) meet the bar (scan {scan_id})")
+    else:
+        click.echo(
+            f"gate failed: {below} below the bar, {unscanned} could not be scanned, of {len(gated)} "
+            f"(scan {scan_id}; exit {int(worst)})"
+        )
+    return worst
