@@ -75,7 +75,7 @@ def run_unit(
 ) -> list[Result]:
     """Run every check of ``unit``; an exception in a check becomes that check's ``error`` result."""
     deadline = time.monotonic() + settings.endpoint_timeout
-    ctx = ScanContext(unit.platform, settings, facts, deadline)
+    ctx = ScanContext(unit.platform, settings, facts, deadline, checks=(check.id for check in unit.checks))
     results: list[Result] = []
     for check in unit.checks:
         started = time.monotonic()

@@ -64,7 +64,12 @@ class Verdict:
 
 
 class ScanContext:
-    """What a check may use while it runs on one endpoint: its platform, the settings, the shared facts."""
+    """What a check may use while it runs on one endpoint: its platform, the settings, the shared facts.
+
+    ``checks`` holds the ids of every check that runs on this endpoint in this scan (empty when not
+    known), so that checks sharing one collection can shape it to what was selected: the auth
+    family's active checks, for instance, send only the login attempts the selected checks need.
+    """
 
     def __init__(
         self,
@@ -72,11 +77,13 @@ class ScanContext:
         settings: ScanSettings,
         facts: FactCache,
         deadline: float,
+        checks: Iterable[str] = (),
     ) -> None:
         self.platform = platform
         self.settings = settings
         self._facts = facts
         self.deadline = deadline
+        self.checks = frozenset(checks)
 
     def collect(self, key: Hashable, collector: Callable[..., T], *args: Any) -> T:
         """Facts for ``key``, gathered once per scan by ``collector(*args)`` in a worker process.

@@ -23,6 +23,8 @@ STABLE_IDS = {
         cookie_flags cors version_disclosure trace_enabled directory_listing sensitive_files error_disclosure
         mixed_content security_txt""",
     "ports": "unexpected_open cleartext_service database_exposed remote_admin_exposed version_disclosure",
+    "auth": """login_https form_action_https basic_over_http protected_paths admin_exposed session_cookie lockout
+        user_enumeration""",
 }
 
 CATALOGUE = discover_checks()

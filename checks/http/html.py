@@ -33,8 +33,11 @@ class Resource:
 
 @dataclass(frozen=True)
 class FormInput:
+    """A form control. ``value``: its ``value`` attribute (hidden CSRF tokens; the auth family posts them back)."""
+
     name: str
     type: str
+    value: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class _Collector(HTMLParser):
         self.raw_resources: list[tuple[str, str, str, bool]] = []
         self.raw_links: list[str] = []
         self.forms: list[tuple[str | None, str, list[FormInput]]] = []
+        self.in_form = False
         self.csp_meta: list[str] = []
         self.referrer_meta: list[str] = []
 
@@ -102,9 +106,10 @@ class _Collector(HTMLParser):
             self.raw_links.append(values["href"])
         elif tag == "form":
             self.forms.append((values.get("action") or None, (values.get("method") or "get").lower(), []))
-        elif tag in ("input", "button", "select", "textarea") and self.forms:
-            kind = values.get("type", "text" if tag == "input" else tag).lower()
-            self.forms[-1][2].append(FormInput(values.get("name", ""), kind))
+            self.in_form = True
+        elif tag in ("input", "button", "select", "textarea") and self.forms and self.in_form:
+            kind = values.get("type", "text" if tag == "input" else "submit" if tag == "button" else tag).lower()
+            self.forms[-1][2].append(FormInput(values.get("name", ""), kind, values.get("value", "")))
         for attribute in ("src", "data", "poster"):
             if values.get(attribute) and ((tag, attribute) in ACTIVE or (tag, attribute) in PASSIVE):
                 self.raw_resources.append((tag, attribute, values[attribute], (tag, attribute) in ACTIVE))
@@ -115,6 +120,8 @@ class _Collector(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self.in_title = False
+        elif tag == "form":
+            self.in_form = False
 
     def handle_data(self, data: str) -> None:
         if self.in_title and len("".join(self.title)) < 500:

@@ -32,11 +32,22 @@ class Requirement:
 
 
 @dataclass(frozen=True)
+class NotTestable:
+    """A requirement no external scanner can judge (logging, backups, …): listed so reports say so."""
+
+    title: str
+    title_vi: str
+    current: str
+    levels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Profile:
     id: str
     title: str
     version: str
     requirements: tuple[Requirement, ...]
+    not_testable: tuple[NotTestable, ...] = ()
 
     def criteria_by_check(self) -> dict[str, tuple[str, ...]]:
         """check id -> the ids of the requirements it evidences, in profile order."""
@@ -105,6 +116,19 @@ def _parse(doc: dict[str, Any], label: str, known_checks: Collection[str] | None
                 if check not in known_checks:
                     problems.append(f"{where}: unknown check id {check!r}")
         requirements.append(requirement)
+    not_testable = []
+    for index, raw in enumerate(doc.get("not_testable", [])):
+        try:
+            not_testable.append(
+                NotTestable(
+                    title=str(raw["title"]),
+                    title_vi=str(raw.get("title_vi", raw["title"])),
+                    current=str(raw.get("current", "")),
+                    levels=tuple(int(level) for level in raw.get("levels", [1, 2, 3, 4, 5])),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"{label}: not_testable[{index}]: missing or invalid field {exc}")
     if problems:
         raise ProfileError("\n".join(problems))
     return Profile(
@@ -112,4 +136,5 @@ def _parse(doc: dict[str, Any], label: str, known_checks: Collection[str] | None
         title=str(meta.get("title", label)),
         version=str(meta.get("version", "")),
         requirements=tuple(requirements),
+        not_testable=tuple(not_testable),
     )

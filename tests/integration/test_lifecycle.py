@@ -44,6 +44,7 @@ def test_demo_scans_its_fleet_and_says_where_the_results_are(tmp_path: Path) -> 
     assert status[("nongnghiep", "tls.cert_chain_incomplete")] == "fail"
     assert status[("dvc", "tls.protocol_legacy")] == "pass" and status[("dvc", "tls.cert_untrusted")] == "pass"
     assert "error" not in {s for s in status.values()}
+    assert not {check for _, check in status if check in ("auth.lockout", "auth.user_enumeration")}  # never active
 
 
 def count_results(db: Path) -> int:

@@ -1,0 +1,10 @@
+"""The auth family: how a platform handles logins, judged from outside with pure functions.
+
+``_collect`` gathers the facts in worker processes through the http family's scoped client (and
+reuses the http family's collection of each registered URL, so the main page is not requested
+twice); ``forms`` finds login forms and reads answers; ``consoles`` recognises admin consoles; the
+checks in ``login`` (credentials in transit), ``access`` (protected paths, admin consoles),
+``session`` (the session cookie after a real login) and ``active`` (lockout and user enumeration,
+opt-in) judge them through ``base.AuthCheck``, which owns the policy and redacts credentials.
+Settings, what each check sends, and the authorisation the active checks need: docs/auth.md.
+"""

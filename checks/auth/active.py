@@ -1,0 +1,360 @@
+"""Active checks (opt-in with ``platscan scan --active``, and only for a platform with a declared test
+account): account lockout after repeated failed logins, and user enumeration at the login.
+
+They send failed logins to a real system. A lockout test locks the test account (that is the point):
+use a dedicated account, never a person's, and have written authorisation (docs/auth.md).
+"""
+
+from __future__ import annotations
+
+import abc
+import statistics
+from typing import Any, ClassVar
+
+from checks.auth._collect import (
+    ENUMERATION,
+    FINAL,
+    LOCKOUT,
+    TEST_ACCOUNT,
+    UNKNOWN_USER,
+    collect_active,
+    lockout_limit,
+)
+from checks.auth.base import AuthCheck, credentials_missing
+from checks.auth.facts import ActiveFacts, Attempt, LoginFacts, LoginOutcome
+from checks.auth.session import collect_session, login_evidence, login_target, not_logged_in
+from checks.http.base import clip, listing, plural
+from checks.http.facts import HttpFacts
+from scanner.model import Endpoint, Severity, Status
+from scanner.plugin import ScanContext, Verdict
+
+#: Which collection phase each active check needs.
+PHASES = {"auth.user_enumeration": ENUMERATION, "auth.lockout": LOCKOUT}
+#: A failed login this slow, and this many times slower than the first ones, is throttling.
+SLOW_SECONDS = 1.0
+SLOWDOWN_FACTOR = 3.0
+#: Timing differences smaller than this are noise on a real network.
+TIMING_MIN_SECONDS = 0.1
+TIMING_MIN_RATIO = 1.5
+
+
+class ActiveCheck(AuthCheck):
+    """An active auth check: runs once per platform, needs --active and the test account."""
+
+    active: ClassVar[bool] = True
+    per_platform: ClassVar[bool] = True
+    logs_in: ClassVar[bool] = True
+
+    def precondition(self, endpoint: Endpoint, ctx: ScanContext) -> Verdict | None:
+        if not ctx.settings.active:
+            return Verdict(
+                Status.SKIP,
+                "Not run: active checks send failed logins and run only with `platscan scan --active`.",
+                {"url": endpoint.target},
+            )
+        missing = credentials_missing(ctx.platform)
+        if missing:
+            return Verdict(
+                Status.SKIP,
+                f"Not run: {missing}. Active checks need a dedicated test account (and written authorisation).",
+                {"url": endpoint.target},
+            )
+        return None
+
+    def phases(self, ctx: ScanContext) -> tuple[str, ...]:
+        """The phases to collect: this check's, and those of the other selected active checks (in the fixed
+        order enumeration, lockout), so one collection serves both and neither spoils the other."""
+        wanted = {PHASES[self.id]} | {phase for check, phase in PHASES.items() if check in ctx.checks}
+        return tuple(phase for phase in (ENUMERATION, LOCKOUT) if phase in wanted)
+
+    def assess(self, endpoint: Endpoint, ctx: ScanContext, http: HttpFacts) -> Verdict:
+        login = collect_session(self, ctx, http)  # the account must work before it is tested
+        if isinstance(login, Verdict):
+            return login
+        if not login.logged_in:
+            return not_logged_in(login, "a lock could not be told from a wrong account")
+        target = login_target(ctx.platform, http)
+        assert target is not None  # the login above found one
+        phases = self.phases(ctx)
+        key = ("auth-active", ctx.platform.id, phases)
+        active: ActiveFacts = ctx.collect(key, collect_active, target, phases, ctx.settings, self.budget(ctx))
+        return self.judge(login, active)
+
+    @abc.abstractmethod
+    def judge(self, login: LoginFacts, active: ActiveFacts) -> Verdict:
+        """The verdict from the login and the attempts. Pure."""
+
+
+def sent_evidence(login: LoginFacts, active: ActiveFacts, attempts: list[Attempt]) -> dict[str, Any]:
+    """Exactly what was sent (who, which password kind, how many, answers and timings), never a password."""
+    out: dict[str, Any] = {
+        "login_page": login.page_url,
+        "level": active.level,
+        "limit": active.limit,
+        "phases": list(active.phases),
+    }
+    if login.form is not None:
+        out["form"] = login.form.evidence()
+    if any(a.account == UNKNOWN_USER for a in attempts):
+        out["unknown_user"] = active.unknown_user
+    out["sent"] = {
+        "failed_logins_test_account": len(
+            [a for a in active.attempts if a.account == TEST_ACCOUNT and a.password == "wrong"]
+        ),
+        "failed_logins_unknown_user": len([a for a in active.attempts if a.account == UNKNOWN_USER]),
+        "correct_password_logins": len([a for a in active.attempts if a.password == "correct"]) + 1,
+        "requests": active.requests + login.requests,
+    }
+    out["attempts"] = clip((a.evidence() for a in attempts), 30)
+    if active.stopped:
+        out["stopped"] = active.stopped
+    return out
+
+
+class Lockout(ActiveCheck):
+    id: ClassVar[str] = "auth.lockout"
+    title: ClassVar[str] = "The account is locked or throttled after repeated failed logins"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "Without a lock or a slowdown after a few wrong passwords, an attacker can try passwords (or passwords "
+        "leaked from other sites) against officials' accounts for as long as they like. TCVN 14423 x.5.2.2 a asks "
+        "for a lock after at most 5 failures for business software at level 2 and above (10 at level 1)."
+    )
+    remediation: ClassVar[str] = (
+        "Lock the account (12 hours to 30 days, with an administrator unlock) or throttle it after N failed logins "
+        "(5 at level ≥ 2, 10 at level 1), count failures per account and per source address, and show the same "
+        "message whatever the reason. In the application: Django `django-axes` (`AXES_FAILURE_LIMIT = 5`), Spring "
+        "Security: a listener for `AuthenticationFailureBadCredentialsEvent` that locks the account, ASP.NET Core "
+        "Identity `options.Lockout.MaxFailedAccessAttempts = 5` with `lockoutOnFailure: true`, Keycloak Brute Force "
+        "Detection (Max Login Failures 5), Laravel `ThrottlesLogins`. In front of it, slow down the login URL:\n"
+        "nginx: `limit_req_zone $binary_remote_addr zone=login:10m rate=5r/m;` and `location = /dang-nhap { "
+        "limit_req zone=login burst=5 nodelay; limit_req_status 429; proxy_pass http://app; }`\n"
+        "Apache: mod_security rules counting failed logins per IP (`IP:login_failures`, `deprecatevar`), or "
+        "mod_evasive on the login URL\n"
+        'IIS: Dynamic IP Restrictions (`<dynamicIpSecurity><denyByRequestRate enabled="true" '
+        'maxRequests="10" requestIntervalInMilliseconds="60000" /></dynamicIpSecurity>`).'
+    )
+
+    def judge(self, login: LoginFacts, active: ActiveFacts) -> Verdict:
+        return judge_lockout(login, active)
+
+
+def _slowdown(failed: list[Attempt]) -> str | None:
+    times = [a.elapsed for a in failed if a.outcome is LoginOutcome.REJECTED]
+    if len(times) < 3:
+        return None
+    start = min(times[:2])
+    last = times[-1]
+    if last >= SLOW_SECONDS and last >= SLOWDOWN_FACTOR * max(start, 0.01):
+        return f"the answers slowed from {round(start * 1000)} ms to {round(last * 1000)} ms"
+    return None
+
+
+def judge_lockout(login: LoginFacts, active: ActiveFacts) -> Verdict:
+    """Pure: after at most N+1 failed logins the correct password is refused (locked) or the attempts are
+    throttled (429, Retry-After, a CAPTCHA appearing, a growing delay)."""
+    if not login.logged_in:
+        return not_logged_in(login, "a lock could not be told from a wrong account")
+    if active.message:
+        return Verdict(Status.ERROR, f"The lockout test did not run: {active.message}.", login_evidence(login))
+    attempts = list(active.attempts)
+    evidence = sent_evidence(login, active, attempts)
+    failed = [a for a in attempts if a.account == TEST_ACCOUNT and a.password == "wrong"]
+    n = active.limit
+    if any(a.logged_in for a in failed):
+        return Verdict(
+            Status.ERROR,
+            "A wrong password looked like a successful login, so platscan cannot tell a lock from a login here: "
+            "set success_marker in [platforms.auth] to text shown only after logging in.",
+            evidence,
+        )
+    finals = [a for a in attempts if a.phase == FINAL]
+    if not finals:
+        unusable = next((a for a in failed if a.outcome not in (LoginOutcome.REJECTED, LoginOutcome.LOGGED_IN)), None)
+        why = (unusable.error or unusable.outcome.value) if unusable else (active.stopped or "the time budget ran out")
+        return Verdict(
+            Status.ERROR, f"The lockout test stopped before the correct password was tried: {why}.", evidence
+        )
+    final = finals[0]
+    signals: list[str] = []
+    throttled_at = next((a for a in failed if a.throttled), None)
+    if throttled_at is not None:
+        signals.append(f"attempt {throttled_at.number} was answered {throttled_at.status}")
+    first_captcha = attempts[0].captcha if attempts else False
+    captcha_at = next((a for a in failed if a.captcha and not first_captcha), None)
+    if captcha_at is not None:
+        signals.append(f"a CAPTCHA appeared at attempt {captcha_at.number}")
+    slow = _slowdown(failed)
+    if slow:
+        signals.append(slow)
+    if final.throttled:
+        signals.append(f"the correct password was answered {final.status}")
+    count = f"{plural(len(failed), 'failed login')} (N = {n} at level {active.level})"
+    if final.outcome is LoginOutcome.REJECTED and (final.throttled or throttled_at is not None):
+        return Verdict(
+            Status.PASS,
+            f"Failed logins are throttled: {listing(signals)} (after {count}).",
+            evidence,
+        )
+    if final.outcome is LoginOutcome.REJECTED:
+        how = " and the answer speaks of a lock or too many attempts" if final.locked_words else ""
+        extra = f"; also {listing(signals)}" if signals else ""
+        return Verdict(
+            Status.PASS,
+            f"After {count} the correct password was refused{how}: the account is locked{extra}.",
+            evidence,
+        )
+    if final.logged_in and signals:
+        return Verdict(
+            Status.PASS,
+            f"Failed logins are throttled: {listing(signals)} (after {count}; the correct password then still worked).",
+            evidence,
+        )
+    if final.logged_in:
+        return Verdict(
+            Status.FAIL,
+            f"After {count} the correct password still logged in at once: no lock and no throttling within "
+            f"{n + 1} attempts.",
+            evidence,
+        )
+    if (
+        final.outcome is LoginOutcome.UNREACHABLE
+        and failed
+        and all(a.outcome is LoginOutcome.REJECTED for a in failed[:2])
+    ):
+        return Verdict(
+            Status.WARN,
+            f"After {count} the login stopped answering ({final.error}): a block by address, or a fault; check the "
+            "server's logs.",
+            evidence,
+            Severity.LOW,
+        )
+    return Verdict(
+        Status.ERROR,
+        f"The correct password could not be tried after {count}: {final.error or final.outcome.value}.",
+        evidence,
+    )
+
+
+class UserEnumeration(ActiveCheck):
+    id: ClassVar[str] = "auth.user_enumeration"
+    title: ClassVar[str] = "The login does not reveal which accounts exist"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    why: ClassVar[str] = (
+        "When the login answers an unknown account differently from a wrong password (another message, status, "
+        "redirect or response time), an attacker can list the real accounts of officials first and then aim "
+        "password guessing and phishing at them."
+    )
+    remediation: ClassVar[str] = (
+        'Answer every failed login the same way: one message ("Tên đăng nhập hoặc mật khẩu không đúng" / '
+        '"Invalid user name or password"), the same status, page and redirect, and the same work (check a dummy '
+        "password hash when the account does not exist so the time does not differ). Do the same on password-reset "
+        'and registration pages ("if the account exists, an e-mail has been sent"). Framework settings: Spring '
+        "Security keeps `hideUserNotFoundExceptions=true` (the default); ASP.NET Core Identity returns "
+        "`SignInResult.Failed` for both; Django's `authenticate()` already runs the hasher for unknown users. Rate "
+        "limiting in the web server (nginx `limit_req`, Apache mod_security, IIS Dynamic IP Restrictions) makes "
+        "what remains slow to exploit."
+    )
+
+    def judge(self, login: LoginFacts, active: ActiveFacts) -> Verdict:
+        return judge_enumeration(login, active)
+
+
+def _common_lines(attempts: list[Attempt]) -> set[str]:
+    sets = [set(a.text) for a in attempts]
+    return set.intersection(*sets) if sets else set()
+
+
+def _all_lines(attempts: list[Attempt]) -> set[str]:
+    return set().union(*(set(a.text) for a in attempts)) if attempts else set()
+
+
+def judge_enumeration(login: LoginFacts, active: ActiveFacts) -> Verdict:
+    """Pure: an unknown account and the test account with a wrong password get the same answer."""
+    if not login.logged_in:
+        return not_logged_in(login, "an unknown account could not be compared with a real one")
+    if active.message:
+        return Verdict(Status.ERROR, f"The enumeration test did not run: {active.message}.", login_evidence(login))
+    unknown = active.of(ENUMERATION, UNKNOWN_USER)
+    known = active.of(ENUMERATION, TEST_ACCOUNT)
+    attempts = unknown + known
+    attempts.sort(key=lambda a: a.number)
+    evidence = sent_evidence(login, active, attempts)
+    usable = (LoginOutcome.REJECTED, LoginOutcome.LOGGED_IN)
+    bad = [a for a in attempts if a.outcome not in usable]
+    if not unknown or not known or bad:
+        why = (bad[0].error or bad[0].outcome.value) if bad else "the attempts were not sent"
+        return Verdict(Status.ERROR, f"The enumeration test could not compare the answers: {why}.", evidence)
+    if any(a.logged_in for a in attempts):
+        return Verdict(
+            Status.ERROR,
+            "A failed login looked like a successful one, so the answers cannot be compared: set success_marker "
+            "in [platforms.auth].",
+            evidence,
+        )
+    differences: list[str] = []
+    u_status = {a.status for a in unknown}
+    k_status = {a.status for a in known}
+    if not u_status & k_status:
+        differences.append(
+            f"status {'/'.join(str(s) for s in sorted(u_status, key=str))} for an unknown account, "
+            f"{'/'.join(str(s) for s in sorted(k_status, key=str))} for a wrong password"
+        )
+    u_paths = {a.final_path for a in unknown}
+    k_paths = {a.final_path for a in known}
+    if not u_paths & k_paths:
+        differences.append(f"the answer ends at {listing(sorted(u_paths))} versus {listing(sorted(k_paths))}")
+    only_unknown = sorted(_common_lines(unknown) - _all_lines(known))
+    only_known = sorted(_common_lines(known) - _all_lines(unknown))
+    if only_unknown or only_known:
+        evidence["text_differences"] = {
+            "unknown_user_only": only_unknown[:3],
+            "test_account_only": only_known[:3],
+        }
+        sample = (only_unknown or only_known)[0]
+        differences.append(f"the page text differs (e.g. {sample!r} appears for only one of them)")
+    u_times = [a.elapsed for a in unknown]
+    k_times = [a.elapsed for a in known]
+    u_median, k_median = statistics.median(u_times), statistics.median(k_times)
+    evidence["median_ms"] = {"unknown_user": round(u_median * 1000), "wrong_password": round(k_median * 1000)}
+    if differences:
+        return Verdict(
+            Status.FAIL,
+            f"The login tells an unknown account from a wrong password: {listing(differences)}.",
+            evidence,
+        )
+    u_lengths = {a.length for a in unknown}
+    k_lengths = {a.length for a in known}
+    hints: list[str] = []
+    if len(u_lengths) == 1 and len(k_lengths) == 1 and u_lengths != k_lengths:
+        hints.append(
+            f"the answers are {u_lengths.pop()} bytes for an unknown account and {k_lengths.pop()} for a wrong password"
+        )
+    slow, fast = (k_times, u_times) if k_median > u_median else (u_times, k_times)
+    gap = abs(k_median - u_median)
+    if (
+        min(slow) > max(fast)
+        and gap >= TIMING_MIN_SECONDS
+        and max(u_median, k_median) >= TIMING_MIN_RATIO * min(u_median, k_median)
+    ):
+        hints.append(
+            f"a wrong password takes {round(k_median * 1000)} ms and an unknown account {round(u_median * 1000)} ms "
+            "(medians; timing may reveal which accounts exist)"
+        )
+    if hints:
+        return Verdict(
+            Status.WARN,
+            f"Same status, page and message, but {listing(hints)}.",
+            evidence,
+            Severity.LOW,
+        )
+    status = "/".join(str(s) for s in sorted(u_status | k_status, key=str))
+    return Verdict(
+        Status.PASS,
+        f"An unknown account and a wrong password get the same answer ({plural(len(attempts), 'attempt')}: status "
+        f"{status}, the same page text; median times {round(u_median * 1000)} ms and {round(k_median * 1000)} ms).",
+        evidence,
+    )
+
+
+__all__ = ["LOCKOUT", "Lockout", "UserEnumeration", "judge_enumeration", "judge_lockout", "lockout_limit"]
