@@ -728,6 +728,7 @@ class PlatformPage:
     compliance: Compliance
     compliance_caption: str
     requirements: tuple[RequirementRow, ...]
+    not_testable: tuple[tuple[str, str], ...]
     severities: tuple[SeverityCount, ...]
     groups: tuple[SeverityGroup, ...]
     finding_count: int
@@ -790,7 +791,13 @@ def platform_page(
 
     counts = view.severity_counts()
     score = view.score
+    not_testable = tuple(
+        (item.title_vi if t.lang == "vi" else item.title, item.current)
+        for item in fleet.profile.not_testable
+        if view.level in item.levels
+    )
     return PlatformPage(
+        not_testable=not_testable,
         id=view.id,
         name=view.name,
         owner=view.owner,

@@ -107,6 +107,16 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "affected_platforms": ("Platforms", "Nền tảng"),
     "new_marker": ("New", "Mới"),
     "waived_marker": ("Waived", "Được miễn trừ"),
+    "not_testable_title": (
+        "{count} requirements at this level cannot be tested from outside",
+        "{count} yêu cầu ở cấp độ này không thể kiểm tra từ bên ngoài",
+    ),
+    "not_testable_intro": (
+        "A scanner sees only what the network shows. These must be verified by audit; "
+        "a good grade does not cover them.",
+        "Công cụ rà quét chỉ thấy những gì lộ ra trên mạng. Các yêu cầu sau phải được kiểm tra "
+        "bằng đánh giá trực tiếp; xếp hạng tốt không bao gồm chúng.",
+    ),
     "waived_by": (
         "Waived until {expires}, approved by {approved_by}: {reason}. It does not count in the grade.",
         "Được miễn trừ đến {expires}, do {approved_by} phê duyệt: {reason}. Không tính vào xếp hạng.",

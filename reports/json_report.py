@@ -77,7 +77,11 @@ def scan_document(fleet: FleetView) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "scan": fleet.scan.to_json(),
-        "profile": {"id": fleet.profile.id, "version": fleet.profile.version},
+        "profile": {
+            "id": fleet.profile.id,
+            "version": fleet.profile.version,
+            "not_testable": [{"title": n.title, "levels": list(n.levels)} for n in fleet.profile.not_testable],
+        },
         "previous_scan": fleet.previous.id if fleet.previous else None,
         "waivers": {
             "expired": [w.to_json() for w in fleet.expired_waivers],

@@ -62,3 +62,10 @@ def test_every_check_is_named_in_a_test() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in TESTS.rglob("*.py") if p.name != "test_contract.py")
     untested = sorted(check.id for check in CATALOGUE.checks if f'"{check.id}"' not in text)
     assert untested == []
+
+
+def test_docs_criteria_mapping_is_current() -> None:
+    from scanner.criteria.table import block
+
+    docs = (TESTS.parent / "docs" / "criteria.md").read_text(encoding="utf-8")
+    assert block(load_profile("vn-baseline")) in docs, "regenerate: python -m scanner.criteria.table"

@@ -82,12 +82,12 @@ def test_require_compliant() -> None:
         r("tls.https_available"),
         r("tls.protocol_tls12"),
         r("tls.client_cert_required"),
-        r("tls.protocol_tls13", Status.FAIL, Severity.LOW),
+        r("tls.cert_expiring", Status.FAIL, Severity.MEDIUM),
     ]
     assert gate(results).outcome == Outcome.PASSED
     verdict = gate(results, Bar(require_compliant=True))
     assert verdict.outcome == Outcome.BELOW_BAR
-    assert any(reason.startswith("not compliant at level 3: VN-A2 not met") for reason in verdict.reasons)
+    assert any(reason.startswith("not compliant at level 3: VN-A6 not met") for reason in verdict.reasons)
 
 
 def test_baseline_fails_only_on_new_or_worse() -> None:
