@@ -6,11 +6,19 @@ check could not run); warnings pass with the warning in system-out, so they neve
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
 from scanner.model import Result, Status
 from scanner.waivers import Waiver
+
+# XML 1.0 cannot carry most control characters; a server can put them in anything we quote.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def render(
@@ -34,18 +42,18 @@ def render(
             case = ET.SubElement(
                 suite,
                 "testcase",
-                name=f"{result.check} [{result.endpoint}]",
+                name=_xml(f"{result.check} [{result.endpoint}]"),
                 classname=f"platscan.{platform}.{result.check.split('.', 1)[0]}",
                 time=f"{result.duration:.3f}",
             )
             waiver = waivers.get((result.platform, result.check, result.endpoint))
             if result.status == Status.FAIL and waiver is None:
                 counts["failures"] += 1
-                failure = ET.SubElement(case, "failure", message=result.detail, type=result.severity.value)
-                failure.text = f"{result.title}\n\n{result.detail}\n\nHow to fix:\n{result.remediation}"
+                failure = ET.SubElement(case, "failure", message=_xml(result.detail), type=result.severity.value)
+                failure.text = _xml(f"{result.title}\n\n{result.detail}\n\nHow to fix:\n{result.remediation}")
             elif result.status == Status.ERROR:
                 counts["errors"] += 1
-                ET.SubElement(case, "error", message=result.detail, type="could-not-scan")
+                ET.SubElement(case, "error", message=_xml(result.detail), type="could-not-scan")
             elif result.status == Status.SKIP or waiver is not None:
                 counts["skipped"] += 1
                 message = (
@@ -53,9 +61,9 @@ def render(
                     if waiver
                     else result.detail
                 )
-                ET.SubElement(case, "skipped", message=message)
+                ET.SubElement(case, "skipped", message=_xml(message))
             elif result.status == Status.WARN:
-                ET.SubElement(case, "system-out").text = f"warning ({result.severity.value}): {result.detail}"
+                ET.SubElement(case, "system-out").text = _xml(f"warning ({result.severity.value}): {result.detail}")
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+from reports.render import render_report
 from reports.view import FleetView, PlatformView, build
 from scanner.cli_common import (
-    build_report,
     choose_checks,
     db_option,
     fail_usage,
@@ -27,17 +28,36 @@ from scanner.cli_common import (
     write_output,
 )
 from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
-from scanner.model import Platform, Severity
+from scanner.model import Platform, Severity, Status
 from scanner.plugin import ScanSettings
 from scanner.registry import GRADES, Targets, check_ca_bundle, host_problem, url_problem
 from scanner.runner import ScanInterrupted, execute_scan
 from scanner.store import Store
+from scanner.waivers import apply_waivers, scan_day, waivers_of_scan
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _LABELS = {
     Outcome.PASSED: "PASSED",
     Outcome.BELOW_BAR: "FAILED",
     Outcome.COULD_NOT_SCAN: "COULD NOT SCAN",
 }
+
+
+def never_pass_on_a_crash(func: F) -> F:
+    """An unexpected failure exits 3 (could not scan), never 1 or 0: a gate must not read as a verdict."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:
+            click.echo(f"platscan gate: could not complete: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(int(Outcome.COULD_NOT_SCAN))
+
+    return wrapper  # type: ignore[return-value]
 
 
 @click.command(
@@ -48,6 +68,7 @@ Exit codes:
   2  usage or configuration error (bad option, targets file, waivers file, database)
   3  could not scan: a check could not run (endpoint unreachable, nmap missing, ...)
      A gate never passes because a scan failed; warnings alone never fail it.
+     An unexpected internal failure also exits 3.
   130/143  interrupted (Ctrl-C / SIGTERM)"""
 )
 @click.argument("targets_file", metavar="[TARGETS]", required=False, type=click.Path(dir_okay=False, path_type=Path))
@@ -80,6 +101,7 @@ Exit codes:
 @db_option
 @click.option("--timeout", type=click.FloatRange(0.5, 300), help="Seconds per network operation.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict lines.")
+@never_pass_on_a_crash
 def gate(
     targets_file: Path | None,
     url: str | None,
@@ -148,13 +170,17 @@ def gate(
             click.echo(f"platscan gate: {exc.stop.reason}; not a pass", err=True)
             sys.exit(exc.stop.exit_code)
         fleet = build(store, store.scan(outcome.scan_id), profile)
+        inactive = {check.id for check in catalogue.checks if check.active}
         gated = []
         for view in sorted(fleet.platforms, key=lambda v: v.id):
             own = next(p for p in targets.platforms if p.id == view.id)
-            item = judge(view, bar_for(own, min_grade, fail_on, require_compliant), baselines.get(view.id))
-            store.save_gate(outcome.scan_id, view.id, int(item.verdict.outcome), view.score.grade, item.verdict.reasons)
-            gated.append(item)
-        write_ci_files(store, outcome.scan_id, junit, sarif)
+            bar = bar_for(own, min_grade, fail_on, require_compliant)
+            gated.append(judge(view, bar, baselines.get(view.id), inactive))
+        write_ci_files(fleet, junit, sarif)
+        # Stored last: a verdict whose CI files could not be written must not become `last-passed`.
+        for item in gated:
+            verdict = item.verdict
+            store.save_gate(outcome.scan_id, item.view.id, int(verdict.outcome), verdict.grade, verdict.reasons)
     worst = summarise(gated, fleet, outcome.scan_id, quiet)
     sys.exit(int(worst))
 
@@ -188,20 +214,26 @@ def adhoc_targets(
 
 
 def resolve_baseline(store: Store, baseline: str, platform: str) -> Baseline | None:
-    latest = max((s.id for s in store.scans()), default=0) + 1
+    """The baseline for ``platform``: its known, unwaived failures and grade in that scan."""
+    scans = store.scans()
     if baseline == "last-passed":
-        scan_id = store.last_passed(platform, latest)
+        scan_id = store.last_passed(platform, max((s.id for s in scans), default=0) + 1)
         if scan_id is None:
-            return None  # no passing scan yet: the full bar applies
+            return None  # nothing has passed yet: the full bar applies
     elif baseline.isdigit():
         scan_id = int(baseline)
-        if scan_id not in {s.id for s in store.scans()}:
+        if scan_id not in {s.id for s in scans}:
             fail_usage(f"--baseline: no scan {scan_id} in {store.path}")
     else:
         fail_usage(f"--baseline: {baseline!r} is not a scan number or last-passed")
-    verdicts = {(c, e): v for (p, c, e), v in store.verdicts(scan_id).items() if p == platform}
     grade = store.stored_scores([scan_id])[scan_id].get(platform, (None, None))[1]
-    return Baseline(scan_id=scan_id, verdicts=verdicts, grade=grade)
+    if grade is None:
+        fail_usage(f"--baseline: scan {scan_id} has no grade for platform {platform!r}")
+    results = store.results(scan_id, platform)
+    scan = store.scan(scan_id)
+    waived = apply_waivers(waivers_of_scan(store.scan_settings(scan_id)), results, scan_day(scan.started))
+    failures = {(r.check, r.endpoint): r for r in results if r.status == Status.FAIL and waived.covers(r) is None}
+    return Baseline(scan_id=scan_id, failures=failures, grade=grade)
 
 
 @dataclass(frozen=True)
@@ -212,9 +244,9 @@ class Gated:
     view: PlatformView
 
 
-def judge(view: PlatformView, bar: Bar, baseline: Baseline | None) -> Gated:
+def judge(view: PlatformView, bar: Bar, baseline: Baseline | None, inactive: set[str]) -> Gated:
     waived = [r for r in view.results if (r.check, r.endpoint) in view.waived]
-    verdict = decide(view.id, view.results, view.score, view.compliance, bar, waived, baseline)
+    verdict = decide(view.id, view.results, view.score, view.compliance, bar, waived, baseline, inactive)
     return Gated(verdict, bar, baseline, view)
 
 
@@ -229,10 +261,10 @@ def bar_for(platform: Platform, min_grade: str | None, fail_on: str | None, requ
     )
 
 
-def write_ci_files(store: Store, scan_id: int, junit: Path | None, sarif: Path | None) -> None:
+def write_ci_files(fleet: FleetView, junit: Path | None, sarif: Path | None) -> None:
     for path, fmt in ((junit, "junit"), (sarif, "sarif")):
         if path is not None:
-            (file,) = build_report(store, scan_id, fmt, "en", None, None)
+            (file,) = render_report(fmt, fleet)
             write_output(path, file.text)
 
 

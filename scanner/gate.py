@@ -8,7 +8,7 @@ a check that could not run makes the verdict "could not scan" (exit 3), not a pa
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scanner.compliance import Compliance, RequirementStatus
@@ -38,19 +38,32 @@ class Bar:
     require_compliant: bool = False
 
 
+# In these families one result lists several findings (open ports, exposed paths, consoles), so a
+# changed detail is a new finding; TLS details carry counters (days left) and are compared by severity.
+ITEMISED_FAMILIES = ("ports", "http", "auth")
+
+
 @dataclass(frozen=True)
 class Baseline:
     """An earlier scan to compare with: only what is new or worse than it fails the gate.
 
     Attributes:
         scan_id: the baseline scan.
-        verdicts: (check, endpoint) -> (status, severity) in the baseline.
-        grade: the platform's grade in the baseline.
+        failures: (check, endpoint) -> the failure accepted as known debt (failures that were only
+            waived in the baseline are not: when the waiver lapses they count as new).
+        grade: the platform's grade in the baseline; the gate fails if it gets worse.
     """
 
     scan_id: int
-    verdicts: Mapping[tuple[str, str], tuple[str, str]]
-    grade: str | None
+    failures: Mapping[tuple[str, str], Result]
+    grade: str
+
+    def accepts(self, result: Result) -> bool:
+        """Whether ``result`` is a failure the baseline already had, no worse."""
+        before = self.failures.get((result.check, result.endpoint))
+        if before is None or result.severity.rank > before.severity.rank:
+            return False
+        return result.check.split(".", 1)[0] not in ITEMISED_FAMILIES or result.detail == before.detail
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,6 @@ class GateVerdict:
     outcome: Outcome
     reasons: tuple[str, ...]
     blocking: tuple[Result, ...] = ()
-    unscanned: tuple[Result, ...] = ()
     waived: tuple[Result, ...] = ()
     grade: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -73,27 +85,23 @@ def decide(
     bar: Bar,
     waived: Sequence[Result] = (),
     baseline: Baseline | None = None,
+    gate_cannot_run: Collection[str] = (),
 ) -> GateVerdict:
-    """The verdict for one platform; ``results`` exclude nothing, ``waived`` lists the waived ones."""
+    """The verdict for one platform.
+
+    ``results`` exclude nothing; ``waived`` lists the waived ones; ``gate_cannot_run`` names checks
+    the gate never runs (active checks), whose requirements it cannot judge.
+    """
     waived_keys = {(r.check, r.endpoint) for r in waived}
-    unscanned = tuple(r for r in results if r.status == Status.ERROR)
+    unscanned = [r for r in results if r.status == Status.ERROR]
     if unscanned or score.grade is None:
         untested = sorted({f"{r.check.split('.')[0]} not tested: {r.detail}" for r in unscanned})
         return GateVerdict(
-            platform,
-            Outcome.COULD_NOT_SCAN,
-            tuple(untested) or ("nothing could be tested",),
-            unscanned=unscanned,
-            grade=score.grade,
+            platform, Outcome.COULD_NOT_SCAN, tuple(untested) or ("nothing could be tested",), grade=score.grade
         )
 
     def is_new_or_worse(result: Result) -> bool:
-        if baseline is None:
-            return True
-        before = baseline.verdicts.get((result.check, result.endpoint))
-        if before is None or before[0] != Status.FAIL.value:
-            return True
-        return result.severity.rank > Severity(before[1]).rank
+        return baseline is None or not baseline.accepts(result)
 
     blocking = tuple(
         r
@@ -108,30 +116,38 @@ def decide(
         reasons.append(f"{len(blocking)} unwaived failure(s) at {bar.fail_on.value} or above")
     grade = score.grade
     if baseline is not None:
-        floor = baseline.grade
-        if floor is not None and _rank(grade) < _rank(floor):
-            reasons.append(f"grade {grade} is worse than the baseline's {floor} (scan {baseline.scan_id})")
+        if _rank(grade) < _rank(baseline.grade):
+            reasons.append(f"grade {grade} is worse than the baseline's {baseline.grade} (scan {baseline.scan_id})")
     elif _rank(grade) < _rank(bar.min_grade):
         reasons.append(f"grade {grade} is below the minimum {bar.min_grade}")
+    notes: list[str] = []
     if bar.require_compliant:
-        unmet = [
-            r.requirement.id
-            for r in compliance.requirements
-            if r.requirement.mandatory
-            and r.status == RequirementStatus.NOT_MET
-            and any((c, e) not in waived_keys for c in r.failing for e in _endpoints(results, c))
-        ]
-        untested = [
-            r.requirement.id
-            for r in compliance.requirements
-            if r.requirement.mandatory and r.status == RequirementStatus.NOT_TESTED
-        ]
+        failing_at: dict[str, list[str]] = {}
+        for r in results:
+            if r.status == Status.FAIL and (r.check, r.endpoint) not in waived_keys:
+                failing_at.setdefault(r.check, []).append(r.endpoint)
+        unmet, untested, needs_active = [], [], []
+        for req in compliance.requirements:
+            if not req.requirement.mandatory or req.status == RequirementStatus.MET:
+                continue
+            if any(check in failing_at for check in req.failing):
+                unmet.append(req.requirement.id)
+            elif req.untested and all(check in gate_cannot_run for check in req.untested):
+                needs_active.append(req.requirement.id)
+            elif req.untested or req.status == RequirementStatus.NOT_TESTED:
+                # A waiver covers the failures, but what has not run is still not established.
+                untested.append(req.requirement.id)
         if unmet:
             reasons.append(f"not compliant at level {compliance.level}: {', '.join(unmet)} not met")
         if untested:
             reasons.append(f"compliance at level {compliance.level} not established: {', '.join(untested)} not tested")
+        if needs_active:
+            notes.append(
+                f"{', '.join(needs_active)} rest on active checks, which the gate never runs: "
+                "judge them with an authorised `platscan scan --active`"
+            )
     outcome = Outcome.BELOW_BAR if reasons else Outcome.PASSED
-    notes = tuple(f"{r.check} on {r.endpoint}: warning ({r.detail})" for r in results if r.status == Status.WARN)
+    notes.extend(f"{r.check} on {r.endpoint}: warning ({r.detail})" for r in results if r.status == Status.WARN)
     return GateVerdict(
         platform,
         outcome,
@@ -139,13 +155,9 @@ def decide(
         blocking=blocking,
         waived=tuple(waived),
         grade=grade,
-        notes=notes,
+        notes=tuple(notes),
     )
 
 
 def _rank(grade: str | None) -> int:
     return GRADE_ORDER.index(grade) if grade in GRADE_ORDER else -1
-
-
-def _endpoints(results: Sequence[Result], check: str) -> list[str]:
-    return [r.endpoint for r in results if r.check == check and r.status == Status.FAIL]

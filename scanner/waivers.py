@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from scanner.model import Result, Status
+from scanner.scoring import CheckOutcome, cap_for
 
 WAIVER_KEYS = {"platform", "check", "endpoint", "reason", "approved_by", "expires"}
 WAIVABLE = (Status.FAIL, Status.WARN)
+MAX_WAIVER_DAYS = 366  # an exception is re-approved at least once a year
+_CHECK_PATTERN = re.compile(r"[a-z0-9]+\.[a-z0-9_*?\[\]]+")
 
 
 class WaiverError(Exception):
@@ -41,11 +44,12 @@ class Waiver:
     line: int = 0
 
     def matches(self, result: Result) -> bool:
-        return (
-            result.platform == self.platform
-            and fnmatch.fnmatchcase(result.check, self.check)
-            and fnmatch.fnmatchcase(result.endpoint, self.endpoint)
-        )
+        if result.platform != self.platform or not fnmatch.fnmatchcase(result.endpoint, self.endpoint):
+            return False
+        if self.check == result.check:
+            return True
+        # A pattern never covers a finding that caps the grade at F: those are waived by exact id only.
+        return fnmatch.fnmatchcase(result.check, self.check) and not caps_at_f(result)
 
     def expired(self, on: dt.date) -> bool:
         return on > self.expires
@@ -90,6 +94,11 @@ class WaiverOutcome:
         return self.waived.get((result.platform, result.check, result.endpoint))
 
 
+def caps_at_f(result: Result) -> bool:
+    outcome = CheckOutcome(result.check, Status.FAIL, result.severity, result.detail, 1)
+    return cap_for(outcome) == "F"
+
+
 def apply_waivers(waivers: Sequence[Waiver], results: Iterable[Result], on: dt.date) -> WaiverOutcome:
     failures = [r for r in results if r.status in WAIVABLE]
     waived: dict[tuple[str, str, str], Waiver] = {}
@@ -108,8 +117,9 @@ def apply_waivers(waivers: Sequence[Waiver], results: Iterable[Result], on: dt.d
     return WaiverOutcome(waived=waived, expired=tuple(expired), stale=tuple(stale))
 
 
-def load_waivers(path: Path) -> list[Waiver]:
+def load_waivers(path: Path, today: dt.date | None = None) -> list[Waiver]:
     """Read and validate a waivers file; every problem names the file, line, entry and field."""
+    today = today or dt.date.today()
     try:
         text = path.read_text(encoding="utf-8")
         doc = tomllib.loads(text)
@@ -144,8 +154,13 @@ def load_waivers(path: Path) -> list[Waiver]:
         if not isinstance(expires, dt.date):
             problems.append(f"{where}: expires: required (a date without quotes, e.g. expires = 2027-03-31)")
         check = entry.get("check")
-        if isinstance(check, str) and not re.fullmatch(r"[a-z0-9_*?.\[\]]+", check):
-            problems.append(f"{where}: check: {check!r} is not a check id or pattern such as tls.protocol_legacy")
+        if isinstance(check, str) and not _CHECK_PATTERN.fullmatch(check):
+            problems.append(
+                f"{where}: check: {check!r} is not a check id or a pattern within one family "
+                "(tls.protocol_legacy, http.*)"
+            )
+        if isinstance(expires, dt.date) and (expires - today).days > MAX_WAIVER_DAYS:
+            problems.append(f"{where}: expires: {expires} is more than a year ahead; waivers are re-approved yearly")
         if len(problems) == before:
             assert isinstance(expires, dt.date)
             waivers.append(

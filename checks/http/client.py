@@ -450,6 +450,9 @@ class HttpClient:
             if outcome.status == 303 or (outcome.status in (301, 302) and current_method == "POST"):
                 current_method = "GET" if current_method != "HEAD" else "HEAD"
                 current_data = None
+            elif current_data is not None and parts.scheme != "https":
+                # A 307/308 would resend the body (perhaps credentials) in clear: stop here instead.
+                return Fetch(method, url, tuple(responses), blocked_redirect=target)
             current_url = target
         return Fetch(
             method,
@@ -489,9 +492,15 @@ class HttpClient:
         cap: int,
     ) -> HttpResponse | FetchError:
         hostport = _host_port(url)
+        if data is not None and hostport in self.tls_problems:
+            # A body may carry credentials: it never goes to a server whose certificate failed.
+            return FetchError(
+                ErrorKind.TLS,
+                f"Not sent: {hostport}'s certificate does not verify ({self.tls_problems[hostport]}).",
+            )
         verify = hostport not in self.tls_problems
         outcome = self._attempt(method, url, headers, data, cap, verify)
-        if isinstance(outcome, _TlsFailure) and verify:
+        if isinstance(outcome, _TlsFailure) and verify and data is None:
             # Not verifiable, or too old for a default client: read it anyway, and say so.
             first = outcome.error
             outcome = self._attempt(method, url, headers, data, cap, verify=False)

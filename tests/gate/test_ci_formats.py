@@ -74,3 +74,15 @@ def test_junit_reads_back(tmp_path: Path) -> None:
     assert cases[f"tls.cert_untrusted [{URL}]"].is_passed, "warnings never fail a build"
     (error,) = next(iter(suites["mail: mail"])).result
     assert isinstance(error, Error) and error.message == "timed out"
+
+
+def test_junit_survives_control_characters_from_servers(tmp_path: Path) -> None:
+    hostile = Result(
+        "auth.login_https", "dvc", URL, Status.FAIL, Severity.CRITICAL, "Login", "Location: /x\x00\x1b[31m"
+    )
+    path = tmp_path / "junit.xml"
+    path.write_text(junit.render([hostile]))
+    (suite,) = list(JUnitXml.fromfile(str(path)))
+    (case,) = list(suite)
+    (failure,) = case.result
+    assert failure.message.startswith("Location: /x")

@@ -93,7 +93,7 @@ def test_require_compliant() -> None:
 def test_baseline_fails_only_on_new_or_worse() -> None:
     old = [*BASE, r("tls.protocol_legacy", Status.FAIL, Severity.HIGH)]
     baseline = Baseline(
-        scan_id=4, verdicts={(x.check, x.endpoint): (x.status.value, x.severity.value) for x in old}, grade="B"
+        scan_id=4, failures={(x.check, x.endpoint): x for x in old if x.status == Status.FAIL}, grade="B"
     )
     assert gate(old, baseline=baseline).outcome == Outcome.PASSED, "known failures do not fail in baseline mode"
     worse = [*BASE, r("tls.protocol_legacy", Status.FAIL, Severity.CRITICAL)]
@@ -102,6 +102,35 @@ def test_baseline_fails_only_on_new_or_worse() -> None:
     verdict = gate(new, baseline=baseline)
     assert [b.check for b in verdict.blocking] == ["tls.cert_expired"]
     assert "grade F is worse than the baseline's B (scan 4)" in verdict.reasons
+
+
+def test_baseline_sees_a_new_item_inside_a_known_finding() -> None:
+    """One ports result lists every exposed database: a second database is new, not known debt."""
+    known = Result("ports.database_exposed", "dvc", "dvc.test", Status.FAIL, Severity.CRITICAL, "DB", "MySQL on 3306")
+    now = Result(
+        "ports.database_exposed",
+        "dvc",
+        "dvc.test",
+        Status.FAIL,
+        Severity.CRITICAL,
+        "DB",
+        "MySQL on 3306, PostgreSQL on 5432",
+    )
+    baseline = Baseline(scan_id=2, failures={(known.check, known.endpoint): known}, grade="F")
+    assert gate([*BASE, known], baseline=baseline).outcome == Outcome.PASSED
+    assert gate([*BASE, now], baseline=baseline).outcome == Outcome.BELOW_BAR
+
+
+def test_requirements_resting_on_active_checks_are_noted_not_failed() -> None:
+    results = [r("tls.https_available"), r("tls.protocol_tls12"), r("tls.client_cert_required")]
+    profile = PROFILE
+    requirement_ids = {q.id for q in profile.requirements if q.checks == ("auth.lockout",)}
+    assert requirement_ids, "vn-baseline has a lockout requirement evidenced by an active check only"
+    scored = score_platform(results)
+    compliance = assess(profile, 3, results)
+    verdict = decide("dvc", results, scored, compliance, Bar(require_compliant=True), gate_cannot_run={"auth.lockout"})
+    assert not any(next(iter(requirement_ids)) in reason for reason in verdict.reasons)
+    assert any("rest on active checks" in note for note in verdict.notes)
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))

@@ -75,3 +75,22 @@ def test_bad_file_names_file_line_entry_and_field(tmp_path: Path) -> None:
     path.write_text("[[waivers]\n")
     with pytest.raises(WaiverError, match="not valid TOML"):
         load_waivers(path)
+
+
+def test_patterns_are_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.toml"
+    entry = '[[waivers]]\nplatform = "dvc"\ncheck = "{check}"\nreason = "r"\napproved_by = "a"\nexpires = {expires}\n'
+    path.write_text(entry.format(check="*", expires="2027-01-01"))
+    with pytest.raises(WaiverError, match="not a check id or a pattern within one family"):
+        load_waivers(path, today=dt.date(2026, 11, 21))
+    path.write_text(entry.format(check="tls.*", expires="2099-12-31"))
+    with pytest.raises(WaiverError, match="more than a year ahead"):
+        load_waivers(path, today=dt.date(2026, 11, 21))
+    path.write_text(
+        entry.format(check="tls.*", expires="2027-06-30") + entry.format(check="tls.cert_expired", expires="2027-06-30")
+    )
+    broad, exact = load_waivers(path, today=dt.date(2026, 11, 21))
+    expired = Result("tls.cert_expired", "dvc", "https://dvc.nghean.example/", Status.FAIL, Severity.CRITICAL, "t", "x")
+    legacy = fail("tls.protocol_legacy")
+    assert broad.matches(legacy) and not broad.matches(expired), "a pattern never waives an F-capping finding"
+    assert exact.matches(expired), "an exact id can, with its own approval"

@@ -69,6 +69,8 @@ def site(request: Request) -> Reply:
         return Reply(303, (("Location", "/landing"),))
     if path == "/temporary":
         return Reply(307, (("Location", "/landing"),))
+    if path == "/downgrade":
+        return Reply(307, (("Location", f"http://{HOST}:{request.header('X-Plain-Port')}/landing"),))
     if path == "/off":
         return Reply(302, (("Location", request.header("X-Canary") or "https://elsewhere.example/"),))
     if path == "/redirect-huge":
@@ -148,6 +150,29 @@ def test_an_untrusted_certificate_is_read_anyway_and_recorded(server: HttpSiteSe
     assert first.final is not None and first.final.status == 200 and first.final.tls_verified is False
     assert second.final is not None and second.final.tls_verified is False
     assert "certificate not trusted" in problems[f"{HOST}:{server.port}"]
+
+
+def test_a_body_never_goes_where_its_certificate_failed(server: HttpSiteServer) -> None:
+    """Reading an untrusted server is fine; sending it a form (perhaps a password) is not."""
+    with HttpClient(platform(), settings(None)) as client:
+        assert client.get(f"https://{HOST}:{server.port}/").final is not None  # learns the certificate fails
+        before = len(server.seen)
+        posted = client.fetch("POST", f"https://{HOST}:{server.port}/landing", data={"password": "s3cret"})
+    assert posted.final is None and posted.error is not None and posted.error.kind is ErrorKind.TLS
+    assert "Not sent" in posted.error.message
+    assert len(server.seen) == before, "the POST must not reach the server"
+
+
+def test_a_307_to_plain_http_does_not_resend_the_body(tls: Tls, server: HttpSiteServer) -> None:
+    with HttpSiteServer(site) as plain, HttpClient(platform(), settings(tls)) as client:
+        posted = client.fetch(
+            "POST",
+            f"https://{HOST}:{server.port}/downgrade",
+            headers={"X-Plain-Port": str(plain.port)},
+            data={"password": "s3cret"},
+        )
+        assert posted.blocked_redirect == f"http://{HOST}:{plain.port}/landing"
+        assert plain.seen == [] or all(r.method != "POST" for r in plain.seen)
 
 
 def test_a_self_signed_server_under_the_wrong_name(tls: Tls, tmp_path: Path) -> None:
