@@ -17,7 +17,7 @@ from scanner.criteria import Profile
 from scanner.model import Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import GRADE_ORDER, PlatformScore, score_platform
 from scanner.store import Store
-from scanner.waivers import Waiver, apply_waivers, scan_day, scoring_view, waivers_of_scan
+from scanner.waivers import Waiver, outcome_for_scan, scoring_view
 
 HISTORY_SCANS = 10
 EXPIRY_WARNING_DAYS = 30
@@ -115,11 +115,7 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
         before.setdefault(p, {})[(check, endpoint)] = status
     recent = [*earlier[-(HISTORY_SCANS - 1) :], scan]
     stored = store.stored_scores([s.id for s in recent])
-    waivers = apply_waivers(
-        waivers_of_scan(store.scan_settings(scan.id)),
-        [r for own in results.values() for r in own],
-        scan_day(scan.started),
-    )
+    waivers = outcome_for_scan(store.scan_settings(scan.id), scan.started, [r for own in results.values() for r in own])
 
     views = []
     for row in rows:

@@ -17,6 +17,7 @@ import click
 from reports.render import OutputFile, render_report
 from scanner.criteria import Profile, ProfileError, load_profile
 from scanner.engine import Unit
+from scanner.gate import Outcome
 from scanner.model import Result, Status
 from scanner.plugin import Catalogue, Check, SelectionError, discover_checks, select_checks
 from scanner.registry import Targets, TargetsError, load_targets
@@ -26,7 +27,7 @@ from scanner.waivers import Waiver, WaiverError, load_waivers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_USAGE = 2
+EXIT_USAGE = int(Outcome.USAGE)
 
 
 def db_option(func: F) -> F:

@@ -33,7 +33,7 @@ from scanner.plugin import ScanSettings
 from scanner.registry import GRADES, Targets, check_ca_bundle, host_problem, url_problem
 from scanner.runner import ScanInterrupted, execute_scan
 from scanner.store import Store
-from scanner.waivers import apply_waivers, scan_day, waivers_of_scan
+from scanner.waivers import outcome_for_scan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -231,7 +231,7 @@ def resolve_baseline(store: Store, baseline: str, platform: str) -> Baseline | N
         fail_usage(f"--baseline: scan {scan_id} has no grade for platform {platform!r}")
     results = store.results(scan_id, platform)
     scan = store.scan(scan_id)
-    waived = apply_waivers(waivers_of_scan(store.scan_settings(scan_id)), results, scan_day(scan.started))
+    waived = outcome_for_scan(store.scan_settings(scan_id), scan.started, results)
     failures = {(r.check, r.endpoint): r for r in results if r.status == Status.FAIL and waived.covers(r) is None}
     return Baseline(scan_id=scan_id, failures=failures, grade=grade)
 

@@ -12,7 +12,7 @@ from scanner.plugin import Check
 from scanner.registry import Targets
 from scanner.scoring import PlatformScore, score_platform
 from scanner.store import Store
-from scanner.waivers import Waiver, apply_waivers, scan_day, scoring_view, waivers_of_scan
+from scanner.waivers import Waiver, outcome_for_scan, scoring_view
 
 
 class Stop(KeyboardInterrupt):
@@ -94,9 +94,7 @@ def execute_scan(
 def save_scores(store: Store, scan_id: int) -> dict[str, PlatformScore]:
     """Grade every platform of a stored scan with the current rules and its waivers; keep the grades."""
     results = store.results(scan_id)
-    outcome = apply_waivers(
-        waivers_of_scan(store.scan_settings(scan_id)), results, scan_day(store.scan(scan_id).started)
-    )
+    outcome = outcome_for_scan(store.scan_settings(scan_id), store.scan(scan_id).started, results)
     by_platform: dict[str, list[Result]] = {p["id"]: [] for p in store.platforms(scan_id)}
     for result in scoring_view(results, outcome):
         by_platform.setdefault(result.platform, []).append(result)

@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from scanner.evidence import listing
 from scanner.model import Result, Severity, Status
 
 SCORING_VERSION = 1
@@ -171,7 +172,7 @@ class PlatformScore:
         if self.partial:
             parts.append(f"Partial: {self.coverage.tested} of {self.coverage.applicable} applicable checks tested.")
         if self.next_grade and self.fixes:
-            parts.append(f"Fix {_and_list(self.fixes)} to reach {self.next_grade}.")
+            parts.append(f"Fix {listing(self.fixes, limit=len(self.fixes))} to reach {self.next_grade}.")
         return " ".join(parts)
 
 
@@ -269,7 +270,3 @@ def _lift(outcomes: Sequence[CheckOutcome], grade: str, complete: bool) -> tuple
 def _reaches(outcomes: Sequence[CheckOutcome], target: str, complete: bool) -> bool:
     _, _, grade = _grade(outcomes, complete)
     return GRADE_ORDER.index(grade) >= GRADE_ORDER.index(target)
-
-
-def _and_list(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

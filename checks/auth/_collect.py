@@ -40,9 +40,10 @@ from checks.auth.forms import (
 )
 from checks.http._collect import plain_twin
 from checks.http.client import PAGE_CAP, PROBE_CAP, HttpClient, origin_of
-from checks.http.facts import Fetch, HttpResponse, shorten
+from checks.http.facts import Fetch, HttpResponse
 from checks.http.html import Form, FormInput, page_info
 from checks.http.parsers import parse_set_cookie
+from scanner.evidence import shorten
 from scanner.model import Platform
 from scanner.plugin import ScanSettings
 from scanner.registry import in_scope

@@ -10,9 +10,9 @@ from checks.auth.consoles import ADMIN_PATHS, Console, identify, like_baseline
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import looks_like_login_url
 from checks.http._collect import same_resource
-from checks.http.base import clip, listing, plural
-from checks.http.facts import Fetch, HttpFacts, HttpResponse, shorten
+from checks.http.facts import Fetch, HttpFacts, HttpResponse
 from checks.http.html import page_info
+from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 

@@ -23,8 +23,8 @@ from checks.auth._collect import (
 from checks.auth.base import AuthCheck, credentials_missing
 from checks.auth.facts import ActiveFacts, Attempt, LoginFacts, LoginOutcome
 from checks.auth.session import collect_session, login_evidence, login_target, not_logged_in
-from checks.http.base import clip, listing, plural
 from checks.http.facts import HttpFacts
+from scanner.evidence import clip, listing, plural
 from scanner.model import Endpoint, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 

@@ -37,7 +37,8 @@ from checks.auth.forms import replace_all
 from checks.http._collect import HttpTarget, collect_http, plain_twin, same_resource
 from checks.http.base import unreachable
 from checks.http.client import origin_of
-from checks.http.facts import HttpFacts, shorten
+from checks.http.facts import HttpFacts
+from scanner.evidence import shorten
 from scanner.facts import CollectionError
 from scanner.model import Endpoint, Platform, Result, Status, normalize_host
 from scanner.plugin import Check, ScanContext, Verdict

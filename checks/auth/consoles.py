@@ -26,8 +26,9 @@ from urllib.parse import quote, urlsplit
 
 from checks.auth.forms import looks_like_login_url
 from checks.http.detect import same_as_baseline
-from checks.http.facts import Fetch, HttpResponse, shorten
+from checks.http.facts import Fetch, HttpResponse
 from checks.http.html import PageInfo, page_info
+from scanner.evidence import shorten
 
 #: The well-known admin paths probed on every registered URL's origin (catalogue: auth.admin_exposed).
 ADMIN_PATHS: tuple[str, ...] = (

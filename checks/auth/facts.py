@@ -17,8 +17,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from checks.http.facts import Fetch, shorten
+from checks.http.facts import Fetch
 from checks.http.parsers import SetCookie
+from scanner.evidence import shorten
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from checks.auth.base import AuthCheck
 from checks.auth.consoles import ADMIN_PATHS, identify, like_baseline
 from checks.auth.facts import AuthFacts
 from checks.http._collect import same_resource
-from checks.http.base import clip, listing, plural
-from checks.http.facts import ErrorKind, Fetch, HttpFacts, HttpResponse, shorten
+from checks.http.facts import ErrorKind, Fetch, HttpFacts, HttpResponse
 from checks.http.html import Form, page_info
+from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 from scanner.registry import in_scope

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from checks.http._collect import HttpTarget, collect_http
-from checks.http.facts import Fetch, HttpFacts, HttpResponse, shorten
+from checks.http.facts import Fetch, HttpFacts, HttpResponse
+from scanner.evidence import clip, shorten
 from scanner.facts import CollectionError
 from scanner.model import Endpoint, Result, Severity, Status
 from scanner.plugin import Check, ScanContext, Verdict
@@ -146,28 +147,6 @@ def header_line(response: HttpResponse, name: str) -> str | list[str] | None:
     if not lines:
         return None
     return lines[0] if len(lines) == 1 else clip(lines)
-
-
-def clip(items: Iterable[Any], limit: int = MAX_EVIDENCE_ITEMS) -> list[Any]:
-    """At most ``limit`` items; a last string says how many were left out."""
-    values = list(items)
-    if len(values) <= limit:
-        return values
-    return [*values[:limit], f"… and {len(values) - limit} more"]
-
-
-def listing(items: Sequence[str], limit: int = MAX_DETAIL_ITEMS) -> str:
-    """'a, b and c' for a detail sentence; long lists end in '… (N more)'."""
-    values = list(items)
-    if len(values) > limit:
-        return ", ".join(values[:limit]) + f", … ({len(values) - limit} more)"
-    if len(values) <= 1:
-        return "".join(values)
-    return ", ".join(values[:-1]) + " and " + values[-1]
-
-
-def plural(count: int, word: str, suffix: str = "s") -> str:
-    return f"{count} {word}{'' if count == 1 else suffix}"
 
 
 def worst_severity(severities: Iterable[Severity], default: Severity) -> Severity:

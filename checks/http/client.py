@@ -66,8 +66,9 @@ from urllib3.poolmanager import PoolManager
 from urllib3.util import connection as urllib3_connection
 from urllib3.util.retry import Retry
 
-from checks.http.facts import ErrorKind, Fetch, FetchError, HttpResponse, shorten
+from checks.http.facts import ErrorKind, Fetch, FetchError, HttpResponse
 from scanner import __version__
+from scanner.evidence import shorten
 from scanner.model import Platform, normalize_host
 from scanner.plugin import ScanSettings
 from scanner.registry import in_scope

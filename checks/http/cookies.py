@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from checks.http.base import HttpCheck, clip, listing, page_evidence, plural, worst_severity
-from checks.http.facts import HttpFacts, shorten
+from checks.http.base import HttpCheck, page_evidence, worst_severity
+from checks.http.facts import HttpFacts
 from checks.http.parsers import SetCookie, cookie_problems, parse_set_cookie
+from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 

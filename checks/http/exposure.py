@@ -8,10 +8,11 @@ import datetime as dt
 import re
 from typing import Any, ClassVar
 
-from checks.http.base import HttpCheck, clip, listing, page_evidence, plural, probe_failed, worst_severity
+from checks.http.base import HttpCheck, page_evidence, probe_failed, worst_severity
 from checks.http.detect import SENSITIVE_FILES, SensitiveFile, autoindex, error_signatures, exposed
-from checks.http.facts import Fetch, HttpFacts, HttpResponse, shorten
+from checks.http.facts import Fetch, HttpFacts, HttpResponse
 from checks.http.parsers import parse_security_txt
+from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 

@@ -18,16 +18,12 @@ from dataclasses import dataclass, field
 from email.message import Message
 from urllib.parse import urlsplit
 
+from scanner.evidence import shorten
+
 #: Longest header value, body excerpt or error text kept in evidence.
 MAX_EVIDENCE_CHARS = 300
 
 Headers = tuple[tuple[str, str], ...]
-
-
-def shorten(text: str, limit: int = MAX_EVIDENCE_CHARS) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    flat = " ".join(text.split()) if ("\n" in text or "\r" in text) else text
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class ErrorKind(enum.StrEnum):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from checks.http.base import HttpCheck, clip, header_line, listing, page_evidence
+from checks.http.base import HttpCheck, header_line, page_evidence
 from checks.http.detect import page_versions
-from checks.http.facts import HttpFacts, HttpResponse, shorten
+from checks.http.facts import HttpFacts, HttpResponse
 from checks.http.html import page_info
 from checks.http.parsers import (
     PRIVATE_REFERRER_POLICIES,
@@ -26,6 +26,7 @@ from checks.http.parsers import (
     parse_xfo,
     versions_in,
 )
+from scanner.evidence import clip, listing, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
-from checks.http.base import HttpCheck, clip, listing, page_evidence, plural
-from checks.http.facts import ErrorKind, HttpFacts, shorten
+from checks.http.base import HttpCheck, page_evidence
+from checks.http.facts import ErrorKind, HttpFacts
 from checks.http.html import page_info
 from checks.http.parsers import parse_csp
+from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Severity, Status, normalize_host
 from scanner.plugin import Verdict
 

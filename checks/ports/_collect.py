@@ -58,8 +58,8 @@ from checks.ports.facts import (
     facts_from_raw,
     failed_scan,
     parse_nmap_xml,
-    shorten,
 )
+from scanner.evidence import shorten
 from scanner.model import Endpoint, Platform
 from scanner.plugin import ScanSettings
 

@@ -22,12 +22,13 @@ Each check gives one result per host: pass or fail, its evidence listing the off
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from checks.ports._collect import PortScanTarget, collect_ports, preflight_problem
-from checks.ports.facts import Detection, PortFacts, PortScanFacts, ScanStatus, shorten
+from checks.ports.facts import Detection, PortFacts, PortScanFacts, ScanStatus
 from checks.ports.policy import Basis, Classified, banner_snippet, classify
+from scanner.evidence import clip, shorten
 from scanner.facts import CollectionError
 from scanner.model import Endpoint, Result, Status
 from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
@@ -171,25 +172,3 @@ def describe(item: Classified) -> str:
         extra.append("over TLS")
     suffix = f" ({', '.join(extra)})" if extra else ""
     return f"{name} on {port.label}{suffix}"
-
-
-def clip(items: Iterable[Any], limit: int = MAX_EVIDENCE_PORTS) -> list[Any]:
-    """At most ``limit`` items; a last string says how many were left out."""
-    values = list(items)
-    if len(values) <= limit:
-        return values
-    return [*values[:limit], f"… and {len(values) - limit} more"]
-
-
-def listing(items: Sequence[str], limit: int = MAX_DETAIL_ITEMS) -> str:
-    """'a, b and c' for a detail sentence; long lists end in '… (N more)'."""
-    values = list(items)
-    if len(values) > limit:
-        return ", ".join(values[:limit]) + f", … ({len(values) - limit} more)"
-    if len(values) <= 1:
-        return "".join(values)
-    return ", ".join(values[:-1]) + " and " + values[-1]
-
-
-def plural(count: int, word: str, suffix: str = "s") -> str:
-    return f"{count} {word}{'' if count == 1 else suffix}"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from checks.ports.base import PortsCheck, clip, describe, listing, plural, port_evidence, scan_evidence
+from checks.ports.base import PortsCheck, describe, port_evidence, scan_evidence
 from checks.ports.facts import PortScanFacts
 from checks.ports.policy import classify
+from scanner.evidence import clip, listing, plural
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 

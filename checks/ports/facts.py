@@ -24,6 +24,8 @@ from typing import Any
 
 import nmap
 
+from scanner.evidence import shorten
+
 MAX_BANNER_BYTES = 512
 MAX_RESPONSE_BYTES = 512
 MAX_TEXT = 300
@@ -382,11 +384,6 @@ def printable(data: bytes, limit: int = 160) -> str:
         else:
             out.append(f"\\x{byte:02x}")
     return shorten("".join(out), limit)
-
-
-def shorten(text: str, limit: int = MAX_TEXT) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_spec(ports: str | Sequence[int]) -> str:

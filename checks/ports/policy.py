@@ -20,7 +20,8 @@ import enum
 import re
 from dataclasses import dataclass
 
-from checks.ports.facts import PortFacts, printable, shorten
+from checks.ports.facts import PortFacts, printable
+from scanner.evidence import shorten
 
 
 class Risk(enum.StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from checks.ports.base import PortsCheck, clip, describe, listing, plural, port_evidence, scan_evidence
+from checks.ports.base import PortsCheck, describe, port_evidence, scan_evidence
 from checks.ports.exposure import FIREWALL_SNIPPETS
 from checks.ports.facts import PortScanFacts
 from checks.ports.policy import (
@@ -17,6 +17,7 @@ from checks.ports.policy import (
     database_auth,
     disclosed_version,
 )
+from scanner.evidence import clip, listing, plural
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 

@@ -40,8 +40,9 @@ from sslyze.scanner.models import ScanCommandsExtraArguments, ServerScanRequest
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
-from checks.tls.facts import SCAN_COMMANDS, Connectivity, ConnectivityFacts, TlsFacts, failed_connectivity, shorten
+from checks.tls.facts import SCAN_COMMANDS, Connectivity, ConnectivityFacts, TlsFacts, failed_connectivity
 from checks.tls.facts import facts_from_sslyze_json as facts_from_sslyze_json
+from scanner.evidence import shorten
 from scanner.model import Endpoint
 from scanner.plugin import ScanSettings
 

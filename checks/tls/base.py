@@ -21,20 +21,14 @@ a sslyze command the check needs errored    error (skip when the server demanded
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from sslyze.plugins.scan_commands import ScanCommand
 
 from checks.tls._collect import TlsTarget, collect_tls
-from checks.tls.facts import (
-    NO_USABLE_TLS,
-    NOT_REACHED,
-    CertificateFacts,
-    Connectivity,
-    TlsFacts,
-    shorten,
-)
+from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, CertificateFacts, Connectivity, TlsFacts
+from scanner.evidence import clip, shorten
 from scanner.facts import CollectionError
 from scanner.model import Endpoint, Result, Severity, Status
 from scanner.plugin import Check, ScanContext, Verdict
@@ -120,28 +114,6 @@ def target_evidence(facts: TlsFacts) -> dict[str, Any]:
         if facts.connectivity.error:
             evidence["error"] = shorten(facts.connectivity.error)
     return evidence
-
-
-def clip(items: Iterable[Any], limit: int = MAX_EVIDENCE_ITEMS) -> list[Any]:
-    """At most ``limit`` items; a last string says how many were left out."""
-    values = list(items)
-    if len(values) <= limit:
-        return values
-    return [*values[:limit], f"… and {len(values) - limit} more"]
-
-
-def listing(items: Sequence[str], limit: int = MAX_DETAIL_ITEMS) -> str:
-    """'a, b and c' for a detail sentence; long lists end in '… (N more)'."""
-    values = list(items)
-    if len(values) > limit:
-        return ", ".join(values[:limit]) + f", … ({len(values) - limit} more)"
-    if len(values) <= 1:
-        return "".join(values)
-    return ", ".join(values[:-1]) + " and " + values[-1]
-
-
-def plural(count: int, word: str, suffix: str = "s") -> str:
-    return f"{count} {word}{'' if count == 1 else suffix}"
 
 
 def cert_evidence(cert: CertificateFacts) -> dict[str, Any]:

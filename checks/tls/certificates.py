@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 
 from sslyze.plugins.scan_commands import ScanCommand
 
-from checks.tls.base import TlsCheck, cert_evidence, clip, listing, plural, target_evidence, worst
-from checks.tls.facts import CertificateFacts, Deployment, OcspFacts, TlsFacts, shorten
+from checks.tls.base import TlsCheck, cert_evidence, target_evidence, worst
+from checks.tls.facts import CertificateFacts, Deployment, OcspFacts, TlsFacts
+from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 

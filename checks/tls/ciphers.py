@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from checks.tls.base import TlsCheck, clip, listing, plural, target_evidence
+from checks.tls.base import TlsCheck, target_evidence
 from checks.tls.facts import CIPHER_COMMANDS, CipherSuite, TlsFacts, TlsVersion
+from scanner.evidence import clip, listing, plural
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 

@@ -42,6 +42,8 @@ from sslyze.plugins.openssl_cipher_suites.json_output import (
 from sslyze.plugins.scan_commands import ScanCommand
 from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 
+from scanner.evidence import shorten
+
 MAX_ERROR_CHARS = 300
 #: The longest path to an anchor that is searched for, in certificates (leaf included).
 MAX_CHAIN_DEPTH = 10
@@ -442,11 +444,6 @@ def failed_connectivity(
         connectivity=ConnectivityFacts(status, reason, shorten(error) if error else None),
         duration=duration,
     )
-
-
-def shorten(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ from typing import ClassVar
 
 from sslyze.plugins.scan_commands import ScanCommand
 
-from checks.tls.base import TlsCheck, listing, no_tls_sentence, target_evidence
+from checks.tls.base import TlsCheck, no_tls_sentence, target_evidence
 from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, Connectivity, TlsFacts, TlsVersion
+from scanner.evidence import listing
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 
