@@ -64,7 +64,9 @@ def endpoints(workdir: Path, count: int) -> Iterator[tuple[Pki, list[tuple[str, 
 
 
 def write_targets(path: Path, pki: Pki, running: list[tuple[str, int]]) -> Path:
-    lines = ["[scan]", "timeout = 5", f'ca_bundle = "{pki.bundle_path}"']
+    # Every endpoint is on 127.0.0.1 here; in a real fleet they are different servers, so the
+    # per-server politeness limit must not serialise them.
+    lines = ["[scan]", "timeout = 5", "per_host = 32", f'ca_bundle = "{pki.bundle_path}"']
     for host, port in running:
         lines += [
             "",
