@@ -145,10 +145,20 @@ class _Pinned:
     _live: weakref.WeakSet[Any] | None
     _platscan_fd: int | None
 
-    def _setup_pin(self, dial_address: str | None, live: weakref.WeakSet[Any] | None) -> None:
+    def __init__(
+        self, *args: Any, dial_address: str | None = None, live: weakref.WeakSet[Any] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
         self._dial_address = dial_address
         self._live = live
         self._platscan_fd = None
+
+    def _new_conn(self) -> socket.socket:
+        return self._registered(_dial(self, self._dial_address))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._platscan_fd = None
+        super().close()  # type: ignore[misc]
 
     def _registered(self, sock: socket.socket) -> socket.socket:
         self._platscan_fd = sock.fileno()
@@ -198,33 +208,11 @@ def _dial(conn: HTTPConnection, address: str | None) -> socket.socket:
 
 
 class _PinnedHTTPConnection(_Pinned, HTTPConnection):
-    def __init__(
-        self, *args: Any, dial_address: str | None = None, live: weakref.WeakSet[Any] | None = None, **kw: Any
-    ) -> None:
-        super().__init__(*args, **kw)
-        self._setup_pin(dial_address, live)
-
-    def _new_conn(self) -> socket.socket:
-        return self._registered(_dial(self, self._dial_address))
-
-    def close(self) -> None:
-        self._platscan_fd = None
-        super().close()
+    pass
 
 
 class _PinnedHTTPSConnection(_Pinned, HTTPSConnection):
-    def __init__(
-        self, *args: Any, dial_address: str | None = None, live: weakref.WeakSet[Any] | None = None, **kw: Any
-    ) -> None:
-        super().__init__(*args, **kw)
-        self._setup_pin(dial_address, live)
-
-    def _new_conn(self) -> socket.socket:
-        return self._registered(_dial(self, self._dial_address))
-
-    def close(self) -> None:
-        self._platscan_fd = None
-        super().close()
+    pass
 
 
 class _HTTPPool(HTTPConnectionPool):
