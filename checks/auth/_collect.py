@@ -46,7 +46,7 @@ from checks.http.parsers import parse_set_cookie
 from scanner.evidence import shorten
 from scanner.model import Platform
 from scanner.plugin import ScanSettings
-from scanner.registry import in_scope
+from scanner.urls import UnusableUrl, in_scope, parse
 
 #: Body cap for admin and protected-path probes (markers sit near the top of a page).
 CONSOLE_CAP = 2 * PROBE_CAP
@@ -282,23 +282,27 @@ def attempt(client: HttpClient, target: LoginTarget, username: str, password: st
         other_fields=tuple(name for name, _ in other_fields(form, user_field, pass_field)),
         discovered=discovered,
     )
-    action = urlsplit(form.action)
     refusal = None
-    if action.scheme != "https":
-        refusal = (
-            f"the login form posts to {shorten(used.action, 120)}, not to an https:// URL: platscan does not send "
-            "a password in clear"
-        )
-    elif not action.hostname or not in_scope(platform, action.hostname):
-        refusal = (
-            f"the login form posts to {action.hostname}, which is not one of the platform's registered hosts: "
-            "platscan sends credentials only to registered hosts"
-        )
+    try:
+        action = parse(form.action)  # the very URL the POST below dials
+    except UnusableUrl as exc:
+        refusal = f"the login form's action is not a usable URL ({exc}): platscan does not guess where it posts"
+    else:
+        if action.scheme != "https":
+            refusal = (
+                f"the login form posts to {shorten(used.action, 120)}, not to an https:// URL: platscan does not "
+                "send a password in clear"
+            )
+        elif not in_scope(platform, action.host):
+            refusal = (
+                f"the login form posts to {action.host}, which is not one of the platform's registered hosts: "
+                "platscan sends credentials only to registered hosts"
+            )
     if refusal:
         return _Answer(LoginOutcome.REFUSED, refusal, used, tuple(steps), tuple(cookies), (), captcha=captcha)
     data = login_data(form, user_field, pass_field, username, password)
     post = client.fetch(
-        "POST", form.action, data=data, headers={"Referer": final.url, "Origin": origin_of(final.url)}, cap=PAGE_CAP
+        "POST", action.url, data=data, headers={"Referer": final.url, "Origin": origin_of(final.url)}, cap=PAGE_CAP
     )
     steps += _steps(post, secret)
     cookies += _cookies(post, "login", secret)

@@ -17,7 +17,7 @@ from checks.http.html import Form, page_info
 from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
-from scanner.registry import in_scope
+from scanner.urls import DEFAULT_PORTS, UnusableUrl, in_scope, parse, resolve_reference, scheme_of
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,15 @@ class LoginHttps(AuthCheck):
         return judge_login_https(ctx.platform, http, self.auth_facts(endpoint, ctx, http))
 
 
+def _dialled(url: str) -> tuple[str, str, str]:
+    """(scheme, host, why it is unusable or "") of ``url``, parsed as a request to it would be dialled."""
+    try:
+        target = parse(url)
+    except UnusableUrl as exc:
+        return scheme_of(url), "", str(exc)
+    return target.scheme, target.host, ""
+
+
 def _twin_verdict(twin: Fetch) -> tuple[str, str, Severity | None, dict[str, Any]]:
     """("ok" | "fail" | "warn" | "untested", sentence, severity, evidence) for the login URL's plain-HTTP twin."""
     evidence: dict[str, Any] = {"request": f"GET {twin.url}"}
@@ -123,8 +132,8 @@ def _twin_verdict(twin: Fetch) -> tuple[str, str, Severity | None, dict[str, Any
     if first.is_redirect:
         location = first.location or ""
         evidence["location"] = shorten(location)
-        target = urlsplit(location)
-        if target.scheme == "https":
+        scheme, _, unusable = _dialled(resolve_reference(twin.url, location))
+        if scheme == "https" and not unusable:
             return "ok", f"{twin.url} redirects to HTTPS ({first.status})", None, evidence
         return (
             "warn",
@@ -272,17 +281,17 @@ def judge_form_action(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
     problems: list[tuple[Severity, str]] = []
     scripted = 0
     for page in pages:
-        action = urlsplit(page.form.action)
+        scheme, host, unusable = _dialled(page.form.action)
         entry: dict[str, Any] = {
             "page": shorten(page.url, 200),
             "action": shorten(page.form.action, 200),
             "method": page.form.method.upper(),
             "found_via": page.source,
         }
-        if action.scheme not in ("http", "https"):
+        if scheme not in DEFAULT_PORTS:
             entry["note"] = "submitted by script"
             scripted += 1
-        elif action.scheme == "http":
+        elif scheme == "http":
             problems.append(
                 (
                     Severity.CRITICAL,
@@ -290,11 +299,14 @@ def judge_form_action(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
                 )
             )
             entry["problem"] = "plain HTTP"
-        elif not action.hostname or not in_scope(platform, action.hostname):
+        elif unusable:
+            problems.append((Severity.HIGH, f"the form on {shorten(page.url, 120)} posts to {unusable}"))
+            entry["problem"] = "unusable action"
+        elif not in_scope(platform, host):
             problems.append(
                 (
                     Severity.HIGH,
-                    f"the form on {shorten(page.url, 120)} posts to {action.hostname}, which is not one of the "
+                    f"the form on {shorten(page.url, 120)} posts to {host}, which is not one of the "
                     "platform's registered hosts",
                 )
             )

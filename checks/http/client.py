@@ -38,6 +38,7 @@ Nothing the client returns contains request bodies or request headers, so creden
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import ssl
 import threading
@@ -48,7 +49,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -71,7 +72,7 @@ from scanner import __version__
 from scanner.evidence import shorten
 from scanner.model import Platform, normalize_host
 from scanner.plugin import ScanSettings
-from scanner.registry import in_scope
+from scanner.urls import DEFAULT_PORTS, UnusableUrl, in_scope, parse, resolve_reference, scheme_of
 
 __all__ = [
     "HEAD_CAP",
@@ -95,6 +96,9 @@ REQUEST_BUDGET_FACTOR = 2.0
 #: Consecutive read timeouts after which an origin is considered silent and not asked again.
 SILENT_AFTER = 2
 _CHUNK = 16 * 1024
+#: The standard library's HTTP parsing limits (private names, hence the defaults), for error messages.
+_MAX_LINE: int = getattr(http.client, "_MAXLINE", 65536)
+_MAX_HEADERS: int = getattr(http.client, "_MAXHEADERS", 100)
 
 #: A request body: form fields (a mapping, or pairs for repeated names) or raw bytes.
 FormData = Mapping[str, str] | list[tuple[str, str]] | bytes
@@ -138,22 +142,39 @@ def lenient_context() -> ssl.SSLContext:
 # -- connection-level resolve and abort -----------------------------------------------------------
 
 
+class OffScopeConnection(ValueError):
+    """A connection to a host outside the platform was about to be dialled, and was not."""
+
+
 class _Pinned:
-    """What the pinned connections share: the address to dial, and registration for the watchdog."""
+    """What the pinned connections share: the hosts they may dial, the address to dial, and registration
+    for the watchdog."""
 
     _dial_address: str | None
+    _allowed: frozenset[str]
     _live: weakref.WeakSet[Any] | None
     _platscan_fd: int | None
 
     def __init__(
-        self, *args: Any, dial_address: str | None = None, live: weakref.WeakSet[Any] | None = None, **kw: Any
+        self,
+        *args: Any,
+        allowed: frozenset[str] = frozenset(),
+        dial_address: str | None = None,
+        live: weakref.WeakSet[Any] | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)
+        self._allowed = allowed
         self._dial_address = dial_address
         self._live = live
         self._platscan_fd = None
 
     def _new_conn(self) -> socket.socket:
+        # The last word on scope, taken on the host urllib3 is about to dial: whatever parsed the URL
+        # before (and however it disagreed with urllib3), nothing off the platform is connected to.
+        host = normalize_host(self._dns_host)  # type: ignore[attr-defined]
+        if host not in self._allowed:
+            raise OffScopeConnection(f"{host} is not a registered host of the platform; not contacted.")
         return self._registered(_dial(self, self._dial_address))  # type: ignore[arg-type]
 
     def close(self) -> None:
@@ -226,9 +247,12 @@ class _HTTPSPool(HTTPSConnectionPool):
 class _PinnedPoolManager(PoolManager):
     """A PoolManager whose pools dial ``resolve`` addresses and register connections for the watchdog."""
 
-    def __init__(self, addresses: Mapping[str, str], live: weakref.WeakSet[Any], **kw: Any) -> None:
+    def __init__(
+        self, allowed: frozenset[str], addresses: Mapping[str, str], live: weakref.WeakSet[Any], **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self._allowed = allowed
         self._addresses = dict(addresses)
         self._live = live
 
@@ -236,6 +260,7 @@ class _PinnedPoolManager(PoolManager):
         self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
     ) -> HTTPConnectionPool:
         context = dict(request_context if request_context is not None else self.connection_pool_kw)
+        context["allowed"] = self._allowed
         context["dial_address"] = self._addresses.get(normalize_host(host))
         context["live"] = self._live
         return super()._new_pool(scheme, host, port, context)
@@ -246,12 +271,14 @@ class _ScopedAdapter(HTTPAdapter):
 
     def __init__(
         self,
+        allowed: frozenset[str],
         addresses: Mapping[str, str],
         live: weakref.WeakSet[Any],
         trust: ssl.SSLContext,
         lenient: ssl.SSLContext,
         retries: int,
     ) -> None:
+        self._allowed = allowed
         self._addresses = dict(addresses)
         self._live = live
         self._trust = trust
@@ -267,7 +294,13 @@ class _ScopedAdapter(HTTPAdapter):
         self._pool_maxsize = maxsize
         self._pool_block = block
         self.poolmanager = _PinnedPoolManager(
-            self._addresses, self._live, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+            self._allowed,
+            self._addresses,
+            self._live,
+            num_pools=connections,
+            maxsize=maxsize,
+            block=block,
+            **pool_kwargs,
         )
 
     def build_connection_pool_key_attributes(
@@ -356,7 +389,12 @@ class HttpClient:
         self._session.headers.clear()
         self._session.headers.update({**DEFAULT_HEADERS, "User-Agent": user_agent})
         adapter = _ScopedAdapter(
-            dict(platform.resolve), self._live, trust_context(settings.ca_bundle), lenient_context(), settings.retries
+            frozenset(platform.all_hosts),
+            dict(platform.resolve),
+            self._live,
+            trust_context(settings.ca_bundle),
+            lenient_context(),
+            settings.retries,
         )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -404,7 +442,11 @@ class HttpClient:
         """
         method = method.upper()
         responses: list[HttpResponse] = []
-        current_method, current_url, current_data = method, _without_fragment(url), data
+        try:
+            current_url = parse(url).url
+        except UnusableUrl as exc:
+            return Fetch(method, url, (), error=FetchError(ErrorKind.INVALID, f"Not a usable URL: {exc}."))
+        current_method, current_data = method, data
         seen = {current_url}
         for _ in range(max_redirects + 1):
             problem = self._unusable(current_url)
@@ -416,33 +458,33 @@ class HttpClient:
             responses.append(outcome)
             if not follow or not outcome.is_redirect:
                 return Fetch(method, url, tuple(responses))
-            location = (outcome.location or "").strip()
+            resolved = resolve_reference(current_url, outcome.location or "")
             try:
-                target = _without_fragment(urljoin(current_url, location))
-                parts = urlsplit(target)
-                host = parts.hostname
-            except ValueError:
-                error = FetchError(ErrorKind.INVALID, f"Unusable redirect target {shorten(location, 200)!r}.")
+                target = parse(resolved)
+            except UnusableUrl as exc:
+                if scheme_of(resolved) not in DEFAULT_PORTS:  # mailto:, a custom app scheme…: not ours to follow
+                    return Fetch(method, url, tuple(responses), blocked_redirect=resolved)
+                error = FetchError(ErrorKind.INVALID, f"Unusable redirect target: {exc}.")
                 return Fetch(method, url, tuple(responses), error=error)
-            if parts.scheme not in ("http", "https") or not host:
-                return Fetch(method, url, tuple(responses), blocked_redirect=target)
-            if not in_scope(self.platform, host):
-                return Fetch(method, url, tuple(responses), blocked_redirect=target)
-            if target in seen:
+            if not target.web or not in_scope(self.platform, target.host):
+                return Fetch(method, url, tuple(responses), blocked_redirect=target.url)
+            if target.url in seen:
                 return Fetch(
                     method,
                     url,
                     tuple(responses),
-                    error=FetchError(ErrorKind.INVALID, f"Redirect loop: {shorten(target, 200)} was already visited."),
+                    error=FetchError(
+                        ErrorKind.INVALID, f"Redirect loop: {shorten(target.url, 200)} was already visited."
+                    ),
                 )
-            seen.add(target)
+            seen.add(target.url)
             if outcome.status == 303 or (outcome.status in (301, 302) and current_method == "POST"):
                 current_method = "GET" if current_method != "HEAD" else "HEAD"
                 current_data = None
-            elif current_data is not None and parts.scheme != "https":
+            elif current_data is not None and target.scheme != "https":
                 # A 307/308 would resend the body (perhaps credentials) in clear: stop here instead.
-                return Fetch(method, url, tuple(responses), blocked_redirect=target)
-            current_url = target
+                return Fetch(method, url, tuple(responses), blocked_redirect=target.url)
+            current_url = target.url
         return Fetch(
             method,
             url,
@@ -451,18 +493,14 @@ class HttpClient:
         )
 
     def _unusable(self, url: str) -> FetchError | None:
-        """Why ``url`` must not or cannot be requested now, or None."""
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError as exc:
-            return FetchError(ErrorKind.INVALID, f"Not a usable URL: {shorten(url, 200)}.", str(exc))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        """Why the canonical ``url`` must not or cannot be requested now, or None."""
+        target = parse(url)
+        if not target.web:
             return FetchError(ErrorKind.INVALID, f"Not an http(s) URL: {shorten(url, 200)}.")
-        if not in_scope(self.platform, parts.hostname):
+        if not in_scope(self.platform, target.host):
             return FetchError(
                 ErrorKind.OFF_SCOPE,
-                f"{parts.hostname} is not one of platform {self.platform.id}'s registered hosts; not contacted.",
+                f"{target.host} is not one of platform {self.platform.id}'s registered hosts; not contacted.",
             )
         dead = self._dead.get(origin_of(url))
         if dead is not None:
@@ -499,6 +537,14 @@ class HttpClient:
             outcome = outcome.error
         if isinstance(outcome, FetchError):
             self._note_failure(url, outcome)
+        elif outcome.cut_at is not None:
+            # What was read is kept for this request, but a server that trickled once trickles again:
+            # every later probe would cost the whole budget too (16 probes, minutes per URL).
+            self._dead[origin_of(url)] = FetchError(
+                ErrorKind.DEADLINE,
+                f"{hostport} sends its answers too slowly: the answer to {method} {shorten(urlsplit(url).path, 80)} "
+                f"was cut at the {outcome.cut_at:g} s request budget.",
+            )
         else:
             self._read_timeouts.pop(origin_of(url), None)
         return outcome
@@ -577,6 +623,7 @@ class HttpClient:
                 elapsed=time.monotonic() - started,
                 tls_verified=verify if url.lower().startswith("https") else None,
                 address=self.platform.address_for(urlsplit(url).hostname or ""),
+                cut_at=budget if fired.is_set() else None,
             )
         finally:
             watchdog.cancel()
@@ -590,11 +637,6 @@ class _TlsFailure:
 
     def __init__(self, error: FetchError) -> None:
         self.error = error
-
-
-def _without_fragment(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, "")) if parts.fragment else url
 
 
 def _read_body(response: requests.Response, cap: int, fired: threading.Event) -> tuple[bytes, bool]:
@@ -652,6 +694,9 @@ def classify(exc: BaseException, url: str, timeout: float, budget: float, fired:
     causes = list(_causes(exc))
     if fired:
         return FetchError(ErrorKind.DEADLINE, f"{where} did not answer completely within {budget:g} s.", detail)
+    off_scope = next((c for c in causes if isinstance(c, OffScopeConnection)), None)
+    if off_scope is not None:
+        return FetchError(ErrorKind.OFF_SCOPE, str(off_scope), detail)
     if any(isinstance(c, NameResolutionError | socket.gaierror) for c in causes):
         host = urlsplit(url).hostname
         return FetchError(ErrorKind.DNS, f"The host name {host} does not resolve.", detail)
@@ -669,7 +714,32 @@ def classify(exc: BaseException, url: str, timeout: float, budget: float, fired:
         return FetchError(ErrorKind.UNREACHABLE, f"Could not connect to {where}.", detail)
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema | ValueError):
         return FetchError(ErrorKind.INVALID, f"Not a usable URL: {shorten(url, 200)}.", detail)
-    return FetchError(ErrorKind.PROTOCOL, f"{where} closed the connection or did not answer in HTTP.", detail)
+    return FetchError(ErrorKind.PROTOCOL, _protocol_reason(where, causes), detail)
+
+
+def _protocol_reason(where: str, causes: list[BaseException]) -> str:
+    """Which HTTP-level limit or rule the answer broke, as one sentence (the standard library's words are terse)."""
+    for cause in causes:
+        if isinstance(cause, http.client.LineTooLong):
+            part = "status line" if "status line" in str(cause) else "header line"
+            return (
+                f"{where} sent a {part} longer than {_MAX_LINE // 1024} KiB, the HTTP client's limit: "
+                "its answer could not be read."
+            )
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return f"{where} closed the connection without answering."
+        if isinstance(cause, http.client.BadStatusLine):
+            first = shorten(str(cause.args[0]) if cause.args else "", 60)
+            return (
+                f"{where} did not answer with an HTTP status line (it sent {first!r}): an HTTP/0.9 answer or "
+                "another protocol."
+            )
+        if isinstance(cause, http.client.HTTPException) and "more than" in str(cause) and "headers" in str(cause):
+            return (
+                f"{where} sent more than {_MAX_HEADERS} header lines, the HTTP client's limit: its "
+                "answer could not be read."
+            )
+    return f"{where} closed the connection or did not answer in HTTP."
 
 
 def _ssl_reason(causes: list[BaseException]) -> str:

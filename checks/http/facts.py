@@ -83,6 +83,8 @@ class HttpResponse:
         elapsed: seconds from sending the request to the end of reading the body.
         tls_verified: for https, whether the certificate chain and host name verified; None for http.
         address: the address connected to, when ``resolve`` gave one.
+        cut_at: the request's time budget in seconds when the answer was cut at it (the server sent it
+            too slowly), else None.
     """
 
     method: str
@@ -96,6 +98,7 @@ class HttpResponse:
     elapsed: float = 0.0
     tls_verified: bool | None = None
     address: str | None = None
+    cut_at: float | None = None
 
     # header access -------------------------------------------------------------------------------
 

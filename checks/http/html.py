@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
 
 from checks.http.facts import HttpResponse
+from scanner.urls import UnusableUrl, parse, resolve_reference
 
 #: Elements whose resource runs with the page's privileges: blocked as mixed content by browsers.
 ACTIVE = {("script", "src"), ("iframe", "src"), ("frame", "src"), ("object", "data"), ("embed", "src")}
@@ -135,10 +135,11 @@ def parse_html(text: str, url: str) -> PageInfo:
         collector.close()
     except (AssertionError, ValueError):  # very broken markup: keep what was found so far
         pass
-    base = urljoin(url, collector.base) if collector.base else url
+    # Resolved as browsers resolve them (and as the client dials them): see scanner.urls.
+    base = resolve_reference(url, collector.base) if collector.base else url
 
     def absolute(ref: str) -> str:
-        return urljoin(base, ref.strip())
+        return resolve_reference(base, ref)
 
     resources = tuple(
         Resource(tag, attribute, absolute(ref), active)
@@ -169,11 +170,15 @@ def page_info(response: HttpResponse) -> PageInfo:
 def directories(info: PageInfo, origin: str, limit: int) -> list[str]:
     """Up to ``limit`` directory paths ("/static/js/") of same-origin resources and links, most used first."""
     counts: dict[str, int] = {}
+    own = parse(origin)
     for url in [r.url for r in info.resources] + list(info.links):
-        parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}".lower() != origin.lower():
+        try:
+            target = parse(url)
+        except UnusableUrl:
             continue
-        path = parts.path
+        if not target.same_origin(own):
+            continue
+        path = target.path
         directory = path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
         if directory != "/" and ".." not in directory:
             counts[directory] = counts.get(directory, 0) + 1

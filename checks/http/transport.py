@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from checks.http.base import HttpCheck, page_evidence
 from checks.http.facts import ErrorKind, HttpFacts
@@ -12,6 +12,7 @@ from checks.http.parsers import parse_csp
 from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Severity, Status, normalize_host
 from scanner.plugin import Verdict
+from scanner.urls import UnusableUrl, follow
 
 #: Failures to connect that mean "plain HTTP is not served here" (closed or filtered port).
 _REFUSING = (ErrorKind.REFUSED, ErrorKind.CONNECT_TIMEOUT)
@@ -63,26 +64,23 @@ class HttpsRedirect(HttpCheck):
             evidence["header"] = first.lines("Location")[0]
         host = normalize_host(urlsplit(first.url).hostname or "")
         if first.is_redirect:
-            target = urljoin(first.url, (first.location or "").strip())
-            parts = urlsplit(target)
-            evidence["target"] = shorten(target)
-            if parts.scheme == "https" and normalize_host(parts.hostname or "") == host:
-                return Verdict(
-                    Status.PASS, f"{plain.url} redirects to {shorten(target, 200)} ({first.status}).", evidence
-                )
-            if parts.scheme == "https":
+            try:
+                target = follow(first.url, first.location or "")
+            except UnusableUrl:
+                return Verdict(Status.FAIL, f"{plain.url} answers {first.status} without a usable Location.", evidence)
+            shown = shorten(target.url, 200)
+            evidence["target"] = shorten(target.url)
+            if target.scheme == "https" and target.host == host:
+                return Verdict(Status.PASS, f"{plain.url} redirects to {shown} ({first.status}).", evidence)
+            if target.scheme == "https":
                 return Verdict(
                     Status.FAIL,
-                    f"{plain.url} redirects first to another host ({shorten(target, 200)}): browsers never get "
+                    f"{plain.url} redirects first to another host ({shown}): browsers never get "
                     f"{host}'s HSTS policy from it; redirect to https://{host}/ first.",
                     evidence,
                     Severity.MEDIUM,
                 )
-            return Verdict(
-                Status.FAIL,
-                f"{plain.url} redirects to {shorten(target, 200)}, which is still plain HTTP.",
-                evidence,
-            )
+            return Verdict(Status.FAIL, f"{plain.url} redirects to {shown}, which is not HTTPS.", evidence)
         if 300 <= first.status < 400:
             return Verdict(Status.FAIL, f"{plain.url} answers {first.status} without a usable Location.", evidence)
         if first.status < 300:

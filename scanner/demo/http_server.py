@@ -14,7 +14,7 @@ Usage::
     with HttpSiteServer(site, tls=(chain_pem, key_pem)) as server:
         url = f"https://portal.example.test:{server.port}/"   # connect to 127.0.0.1 with resolve
 
-Binds 127.0.0.1 on a port the OS picks; ``stop()`` closes every connection promptly.
+Binds 127.0.0.1 (or ``host``) on a port the OS picks; ``stop()`` closes every connection promptly.
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ class Reply:
         filler: bytes of filler streamed after ``body`` (a huge body without holding it in memory).
         endless: stream filler forever with chunked encoding (until the client goes away).
         trickle: seconds between bytes of the status line and headers (a slow-loris server).
+        body_trickle: seconds between bytes of the body, sent after a prompt head (a large page served
+            too slowly: every read succeeds, the whole never ends).
         close: close the connection after this response.
         reason: the reason phrase (the standard one when empty).
     """
@@ -95,6 +97,7 @@ class Reply:
     filler: int = 0
     endless: bool = False
     trickle: float = 0.0
+    body_trickle: float = 0.0
     close: bool = False
     reason: str = ""
 
@@ -129,11 +132,12 @@ class HttpSiteServer(ListenerBase):
         *,
         tls: tuple[Path, Path] | None = None,
         context: ssl.SSLContext | None = None,
+        host: str = LOOPBACK,
         port: int = 0,
         io_timeout: float = 10.0,
         keep: int = 200,
     ) -> None:
-        super().__init__(port=port, io_timeout=io_timeout)
+        super().__init__(host=host, port=port, io_timeout=io_timeout)
         self.handler = handler
         self.context = context or (server_context(*tls) if tls else None)
         self.connections = 0
@@ -241,6 +245,12 @@ class HttpSiteServer(ListenerBase):
             while not self._stopping.is_set():
                 send(b"%x\r\n%s\r\n" % (len(_FILL), _FILL))
             return False
+        if reply.body_trickle > 0:
+            for byte in reply.body + _FILL[: reply.filler]:
+                send(bytes([byte]))
+                if self._stopping.wait(reply.body_trickle):
+                    return False
+            return not wants_close
         send(reply.body)
         remaining = reply.filler
         while remaining > 0 and not self._stopping.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import time
@@ -324,3 +325,58 @@ def test_the_client_deadline_stops_new_requests(tls: Tls, server: HttpSiteServer
         fetch = client.get(f"https://{HOST}:{server.port}/")
         assert client.sent == 0
     assert fetch.error is not None and fetch.error.kind is ErrorKind.SKIPPED
+
+
+def test_an_answer_cut_at_the_budget_marks_its_origin_too_slow(tls: Tls) -> None:
+    """Headers arrive at once, the body a byte at a time: the page is kept as far as it came, and the
+    origin's later requests are not sent (each would cost the whole budget again)."""
+
+    def slow(request: Request) -> Reply:
+        return Reply(200, (("Content-Type", "text/html"),), b"<html>", filler=20_000, body_trickle=0.02)
+
+    with (
+        HttpSiteServer(slow, tls=(tls.chain, tls.key)) as server,
+        HttpClient(platform(), settings(tls, timeout=0.5)) as client,
+    ):
+        started = time.monotonic()
+        first = client.get(f"https://{HOST}:{server.port}/")
+        second = client.get(f"https://{HOST}:{server.port}/.env")
+        elapsed = time.monotonic() - started
+        sent = client.sent
+    assert first.final is not None and first.final.status == 200 and not first.final.body_complete
+    assert first.final.cut_at == 1.0 and first.final.body.startswith(b"<html>")
+    assert second.final is None and second.error is not None and second.error.kind is ErrorKind.DEADLINE
+    assert second.error.message.startswith("Not attempted") and "too slowly" in second.error.message
+    assert sent == 1 and elapsed < 1.8
+
+
+class RawReply(ListenerBase):
+    """Answers every request with the same raw bytes, then closes: whatever a broken server sends."""
+
+    def __init__(self, payload: bytes) -> None:
+        super().__init__()
+        self.payload = payload
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.recv(4096)
+        with contextlib.suppress(OSError):
+            conn.sendall(self.payload)
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(150)) + b"\r\n", "more than 100 header"),
+        (b"HTTP/1.1 200 OK\r\n" + b"Set-Cookie: a=b\r\n" * 5000 + b"\r\n", "more than 100 header"),
+        (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n", "header line longer than 64 KiB"),
+        (b"<html>an HTTP/0.9 answer</html>", "did not answer with an HTTP status line"),
+        (b"", "closed the connection without answering"),
+    ],
+)
+def test_a_broken_answer_names_the_limit_or_rule_it_broke(payload: bytes, says: str) -> None:
+    with RawReply(payload) as raw:
+        plat = platform("raw.client.test", urls=(f"http://raw.client.test:{raw.port}/",))
+        with HttpClient(plat, settings(None)) as client:
+            fetch = client.get(f"http://raw.client.test:{raw.port}/")
+    assert fetch.error is not None and fetch.error.kind is ErrorKind.PROTOCOL
+    assert says in fetch.error.message, fetch.error.message
