@@ -15,6 +15,12 @@ probe saw: when sslyze's connectivity test fails and the probe (or, if the probe
 second probe after sslyze's attempts) was reset, the endpoint is RESET (not reached, "could not scan").
 HANDSHAKE_FAILED is left for servers that answered: with TLS (an alert), or by closing the connection
 cleanly after reading the ClientHello, as some TLS stacks do.
+
+Oversized handshakes: sslyze also reports a server whose certificate list is larger than OpenSSL accepts
+(100 KiB by default, in OpenSSL and BoringSSL alike) as "no TLS version and cipher suite supported": the
+"excessive message size" its OpenSSL raised is lost on the way. So when sslyze's handshakes all failed, one
+handshake with Python's OpenSSL asks for the reason, and if it is that one, the headers of the server's TLS 1.2
+handshake messages (sent in the clear) measure which message is too big and by how much: OVERSIZED_HANDSHAKE.
 """
 
 from __future__ import annotations
@@ -40,7 +46,15 @@ from sslyze.scanner.models import ScanCommandsExtraArguments, ServerScanRequest
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
-from checks.tls.facts import SCAN_COMMANDS, Connectivity, ConnectivityFacts, TlsFacts, failed_connectivity
+from checks.tls.facts import (
+    SCAN_COMMANDS,
+    CertificateParseError,
+    Connectivity,
+    ConnectivityFacts,
+    TlsFacts,
+    failed_connectivity,
+    load_certificate,
+)
 from checks.tls.facts import facts_from_sslyze_json as facts_from_sslyze_json
 from scanner.evidence import shorten
 from scanner.model import Endpoint
@@ -55,6 +69,18 @@ PROBE_READ_BYTES = 512
 MAYBE_RESET = frozenset({Connectivity.HANDSHAKE_FAILED, Connectivity.REFUSED, Connectivity.UNREACHABLE})
 #: Socket errors that mean the peer (or something in between) reset or aborted the connection.
 _RESET_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+#: The largest handshake message carrying certificates (the certificate list; a certificate request's list
+#: of CA names) that OpenSSL and BoringSSL clients accept by default: SSL_MAX_CERT_LIST_DEFAULT, 100 KiB.
+CLIENT_CERT_LIST_LIMIT = 100 * 1024
+#: How much of the server's TLS 1.2 flight is read at most to find the oversized message's header.
+_MAX_FLIGHT_READ = 4 * CLIENT_CERT_LIST_LIMIT
+_HANDSHAKE_RECORD = 0x16
+_SERVER_HELLO_DONE = 14
+#: Handshake messages that OpenSSL limits to CLIENT_CERT_LIST_LIMIT, as a report names them.
+_LIMITED_MESSAGES = {
+    11: "certificate message (its certificate list)",
+    13: "certificate request (its list of acceptable client-certificate authorities)",
+}
 
 
 @dataclass(frozen=True)
@@ -128,7 +154,8 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         # The probe was not reset, yet every sslyze attempt failed: an IPS may have started resetting. Ask again.
         again = probe(address, target.port, target.host, timeout)
         if again is None or again.status is not Connectivity.RESET:
-            return facts
+            oversized = _oversized_instead(facts, address, target, timeout)
+            return facts if oversized is None else failed(oversized.status, oversized.reason, oversized.error)
         problem = dataclasses.replace(
             again,
             reason=f"The server on port {target.port} answered the first TLS ClientHello, then reset the "
@@ -136,6 +163,17 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         )
     error = f"{problem.error}; sslyze: {facts.connectivity.error}" if facts.connectivity.error else problem.error
     return failed(Connectivity.RESET, problem.reason, error)
+
+
+def _oversized_instead(facts: TlsFacts, address: str, target: TlsTarget, timeout: float) -> ConnectivityFacts | None:
+    """OVERSIZED_HANDSHAKE, with sslyze's error appended, if sslyze's failed handshakes were an oversized message's
+    doing; else None."""
+    if facts.connectivity.status is not Connectivity.HANDSHAKE_FAILED:
+        return None
+    found = oversized_handshake(address, target.port, target.host, timeout)
+    if found is None:
+        return None
+    return dataclasses.replace(found, error=f"{found.error}; sslyze: {facts.connectivity.error}")
 
 
 def resolve(host: str, port: int) -> str:
@@ -153,21 +191,36 @@ def resolve(host: str, port: int) -> str:
     return str(infos[0][4][0])
 
 
-def client_hello(server_name: str | None) -> bytes:
-    """A TLS ClientHello as Python's OpenSSL would send it, offering everything it can."""
+def _lenient_context(maximum_version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED) -> ssl.SSLContext:
+    """A client context of Python's OpenSSL that offers everything it can and verifies nothing."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
         context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.maximum_version = maximum_version
         context.set_ciphers("ALL:@SECLEVEL=0")
     except (ssl.SSLError, ValueError):
         pass
+    return context
+
+
+def client_hello(server_name: str | None, maximum_version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED) -> bytes:
+    """A TLS ClientHello as Python's OpenSSL would send it, offering everything it can (up to ``maximum_version``)."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    tls = _lenient_context(maximum_version).wrap_bio(incoming, outgoing, server_hostname=server_name)
     with contextlib.suppress(ssl.SSLWantReadError):
         tls.do_handshake()
     return outgoing.read()
+
+
+def _server_name(host: str) -> str | None:
+    """The SNI to send for ``host``: none for IP literals (RFC 6066)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return None
 
 
 def _reset(port: int, exc: OSError, when: str) -> ConnectivityFacts:
@@ -200,11 +253,7 @@ def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFac
     except OSError as exc:
         return ConnectivityFacts(Connectivity.UNREACHABLE, f"Could not connect to port {port} ({exc}).", str(exc))
     with sock:
-        try:
-            ipaddress.ip_address(host)
-            server_name = None  # no SNI for IP literals (RFC 6066)
-        except ValueError:
-            server_name = host
+        server_name = _server_name(host)
         deadline = time.monotonic() + timeout
         data = b""
         try:
@@ -243,6 +292,95 @@ def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFac
         except OSError:
             return None  # another socket error mid-handshake: let sslyze decide
     return classify_first_bytes(data, port)
+
+
+def oversized_handshake(address: str, port: int, host: str, timeout: float) -> ConnectivityFacts | None:
+    """OVERSIZED_HANDSHAKE if OpenSSL refuses the server's handshake because a message is too large, else None.
+
+    Called when every sslyze handshake failed: sslyze's error no longer says why (see the module docstring).
+    """
+    server_name = _server_name(host)
+    refusal = _excessive_message_size(address, port, server_name, timeout)
+    if refusal is None:
+        return None
+    measured = measure_oversized_message(address, port, server_name, timeout)
+    limit = f"the 100 KiB ({CLIENT_CERT_LIST_LIMIT:,}-byte) limit of OpenSSL and BoringSSL clients"
+    if measured is None:
+        reason = (
+            'OpenSSL refuses the server\'s handshake with "excessive message size": one of its handshake messages is '
+            f"larger than OpenSSL clients accept; normally that is the certificate list, over {limit}."
+        )
+        return ConnectivityFacts(Connectivity.OVERSIZED_HANDSHAKE, reason, refusal)
+    kind, length = measured
+    name = _LIMITED_MESSAGES.get(kind, f"handshake message of type {kind}")
+    reason = f'The server\'s {name} is {length:,} bytes, over {limit} (OpenSSL: "excessive message size").'
+    error = f"{refusal}; TLS 1.2 handshake message type {kind}: {length} bytes (limit {CLIENT_CERT_LIST_LIMIT})"
+    return ConnectivityFacts(Connectivity.OVERSIZED_HANDSHAKE, reason, error)
+
+
+def _excessive_message_size(address: str, port: int, server_name: str | None, timeout: float) -> str | None:
+    """The error of a handshake with Python's OpenSSL (whose limits are OpenSSL's defaults) if it fails because
+    a message of the server's is too large; None if it fails otherwise, or succeeds."""
+    try:
+        with (
+            socket.create_connection((address, port), timeout=timeout) as sock,
+            _lenient_context().wrap_socket(sock, server_hostname=server_name),
+        ):
+            return None
+    except ssl.SSLError as exc:
+        if exc.reason == "EXCESSIVE_MESSAGE_SIZE" or "excessive message size" in str(exc).lower():
+            return f"{type(exc).__name__}: {exc}"
+        return None
+    except OSError:
+        return None
+
+
+def measure_oversized_message(
+    address: str, port: int, server_name: str | None, timeout: float
+) -> tuple[int, int] | None:
+    """The first message of the server's TLS 1.2 handshake over CLIENT_CERT_LIST_LIMIT, as (type, length in bytes).
+
+    TLS 1.2 sends the server's handshake messages in the clear, and each one starts with its type and length:
+    reading up to that header is enough. None if the server does not speak TLS 1.2 (TLS 1.3 encrypts them),
+    no message is over the limit, or nothing readable arrives within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    data = b""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.sendall(client_hello(server_name, ssl.TLSVersion.TLSv1_2))
+            while len(data) < _MAX_FLIGHT_READ and (remaining := deadline - time.monotonic()) > 0:
+                sock.settimeout(remaining)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return None
+                data += chunk
+                for kind, length in handshake_headers(data):
+                    if length > CLIENT_CERT_LIST_LIMIT:
+                        return kind, length
+                    if kind == _SERVER_HELLO_DONE:
+                        return None
+    except OSError:
+        return None
+    return None
+
+
+def handshake_headers(data: bytes) -> list[tuple[int, int]]:
+    """(type, length) of each handshake message whose header has arrived in ``data``, the server's TLS records as
+    received; the records that follow a record of another kind (an alert, or encrypted ones) are not read."""
+    payload = bytearray()
+    offset = 0
+    while offset + 5 <= len(data) and data[offset] == _HANDSHAKE_RECORD:
+        end = offset + 5 + int.from_bytes(data[offset + 3 : offset + 5], "big")
+        payload += data[offset + 5 : end]
+        offset = end
+    headers = []
+    position = 0
+    while position + 4 <= len(payload):
+        length = int.from_bytes(payload[position + 1 : position + 4], "big")
+        headers.append((payload[position], length))
+        position += 4 + length
+    return headers
 
 
 def http_probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFacts | None:
@@ -320,16 +458,15 @@ def load_anchors(ca_bundle: Path | None) -> list[x509.Certificate]:
 
 
 def read_pem_certificates(data: bytes) -> list[x509.Certificate]:
-    """Every certificate in a PEM bundle; one malformed entry does not lose the others."""
+    """Every certificate in a PEM bundle; one malformed entry (or one cryptography refuses) does not lose the
+    others."""
     marker = b"-----BEGIN CERTIFICATE-----"
     certs: list[x509.Certificate] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        for block in data.split(marker)[1:]:
-            try:
-                certs.append(x509.load_pem_x509_certificate(marker + block))
-            except ValueError:
-                continue
+    for block in data.split(marker)[1:]:
+        try:
+            certs.append(load_certificate(marker + block).cert)
+        except CertificateParseError:
+            continue
     return certs
 
 
@@ -359,9 +496,12 @@ def run_sslyze(host: str, port: int, address: str, settings: ScanSettings) -> di
     )
     scanner = Scanner(per_server_concurrent_connections_limit=CONNECTIONS_PER_SERVER, concurrent_server_scans_limit=1)
     scanner.queue_scans([request])
+    # sslyze parses the server's certificates and reads their serial numbers (in its threads, then for its JSON),
+    # and cryptography warns on stderr about a negative one each time. The facts parse every certificate again
+    # and record that warning as a finding (facts.load_certificate); here it is only noise.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         results = list(scanner.get_results())
-    if len(results) != 1:
-        raise RuntimeError(f"sslyze returned {len(results)} results for one request")
-    return ServerScanResultAsJson.model_validate(results[0]).model_dump(mode="json")
+        if len(results) != 1:
+            raise RuntimeError(f"sslyze returned {len(results)} results for one request")
+        return ServerScanResultAsJson.model_validate(results[0]).model_dump(mode="json")

@@ -14,7 +14,12 @@ answers but not TLS, answers in TLS but no  https_available fail,       https_av
 handshake possible (e.g. an alert)          rest skip                   rest skip
 only SSL 2.0                                https_available and         (same)
                                             protocol_ssl fail, rest skip
+answers in TLS, but a handshake message     https_available fail,       (same)
+(its certificate list) is over clients'     rest error (could not scan)
+100 KiB limit
 a sslyze command the check needs errored    error (skip when the server demanded a client certificate)
+a certificate the server sent cannot be     error (saying so) for the checks that need it
+parsed
 ==========================================  ==========================  ==============================
 """
 
@@ -81,6 +86,9 @@ class TlsCheck(Check):
                     f"Not tested: the server demands a client certificate, so sslyze's {names} scan could not run.",
                     evidence,
                 )
+            unparseable = [e for e in errors if e.unparseable_certificate]
+            if unparseable:
+                return Verdict(Status.ERROR, f"Could not judge: {unparseable[0].message}", evidence)
             return Verdict(Status.ERROR, f"sslyze's {names} scan failed: {errors[0].message}", evidence)
         return self.judge(facts)
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from sslyze.plugins.scan_commands import ScanCommand
 
 from checks.tls.base import TlsCheck, cert_evidence, target_evidence, worst
-from checks.tls.facts import CertificateFacts, Deployment, OcspFacts, TlsFacts
+from checks.tls.facts import RFC5280_SERIAL, CertificateFacts, Deployment, OcspFacts, TlsFacts
 from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
@@ -411,23 +411,47 @@ class CertUntrusted(CertificateCheck):
         trust = deployment.trust
         leaf = deployment.leaf
         evidence = _trust_evidence(deployment)
-        if trust.strict_ok:
+        serial = _serial_problem(deployment, evidence)
+        also = f" {serial}" if serial else ""
+        if trust.strict_ok and not serial:
             return Verdict(Status.PASS, f"The chain leads to {_anchor(trust.anchor)}.", evidence)
         if trust.path_found:
-            return Verdict(
-                Status.WARN,
-                f"The chain leads to {_anchor(trust.anchor)}, but a strict RFC 5280 verifier rejects "
-                f"it: {trust.strict_error}",
-                evidence,
-                Severity.MEDIUM,
+            leads = f"The chain leads to {_anchor(trust.anchor)}"
+            leads += (
+                f", but a strict RFC 5280 verifier rejects it: {trust.strict_error}" if not trust.strict_ok else "."
             )
+            # The serial is the cause a strict verifier names only in passing (or not at all): say it first.
+            return Verdict(Status.WARN, f"{serial} {leads}" if serial else leads, evidence, Severity.MEDIUM)
         if leaf.self_signed:
-            return Verdict(Status.FAIL, f"The certificate is self-signed ('{leaf.label}').", evidence)
+            return Verdict(Status.FAIL, f"The certificate is self-signed ('{leaf.label}').{also}", evidence)
+        if trust.search_limited:
+            return Verdict(
+                Status.ERROR, f"Could not judge whether the chain is trusted: {trust.reason}{also}", evidence
+            )
         return Verdict(
             Status.FAIL,
-            f"No chain to a trusted anchor (system store + ca_bundle): {trust.reason}",
+            f"No chain to a trusted anchor (system store + ca_bundle): {trust.reason}{also}",
             evidence,
         )
+
+
+def _serial_problem(deployment: Deployment, evidence: dict[str, Any]) -> str | None:
+    """A sentence on the first certificate clients rely on whose serial number is not positive (RFC 5280 forbids
+    it; cryptography warns and will refuse it), or None; adds the facts to ``evidence``."""
+    warned = [f"{c.label}: {w}" for c in deployment.chain for w in c.parse_warnings]
+    if warned:
+        evidence["parse_warnings"] = clip(warned, 5)
+    bad = [(i, c) for i, c in _path_certs(deployment) if not c.serial_positive]
+    if not bad:
+        return None
+    evidence["serial_not_positive"] = clip(
+        {"subject": shorten(c.subject, 200), "serial": c.serial[:64]} for _, c in bad
+    )
+    index, cert = bad[0]
+    serial = (
+        "the serial number 0" if cert.serial == "0" else f"a negative serial number (hex {shorten(cert.serial, 48)})"
+    )
+    return f"{_which(index, cert)} has {serial}, which {RFC5280_SERIAL}."
 
 
 class CertChainIncomplete(CertificateCheck):
@@ -463,6 +487,8 @@ class CertChainIncomplete(CertificateCheck):
                 "tls.cert_untrusted's question).",
                 evidence,
             )
+        if trust.search_limited:
+            return Verdict(Status.ERROR, f"Could not judge whether the chain is complete: {trust.reason}", evidence)
         aia = ""
         if end.ca_issuers_urls:
             evidence["aia_ca_issuers"] = clip(end.ca_issuers_urls, 5)

@@ -22,6 +22,7 @@ import enum
 import ipaddress
 import re
 import secrets
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 from sslyze.json.json_output import ServerScanResultAsJson
@@ -105,6 +107,9 @@ class Connectivity(enum.StrEnum):
     NO_TLS = "no_tls"  # the server answered, but not in TLS (e.g. plain HTTP)
     HANDSHAKE_FAILED = "handshake_failed"  # the server answered in TLS (e.g. an alert) but no handshake completed
     SSL2_ONLY = "ssl2_only"  # the only protocol the server accepts is SSL 2.0
+    # the server answered in TLS, but sends a handshake message (normally its certificate list) larger than
+    # clients accept, so no client built on OpenSSL or BoringSSL, sslyze included, completes a handshake
+    OVERSIZED_HANDSHAKE = "oversized_handshake"
     ERROR = "error"  # anything else (a bug, an unexpected library error)
 
 
@@ -137,8 +142,10 @@ class CommandError:
 
     Attributes:
         command: the sslyze scan command, e.g. "heartbleed".
-        reason: sslyze's error reason: CLIENT_CERTIFICATE_NEEDED, CONNECTIVITY_ISSUE, BUG_IN_SSLYZE, WRONG_USAGE.
-        message: the last line of the error trace, shortened.
+        reason: sslyze's error reason: CLIENT_CERTIFICATE_NEEDED, CONNECTIVITY_ISSUE, BUG_IN_SSLYZE, WRONG_USAGE;
+            or ``UNPARSEABLE_CERTIFICATE`` when the command (or platscan reading its result) could not parse a
+            certificate the server sent.
+        message: the last line of the error trace, shortened; for ``UNPARSEABLE_CERTIFICATE`` a sentence.
     """
 
     command: str
@@ -148,6 +155,16 @@ class CommandError:
     @property
     def client_certificate_needed(self) -> bool:
         return self.reason == "CLIENT_CERTIFICATE_NEEDED"
+
+    @property
+    def unparseable_certificate(self) -> bool:
+        return self.reason == UNPARSEABLE_CERTIFICATE
+
+
+#: ``CommandError.reason`` of a command that could not judge a certificate because it cannot be parsed.
+UNPARSEABLE_CERTIFICATE = "UNPARSEABLE_CERTIFICATE"
+#: What RFC 5280 says of serial numbers, to follow "which".
+RFC5280_SERIAL = "RFC 5280 (section 4.1.2.2) forbids: a serial number must be a positive integer"
 
 
 @dataclass(frozen=True)
@@ -227,6 +244,8 @@ class CertificateFacts:
         ca_issuers_urls: CA issuer URLs from authorityInfoAccess (where a client may fetch a missing issuer).
         must_staple: the TLS feature extension demands a stapled OCSP response.
         sha256: SHA-256 fingerprint, lower-case hex.
+        parse_warnings: what cryptography warned about while parsing it (encodings a future release will
+            refuse, such as a negative serial number).
     """
 
     subject: str
@@ -248,6 +267,12 @@ class CertificateFacts:
     ca_issuers_urls: tuple[str, ...]
     must_staple: bool
     sha256: str
+    parse_warnings: tuple[str, ...] = ()
+
+    @property
+    def serial_positive(self) -> bool:
+        """RFC 5280 (4.1.2.2) requires a positive serial number; some CAs have issued negative ones."""
+        return not self.serial.startswith("-") and self.serial != "0"
 
     @property
     def lifetime_days(self) -> float:
@@ -275,6 +300,9 @@ class TrustFacts:
         strict_error: the strict verifier's error text; None if it accepted the path.
         validated_at: the time the strict verifier was asked about.
         anchors: how many anchors were available.
+        search_limited: no path was found within platscan's limits (``MAX_CHAIN_DEPTH`` certificates on a
+            path, the first ``MAX_CHAIN_CERTS`` sent), but the chain goes on beyond them: whether it leads to
+            an anchor is not known. ``reason`` names the limit.
     """
 
     path_found: bool
@@ -285,6 +313,7 @@ class TrustFacts:
     strict_error: str | None
     validated_at: dt.datetime | None
     anchors: int
+    search_limited: bool = False
 
 
 @dataclass(frozen=True)
@@ -484,7 +513,7 @@ def facts_from_sslyze_json(
         attempt = getattr(scan, command.value)
         if attempt.status == ScanCommandAttemptStatusEnum.ERROR:
             reason = attempt.error_reason.value if attempt.error_reason else "UNKNOWN"
-            errors.append(CommandError(command.value, reason, _last_line(attempt.error_trace or reason)))
+            errors.append(_command_error(command, reason, _last_line(attempt.error_trace or reason)))
             return None
         if attempt.status == ScanCommandAttemptStatusEnum.COMPLETED:
             return attempt.result
@@ -506,9 +535,12 @@ def facts_from_sslyze_json(
     deployments: tuple[Deployment, ...] = ()
     cert_info = attempt_result(ScanCommand.CERTIFICATE_INFO)
     if cert_info is not None:
-        deployments = tuple(
-            _deployment(d, anchors, now) for d in cert_info.certificate_deployments if d.received_certificate_chain
-        )
+        try:
+            deployments = tuple(
+                _deployment(d, anchors, now) for d in cert_info.certificate_deployments if d.received_certificate_chain
+            )
+        except CertificateParseError as exc:
+            errors.append(CommandError(ScanCommand.CERTIFICATE_INFO.value, UNPARSEABLE_CERTIFICATE, str(exc)))
 
     def flag(command: ScanCommand, attribute: str) -> Any:
         value = attempt_result(command)
@@ -550,6 +582,26 @@ def _version_from_name(name: str) -> TlsVersion | None:
 def _last_line(trace: str) -> str:
     lines = [line.strip() for line in trace.strip().splitlines() if line.strip()]
     return shorten(lines[-1] if lines else trace)
+
+
+#: How cryptography's parser says it refuses DER (sslyze's commands parse the server's certificates with it).
+_ASN1_PARSE_ERROR = "error parsing asn1 value"
+
+
+def _command_error(command: ScanCommand, reason: str, last_line: str) -> CommandError:
+    """A failed sslyze command; one that failed because cryptography cannot parse the server's certificate says
+    so, rather than pass on the exception line."""
+    if _ASN1_PARSE_ERROR in last_line and "Certificate" in last_line:
+        return CommandError(command.value, UNPARSEABLE_CERTIFICATE, unparseable_sentence("A certificate", last_line))
+    return CommandError(command.value, reason, last_line)
+
+
+def unparseable_sentence(which: str, error: str) -> str:
+    """Why a certificate the server sent could not be judged, as a sentence; ``which`` starts it."""
+    sentence = f"{which} the server sent cannot be parsed: the cryptography library refuses it ({shorten(error)})."
+    if "serial" in error.lower():
+        sentence += f" Its serial number is malformed or not positive, which {RFC5280_SERIAL}."
+    return sentence
 
 
 # sslyze exception class (last line of the connectivity trace) -> our status
@@ -652,9 +704,71 @@ _WEAK_SIGNATURE_OIDS = {
 }
 
 
+class CertificateParseError(ValueError):
+    """cryptography refuses to parse a certificate (``str()`` is a sentence for a report)."""
+
+
+@dataclass(frozen=True)
+class ParsedCertificate:
+    """A certificate as cryptography parsed it, with what it warned about.
+
+    Attributes:
+        cert: the certificate.
+        serial: its serial number, read once here: cryptography warns on every read of a negative one.
+        warnings: cryptography's deprecation warnings about it (a negative serial number, for one).
+    """
+
+    cert: x509.Certificate
+    serial: int
+    warnings: tuple[str, ...] = ()
+
+
+def _parse_pem(pem: bytes) -> ParsedCertificate:
+    cert = x509.load_pem_x509_certificate(pem)
+    return ParsedCertificate(cert, cert.serial_number)
+
+
+def load_certificate(pem: bytes) -> ParsedCertificate:
+    """Parse one PEM certificate. Raises ``CertificateParseError`` if cryptography refuses it.
+
+    cryptography warns (on stderr, by default) about encodings it means to refuse in a future release, such
+    as a negative serial number. Here such a warning is raised as an exception and caught, so that it becomes
+    a fact (``ParsedCertificate.warnings``), and the certificate is parsed again with the warning silenced.
+    Once cryptography refuses such certificates, that second parse raises like any malformed one. (Warning
+    filters are process-wide; collectors run one to a process, so no other thread's warnings are caught.)
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            return _parse_pem(pem)
+    except CryptographyDeprecationWarning as warning:
+        concern = str(warning)
+    except ValueError as exc:
+        raise CertificateParseError(str(exc)) from exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            parsed = _parse_pem(pem)
+        except ValueError as exc:
+            raise CertificateParseError(str(exc)) from exc
+    return ParsedCertificate(parsed.cert, parsed.serial, (concern,))
+
+
+def _load_chain(pems: Sequence[str]) -> list[ParsedCertificate]:
+    parsed = []
+    for index, pem in enumerate(pems):
+        try:
+            parsed.append(load_certificate(pem.encode("ascii")))
+        except CertificateParseError as exc:
+            which = "The certificate" if index == 0 else f"Certificate {index + 1} of the {len(pems)}"
+            raise CertificateParseError(unparseable_sentence(which, str(exc))) from exc
+    return parsed
+
+
 def _deployment(deployment: DeploymentJson, anchors: Sequence[x509.Certificate], now: dt.datetime) -> Deployment:
-    certs = [x509.load_pem_x509_certificate(c.as_pem.encode("ascii")) for c in deployment.received_certificate_chain]
-    chain = tuple(certificate_facts(c) for c in certs)
+    parsed = _load_chain([c.as_pem for c in deployment.received_certificate_chain])
+    certs = [p.cert for p in parsed]
+    chain = tuple(certificate_facts(p) for p in parsed)
     sent = _SentChain(certs)
     sent_path = _sent_path(sent)
     extra = tuple(i for i in range(len(certs)) if i not in sent_path)
@@ -688,8 +802,9 @@ def _deployment(deployment: DeploymentJson, anchors: Sequence[x509.Certificate],
     )
 
 
-def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
+def certificate_facts(parsed: ParsedCertificate) -> CertificateFacts:
     """Parse one certificate into facts; tolerant of malformed fields."""
+    cert = parsed.cert
     subject = _name(cert, "subject")
     issuer = _name(cert, "issuer")
     common_name = None
@@ -748,7 +863,7 @@ def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
         subject=subject,
         common_name=common_name,
         issuer=issuer,
-        serial=format(cert.serial_number, "x"),
+        serial=format(parsed.serial, "x"),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         san_dns=san_dns,
@@ -764,6 +879,7 @@ def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
         ca_issuers_urls=tuple(ca_issuers),
         must_staple=must_staple,
         sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        parse_warnings=parsed.warnings,
     )
 
 
@@ -917,9 +1033,9 @@ def _assess_trust(chain: _SentChain, anchors: Sequence[x509.Certificate], now: d
                 return anchor
         return None
 
-    def search() -> tuple[tuple[int, ...], x509.Certificate] | None:
+    def search() -> _PathSearch:
         """Breadth first from the leaf over sent CA certificates, each visited once: the shortest path
-        (at most ``MAX_CHAIN_DEPTH`` certificates) to an anchor, or None."""
+        (at most ``MAX_CHAIN_DEPTH`` certificates) to an anchor."""
         parent: dict[int, int | None] = {0: None}
         level = [0]
         depth = 1
@@ -930,35 +1046,20 @@ def _assess_trust(chain: _SentChain, anchors: Sequence[x509.Certificate], now: d
                     path = [index]
                     while (up := parent[path[-1]]) is not None:
                         path.append(up)
-                    return tuple(reversed(path)), found
-            if depth >= MAX_CHAIN_DEPTH:
-                return None
-            below = level
-            level = []
-            for index in below:
-                for candidate in range(chain.size):
-                    if candidate not in parent and chain.is_ca(candidate) and chain.issued_by(index, candidate):
-                        parent[candidate] = index
-                        level.append(candidate)
+                    return _PathSearch(tuple(reversed(path)), found)
+            below = _sent_issuers(chain, level, parent)
+            if below and depth >= MAX_CHAIN_DEPTH:
+                return _PathSearch(limit=_depth_limit(len(chain.certs)))
+            level = below
             depth += 1
-        return None
+        return _PathSearch(limit=_issuer_beyond_considered(chain, parent))
 
     outcome = search()
-    if outcome is None:
-        sent = _sent_path(chain)
-        end = chain.certs[sent[-1]]
-        end_label = _name(end, "subject") or "the last certificate"
-        if chain.issued_by(sent[-1], sent[-1]):
-            reason = f"The chain ends at the self-signed certificate '{end_label}', which is not a trusted anchor."
-        else:
-            reason = (
-                f"The issuer '{_name(end, 'issuer')}' of '{end_label}' is neither among the certificates sent "
-                "nor a trusted anchor."
-            )
-        path_indices = sent
-        anchor_cert = None
+    if outcome.anchor is None:
+        path_indices = _sent_path(chain)
+        reason = outcome.limit or _no_path_reason(chain, path_indices)
     else:
-        path_indices, anchor_cert = outcome
+        path_indices = outcome.path
         reason = None
 
     # The strict verifier, with the host name and time taken out of the question. It is given the path
@@ -970,20 +1071,88 @@ def _assess_trust(chain: _SentChain, anchors: Sequence[x509.Certificate], now: d
     strict_error: str | None
     if not anchors:
         strict_error = "no trust anchors available"
-    elif outcome is None:
+    elif outcome.anchor is None:
         strict_error = "not run: no chain of signatures leads to a trust anchor"
     else:
         strict_error = _strict_verify(path_certs, anchors, validated_at)
 
     return TrustFacts(
-        path_found=outcome is not None,
+        path_found=outcome.anchor is not None,
         strict_ok=strict_error is None,
-        anchor=_name(anchor_cert, "subject") if anchor_cert is not None else None,
+        anchor=_name(outcome.anchor, "subject") if outcome.anchor is not None else None,
         path=path_indices,
         reason=reason,
         strict_error=strict_error,
         validated_at=validated_at,
         anchors=len(anchors),
+        search_limited=outcome.limit is not None,
+    )
+
+
+@dataclass(frozen=True)
+class _PathSearch:
+    """How the search for a path from the leaf to an anchor ended.
+
+    Attributes:
+        path: the path found (indices in the sent chain, leaf first); empty if none.
+        anchor: the anchor it ends at; None if no path was found.
+        limit: when no path was found within platscan's limits but the chain goes on beyond them, a sentence
+            naming the limit.
+    """
+
+    path: tuple[int, ...] = ()
+    anchor: x509.Certificate | None = None
+    limit: str | None = None
+
+
+def _sent_issuers(chain: _SentChain, level: Sequence[int], parent: dict[int, int | None]) -> list[int]:
+    """The sent CA certificates not visited yet that issued a certificate of ``level``; marks them visited
+    (``parent``: each one's child)."""
+    found = []
+    for index in level:
+        for candidate in range(chain.size):
+            if candidate not in parent and chain.is_ca(candidate) and chain.issued_by(index, candidate):
+                parent[candidate] = index
+                found.append(candidate)
+    return found
+
+
+def _depth_limit(sent: int) -> str:
+    return (
+        f"The chain is longer than {MAX_CHAIN_DEPTH} certificates, platscan's path-length limit; platscan does not "
+        f"follow it further (the server sends {sent}), so whether it leads to a trusted anchor is not known."
+    )
+
+
+def _issuer_beyond_considered(chain: _SentChain, visited: Mapping[int, int | None]) -> str | None:
+    """A sentence naming ``MAX_CHAIN_CERTS`` if the issuer of a certificate the search reached is among the sent
+    certificates beyond that limit (by name: the search stops there, so a signature is not checked)."""
+    ignored = chain.certs[chain.size :]
+    for index in visited:
+        cert = chain.certs[index]
+        try:
+            beyond = any(cert.issuer == other.subject for other in ignored)
+        except ValueError:
+            continue
+        if beyond:
+            label = _name(cert, "subject") or f"certificate {index + 1}"
+            return (
+                f"The issuer of '{label}' is among the {len(ignored)} certificates the server sends after the first "
+                f"{MAX_CHAIN_CERTS}, and platscan considers only the first {MAX_CHAIN_CERTS}; whether the chain "
+                "leads to a trusted anchor is not known."
+            )
+    return None
+
+
+def _no_path_reason(chain: _SentChain, sent: tuple[int, ...]) -> str:
+    """Why the sent path leads to no anchor, as a sentence."""
+    end = chain.certs[sent[-1]]
+    end_label = _name(end, "subject") or "the last certificate"
+    if chain.issued_by(sent[-1], sent[-1]):
+        return f"The chain ends at the self-signed certificate '{end_label}', which is not a trusted anchor."
+    return (
+        f"The issuer '{_name(end, 'issuer')}' of '{end_label}' is neither among the certificates sent "
+        "nor a trusted anchor."
     )
 
 

@@ -58,6 +58,14 @@ class HttpsAvailable(TlsCheck):
     def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
         status = facts.connectivity.status
         evidence = target_evidence(facts)
+        if status is Connectivity.OVERSIZED_HANDSHAKE:
+            # The server is there and speaks TLS, but no standard client can finish a handshake: the finding is
+            # that clients cannot connect, and the reason says why (the other checks could not run: error).
+            return Verdict(
+                Status.FAIL,
+                f"Standard TLS clients cannot connect to {facts.target}. {facts.connectivity.reason}",
+                evidence,
+            )
         if status in NO_USABLE_TLS or (scheme == "http" and status in NOT_REACHED):
             sentence = no_tls_sentence(facts, scheme)
             return Verdict(Status.FAIL, sentence[0].upper() + sentence[1:], evidence)

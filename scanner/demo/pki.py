@@ -16,6 +16,8 @@ SHA-1 signatures: cryptography refuses to build SHA-1 signed certificates, so a 
 with SHA-256 and then re-signed: the two RSA AlgorithmIdentifiers have the same DER length, so the
 TBS bytes are patched in place and signed again with PKCS#1 v1.5 / SHA-1. The certificate keeps
 exactly the extensions and dates of its SHA-256 twin, and no ``openssl`` subprocess is needed.
+A negative serial number (which cryptography refuses to build too) is patched in the same way, and
+``resign`` lets a test sign TBS bytes it patched itself (encodings cryptography refuses to load).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import enum
 import ipaddress
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dh, ec, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
@@ -55,6 +59,7 @@ __all__ = [
     "PrivateKey",
     "SignatureHash",
     "Validity",
+    "resign",
     "write_dh_params",
 ]
 
@@ -156,6 +161,11 @@ class LeafSpec:
         client: a client-authentication certificate (EKU clientAuth) instead of a server one.
         common_name: the subject CN, when it should differ from ``hosts[0]`` (at most 64 characters;
             any text: reports must show a hostile CN such as ``<script>`` as text). The SAN keeps ``hosts``.
+        padding_bytes: add a non-critical private extension of about this many bytes (0: none), to make
+            a certificate list larger than a client accepts (OpenSSL's limit is 100 KiB).
+        negative_serial: give the certificate a negative serial number, which RFC 5280 (4.1.2.2) forbids:
+            OpenSSL accepts it, cryptography warns (and will refuse it in a future release). Needs an
+            RSA issuer.
     """
 
     hosts: tuple[str, ...]
@@ -168,6 +178,8 @@ class LeafSpec:
     must_staple: bool = False
     client: bool = False
     common_name: str | None = None
+    padding_bytes: int = 0
+    negative_serial: bool = False
 
     def __post_init__(self) -> None:
         if not self.hosts:
@@ -317,10 +329,31 @@ class Pki:
             IssuerKind.SELF: None,
         }[kind]
 
-    def issue(self, name: str, spec: LeafSpec) -> IssuedCert:
-        """Create a leaf certificate and write ``<name>.pem`` (leaf alone) and ``<name>.key``."""
+    def ladder(self, count: int, name: str = "rung") -> Authority:
+        """``count`` CAs under the trusted root, each issuing the next, without path-length constraints;
+        returns the last. A leaf issued ``under`` it has a chain of ``count`` intermediates."""
+        node = self.root
+        for index in range(1, count + 1):
+            node = _make_ca(
+                self.directory,
+                f"{name}{index}",
+                f"{self.organization} CA {index}",
+                self.organization,
+                node,
+                self.keys,
+                self.now,
+                Validity(-365, 1825),
+                path_length=None,
+            )
+        return node
+
+    def issue(self, name: str, spec: LeafSpec, *, under: Authority | None = None) -> IssuedCert:
+        """Create a leaf certificate and write ``<name>.pem`` (leaf alone) and ``<name>.key``.
+
+        ``under``: the authority that signs it, instead of the one ``spec.issuer`` names (see ``ladder``).
+        """
         key = self.keys.get(spec.key_type)
-        issuer = self.authority(spec.issuer)
+        issuer = under if under is not None else self.authority(spec.issuer)
         subject = _name(spec.common_name or spec.hosts[0], self.organization)
         not_before, not_after = spec.validity.window(self.now)
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -335,7 +368,7 @@ class Pki:
             .subject_name(subject)
             .issuer_name(subject if issuer is None else issuer.cert.subject)
             .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
+            .serial_number(_negatable_serial() if spec.negative_serial else x509.random_serial_number())
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -380,14 +413,17 @@ class Pki:
             builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
         if spec.must_staple:
             builder = builder.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
+        if spec.padding_bytes:
+            padding_value = x509.UnrecognizedExtension(_PADDING_OID, _der(0x04, bytes(spec.padding_bytes)))
+            builder = builder.add_extension(padding_value, critical=False)
 
         signing_key = key if issuer is None else issuer.key
-        if spec.signature_hash is SignatureHash.SHA1:
-            cert = _resign_sha1(builder.sign(signing_key, hashes.SHA256()), signing_key)
-        elif spec.signature_hash is SignatureHash.SHA384:
+        if spec.signature_hash is SignatureHash.SHA384:
             cert = builder.sign(signing_key, hashes.SHA384())
         else:
             cert = builder.sign(signing_key, hashes.SHA256())
+        if spec.signature_hash is SignatureHash.SHA1 or spec.negative_serial:
+            cert = _tampered(cert, signing_key, spec.signature_hash, negate=spec.negative_serial)
 
         if not _SAFE_NAME.fullmatch(name):
             raise ValueError(f"leaf name {name!r} must be letters, digits, '_' or '-'")
@@ -542,7 +578,10 @@ def _make_ca(
     pool: KeyPool,
     now: dt.datetime,
     validity: Validity,
+    *,
+    path_length: int | None = 0,
 ) -> Authority:
+    """A CA certificate and key; ``path_length`` constrains a CA with a ``parent`` (roots have none)."""
     key = pool.get(KeyType.RSA_2048, slot=f"ca:{name}")
     subject = _name(common_name, organization)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -555,7 +594,9 @@ def _make_ca(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None if parent is None else 0), critical=True)
+        .add_extension(
+            x509.BasicConstraints(ca=True, path_length=None if parent is None else path_length), critical=True
+        )
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -591,19 +632,57 @@ def _make_ca(
 # the same length, so one can replace the other inside a TBSCertificate without touching any length.
 _ALG_SHA256_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
 _ALG_SHA1_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
+_ALG_SHA384_RSA = bytes.fromhex("300d06092a864886f70d01010c0500")
+_RSA_ALGORITHMS: dict[SignatureHash, tuple[bytes, hashes.HashAlgorithm]] = {
+    SignatureHash.SHA256: (_ALG_SHA256_RSA, hashes.SHA256()),
+    SignatureHash.SHA384: (_ALG_SHA384_RSA, hashes.SHA384()),
+    SignatureHash.SHA1: (_ALG_SHA1_RSA, hashes.SHA1()),
+}
+#: The padding extension's OID, under the private enterprise number RFC 5612 reserves for documentation.
+_PADDING_OID = x509.ObjectIdentifier("1.3.6.1.4.1.32473.1")
+#: A negatable serial has 16 bytes and starts with this byte: setting its top bit makes it negative while
+#: keeping the DER length and a minimal encoding (0xC0 is neither 0x00 nor 0xFF).
+_SERIAL_LEAD = 0x40
+_SERIAL_BYTES = 16
 
 
-def _resign_sha1(cert: x509.Certificate, issuer_key: PrivateKey) -> x509.Certificate:
-    """Return ``cert`` (signed sha256WithRSAEncryption) re-signed with sha1WithRSAEncryption."""
+def resign(tbs: bytes, issuer_key: PrivateKey, signature_hash: SignatureHash = SignatureHash.SHA256) -> bytes:
+    """The DER certificate made of ``tbs`` (whose signature field must name ``signature_hash`` with RSA)
+    signed by ``issuer_key`` with PKCS#1 v1.5: for TBS bytes patched after cryptography built them."""
     if not isinstance(issuer_key, rsa.RSAPrivateKey):
-        raise ValueError("SHA-1 certificates are only made with an RSA issuer")
+        raise ValueError("patched certificates are only made with an RSA issuer")
+    algorithm, digest = _RSA_ALGORITHMS[signature_hash]
+    signature = issuer_key.sign(tbs, padding.PKCS1v15(), digest)
+    return _der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature))
+
+
+def _replace_once(tbs: bytes, old: bytes, new: bytes, purpose: str) -> bytes:
+    if tbs.count(old) != 1:
+        raise ValueError(f"unexpected TBSCertificate layout: cannot {purpose}")
+    return tbs.replace(old, new)
+
+
+def _negatable_serial() -> int:
+    return int.from_bytes(bytes([_SERIAL_LEAD]) + os.urandom(_SERIAL_BYTES - 1), "big")
+
+
+def _tampered(
+    cert: x509.Certificate, issuer_key: PrivateKey, signature_hash: SignatureHash, *, negate: bool
+) -> x509.Certificate:
+    """``cert`` re-signed with ``signature_hash`` (built with SHA-256 when that is SHA-1, which cryptography
+    does not sign), with its serial number (from ``_negatable_serial``) made negative if ``negate``."""
     tbs = cert.tbs_certificate_bytes
-    if tbs.count(_ALG_SHA256_RSA) != 1:
-        raise ValueError("unexpected TBSCertificate layout: cannot switch its signature algorithm")
-    tbs = tbs.replace(_ALG_SHA256_RSA, _ALG_SHA1_RSA)
-    signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
-    der = _der(0x30, tbs + _ALG_SHA1_RSA + _der(0x03, b"\x00" + signature))
-    return x509.load_der_x509_certificate(der)
+    if signature_hash is SignatureHash.SHA1:
+        tbs = _replace_once(tbs, _ALG_SHA256_RSA, _ALG_SHA1_RSA, "switch its signature algorithm")
+    if negate:
+        serial = cert.serial_number.to_bytes(_SERIAL_BYTES, "big")
+        header = bytes([0x02, _SERIAL_BYTES])
+        tbs = _replace_once(tbs, header + serial, header + bytes([serial[0] | 0x80]) + serial[1:], "negate its serial")
+    der = resign(tbs, issuer_key, signature_hash)
+    with warnings.catch_warnings():
+        # cryptography warns that it will refuse a negative serial some day: here it is asked for.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(der)
 
 
 def _der(tag: int, content: bytes) -> bytes:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sslyze.json.json_output import ServerScanResultAsJson
 
 from checks.tls import facts as facts_module
-from checks.tls._collect import TlsTarget, classify_first_bytes
+from checks.tls._collect import TlsTarget, classify_first_bytes, handshake_headers
 from checks.tls.certificates import hostname_matches
 from checks.tls.ciphers import has_forward_secrecy, key_exchange, weaknesses
 from checks.tls.facts import (
@@ -317,7 +317,12 @@ def test_only_the_first_sent_certificates_are_considered() -> None:
     started = time.perf_counter()
     trust = assess_trust(certs, [anchor], RECORDED_AT)
     assert time.perf_counter() - started < 0.25
-    assert not trust.path_found
+    assert not trust.path_found and trust.search_limited
+    assert trust.reason == (
+        f"The issuer of 'CN=leaf.path.test' is among the 2 certificates the server sends after the first "
+        f"{MAX_CHAIN_CERTS}, and platscan considers only the first {MAX_CHAIN_CERTS}; whether the chain leads to a "
+        "trusted anchor is not known."
+    )
     shorter, anchor = _look_alike_chain(MAX_CHAIN_CERTS - 2, cross_signed_at_end=True)  # number 19
     assert assess_trust(shorter, [anchor], RECORDED_AT).path_found
 
@@ -340,7 +345,16 @@ def test_paths_are_at_most_max_chain_depth_long() -> None:
     trust = assess_trust(certs, [top], RECORDED_AT)
     assert trust.path_found and len(trust.path) == MAX_CHAIN_DEPTH
     certs, top = ladder(MAX_CHAIN_DEPTH)
-    assert not assess_trust(certs, [top], RECORDED_AT).path_found
+    trust = assess_trust(certs, [top], RECORDED_AT)
+    assert not trust.path_found and trust.search_limited
+    # Every issuer was sent: the reason is the limit, not a missing issuer.
+    assert trust.reason and trust.reason.startswith(
+        f"The chain is longer than {MAX_CHAIN_DEPTH} certificates, platscan's path-length limit;"
+    )
+    certs, _ = ladder(MAX_CHAIN_DEPTH - 1)
+    trust = assess_trust(certs, [], RECORDED_AT)  # within the limit, but the top is no anchor: a real finding
+    assert not trust.search_limited and trust.reason
+    assert trust.reason.startswith("The issuer 'CN=Rung 9' of 'CN=Rung 8' is neither among the certificates sent")
 
 
 # -- host names -----------------------------------------------------------------------------------
@@ -446,6 +460,21 @@ def test_tls_target_for_endpoints() -> None:
 def test_classify_first_bytes(data: bytes, status: str | None) -> None:
     facts = classify_first_bytes(data, 443)
     assert (facts.status.value if facts else None) == status
+
+
+def _record(kind: int, payload: bytes) -> bytes:
+    return bytes([kind, 3, 3]) + len(payload).to_bytes(2, "big") + payload
+
+
+def test_handshake_headers_span_records() -> None:
+    """A ServerHello and a Certificate message cut over two records, then an alert: only the headers are read."""
+    hello = b"\x02" + (4).to_bytes(3, "big") + b"\x03\x03\x00\x00"
+    certificate = b"\x0b" + (200_000).to_bytes(3, "big") + b"\x00" * 10  # only its start has arrived
+    flight = hello + certificate
+    data = _record(0x16, flight[:6]) + _record(0x16, flight[6:]) + _record(0x15, b"\x02\x28")
+    assert handshake_headers(data) == [(2, 4), (11, 200_000)]
+    assert handshake_headers(data[:8]) == []  # the first record is not complete yet
+    assert handshake_headers(_record(0x15, b"\x02\x46")) == []  # TLS 1.2 refused: an alert, no handshake
 
 
 def test_evidence_is_json() -> None:

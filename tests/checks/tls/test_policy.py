@@ -52,6 +52,9 @@ POLICY = {
     (Connectivity.HANDSHAKE_FAILED, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
     (Connectivity.SSL2_ONLY, "https"): (Status.FAIL, Status.FAIL, Status.SKIP),
     (Connectivity.SSL2_ONLY, "http"): (Status.FAIL, Status.FAIL, Status.SKIP),
+    # Clients cannot connect (a finding), and no check could run (could not scan: an error, not a skip).
+    (Connectivity.OVERSIZED_HANDSHAKE, "https"): (Status.FAIL, Status.ERROR, Status.ERROR),
+    (Connectivity.OVERSIZED_HANDSHAKE, "http"): (Status.FAIL, Status.ERROR, Status.ERROR),
 }
 
 
