@@ -80,9 +80,24 @@ def in_scope(platform: Platform, host: str) -> bool:
 def resolve_reference(base: str, reference: str) -> str:
     """``reference`` (a Location, an action or an href) resolved against ``base``, as a browser would."""
     ref = _TAB_OR_NEWLINE.sub("", reference).strip(_C0_OR_SPACE)
-    if (scheme_of(ref) or scheme_of(base)) in DEFAULT_PORTS:
-        head, sep, tail = _split_query(ref)
-        ref = head.replace("\\", "/") + sep + tail
+    base_scheme, ref_scheme = scheme_of(base), scheme_of(ref)
+    scheme = ref_scheme or base_scheme
+    if scheme not in DEFAULT_PORTS:
+        return _join(base, ref)
+    head, sep, tail = _split_query(ref)
+    ref = head.replace("\\", "/") + sep + tail
+    # WHATWG's special-scheme rules, which urljoin does not know: another scheme's URL is absolute
+    # whatever slashes follow its colon ("http:evil/" from an https page is http://evil/), and any run
+    # of two or more slashes before the host is one authority marker ("///evil/" is //evil/).
+    rest = ref[len(ref_scheme) + 1 :] if ref_scheme else ref
+    if ref_scheme and ref_scheme != base_scheme:
+        return f"{scheme}://{rest.lstrip('/')}"
+    if rest.startswith("//"):
+        return f"{scheme}://{rest.lstrip('/')}"
+    return _join(base, rest)
+
+
+def _join(base: str, ref: str) -> str:
     try:
         return urljoin(base, ref)
     except ValueError:
@@ -101,9 +116,9 @@ def parse(url: str) -> Target:
         raise UnusableUrl(f"{shown!r} has no scheme")
     if parts.auth is not None:
         raise UnusableUrl(f"{shown!r} carries user info before its host")
-    if not parts.host:
+    host = normalize_host(parts.host or "")
+    if not host:
         raise UnusableUrl(f"{shown!r} has no host")
-    host = normalize_host(parts.host)
     if parts.port == 0:
         raise UnusableUrl(f"{shown!r} names port 0")
     port = parts.port or DEFAULT_PORTS.get(scheme, 0)

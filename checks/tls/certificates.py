@@ -13,7 +13,7 @@ from sslyze.plugins.scan_commands import ScanCommand
 from checks.tls.base import TlsCheck, cert_evidence, target_evidence, worst
 from checks.tls.facts import RFC5280_SERIAL, CertificateFacts, Deployment, OcspFacts, TlsFacts
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Severity, Status
+from scanner.model import Severity, Status, normalize_host
 from scanner.plugin import Verdict
 
 #: A certificate that expires sooner than this is flagged.
@@ -50,16 +50,8 @@ _CERT_REMEDIATION_RENEW = (
 # Host name matching (RFC 6125, as browsers apply it)
 
 
-def _ace(name: str) -> str:
-    name = name.strip().rstrip(".").lower()
-    try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:
-        return name
-
-
 def _dns_name_matches(pattern: str, host: str) -> bool:
-    pattern, host = _ace(pattern), _ace(host)
+    pattern, host = normalize_host(pattern), normalize_host(host)
     if not pattern or not host:
         return False
     if "*" not in pattern:

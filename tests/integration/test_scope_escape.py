@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -64,6 +65,8 @@ def hostile_urls(plain: int, tls: int) -> list[str]:
         f"http://{there}#@{HOST}/",
         f"http://%31%32%37.0.0.2:{plain}/",  # percent-encoded host: urllib3 decodes it
         f" \t http://{there}/ ",  # whitespace browsers strip
+        f"///{there}/",  # any run of slashes is one authority marker in http(s)
+        f"https:///{there_tls}/",
         f"http://{there}/",  # the plain case, for comparison
     ]
 
@@ -79,15 +82,20 @@ class Hostile:
 
 
 def _site(urls: list[str], tls_port: int) -> Handler:
-    action = f"https://{ELSEWHERE}:{tls_port}\\\\@{HOST}/login"
-    form = (
-        f'<html><title>Login</title><form method="post" action="{action}">'
-        '<input name="username"><input type="password" name="password"><button>Sign in</button></form></html>'
-    ).encode()
+    def form(action: str) -> bytes:
+        return (
+            f'<html><title>Login</title><form method="post" action="{action}">'
+            '<input name="username"><input type="password" name="password"><button>Sign in</button></form></html>'
+        ).encode()
+
+    pages = {
+        "/": form(f"///{ELSEWHERE}:{tls_port}/collect"),
+        "/login": form(f"https://{ELSEWHERE}:{tls_port}\\\\@{HOST}/login"),
+    }
 
     def handle(request: Request) -> Reply:
-        if request.path in ("/", "/login"):
-            return Reply(200, (("Content-Type", "text/html; charset=utf-8"),), form)
+        if request.path in pages:
+            return Reply(200, (("Content-Type", "text/html; charset=utf-8"),), pages[request.path])
         if request.path.startswith("/r/"):
             index = int(request.path.removeprefix("/r/"))
             return Reply(302, (("Location", urls[index]),))
@@ -182,17 +190,18 @@ def test_every_hostile_redirect_is_reported_where_it_really_leads(
         if "@" in location.split("#", 1)[0].split("\\", 1)[0]:
             assert "user info" in detail, (location, detail)  # refused outright, not followed
         else:
-            assert f"redirects to http://{ELSEWHERE}:{plain}/" in detail or (
-                f"redirects to https://{ELSEWHERE}:{tls}/" in detail
-            ), (location, detail)
+            where = rf"redirects to https?://{re.escape(ELSEWHERE)}:({plain}|{tls})/"
+            assert re.search(where, detail), (location, detail)
 
 
 def test_the_login_form_posting_off_scope_fails(
     hostile: Hostile, scanned: dict[tuple[str, str], tuple[str, str, str]]
 ) -> None:
     base = f"https://{HOST}:{hostile.registered.port}"
-    status, detail, _ = scanned[("auth.form_action_https", f"{base}/")]
+    status, detail, evidence = scanned[("auth.form_action_https", f"{base}/")]
     assert status == "fail", detail
     assert ELSEWHERE in detail and "not one of the platform's registered hosts" in detail
+    forms = json.loads(evidence)["forms"]
+    assert len(forms) == 2 and all(form.get("problem") == "another host" for form in forms), forms
     session_status, session_detail, _ = scanned[("auth.session_cookie", f"{base}/")]
     assert session_status == "error" and "registered hosts" in session_detail, session_detail

@@ -8,7 +8,7 @@ from urllib3.util import parse_url
 from checks.http.client import HttpClient, OffScopeConnection
 from checks.http.facts import ErrorKind
 from scanner.demo.http_server import LOOPBACK, HttpSiteServer, Reply
-from scanner.model import Platform
+from scanner.model import Platform, normalize_host
 from scanner.plugin import ScanSettings
 from scanner.urls import UnusableUrl, follow, parse
 
@@ -30,6 +30,15 @@ BASE = "https://portal.example/a/b"
         ("HTTPS://Portal.Example.:443/X/../Y", "portal.example", "https://portal.example/Y"),
         ("https://bücher.example/", "xn--bcher-kva.example", "https://xn--bcher-kva.example/"),
         ("https://[::1]:8443/x#frag", "::1", "https://[::1]:8443/x"),
+        # Any run of slashes (or backslashes) before a host is one authority marker in http(s).
+        ("///evil.example/", "evil.example", "https://evil.example/"),
+        ("////evil.example/x", "evil.example", "https://evil.example/x"),
+        ("/\\/evil.example/", "evil.example", "https://evil.example/"),
+        ("\\\\\\evil.example/", "evil.example", "https://evil.example/"),
+        ("https:///evil.example/", "evil.example", "https://evil.example/"),
+        # Another scheme's URL is absolute whatever follows its colon.
+        ("http:evil.example/x", "evil.example", "http://evil.example/x"),
+        ("http:///evil.example/", "evil.example", "http://evil.example/"),
     ],
 )
 def test_references_resolve_to_the_host_that_is_dialled(reference: str, host: str, url: str) -> None:
@@ -49,14 +58,34 @@ def test_references_resolve_to_the_host_that_is_dialled(reference: str, host: st
         ("https://[::1/", "not a usable URL"),
         ("https://portal.example:0/", "port 0"),
         ("https://portal.example:99999/", "not a usable URL"),
-        ("http:evil.example/x", "no host"),
         ("javascript:alert(1)", "no host"),
+        ("https://./", "no host"),
+        ("http://%2e%2e/", "no host"),
         ("https://ex\tample.org/", "not a usable URL"),
     ],
 )
 def test_urls_that_cannot_be_dialled_unambiguously_are_refused(url: str, why: str) -> None:
     with pytest.raises(UnusableUrl, match=why):
         parse(url)
+
+
+def test_an_empty_authority_is_refused() -> None:
+    with pytest.raises(UnusableUrl, match="no host"):
+        follow(BASE, "//")
+
+
+@pytest.mark.parametrize(
+    ("name", "dialled"),
+    [
+        ("faß.example", "xn--fa-hia.example"),  # IDNA 2003 would say fass.example: another domain
+        ("Bücher.Example.", "xn--bcher-kva.example"),
+        ("đắk-lắk.example", "xn--k-lk-zua6066bda.example"),
+    ],
+)
+def test_host_names_are_spelled_as_urllib3_dials_them(name: str, dialled: str) -> None:
+    assert normalize_host(name) == dialled
+    assert parse(f"https://{name}/").host == dialled
+    assert (parse_url(f"https://{name}/").host or "").rstrip(".") == dialled
 
 
 def test_the_socket_refuses_a_host_off_the_platform_whatever_parsed_the_url() -> None:
