@@ -25,14 +25,17 @@ from scanner.cli_common import (
     read_waivers,
     selection_options,
     stop_on_signals,
+    timeout_option,
     write_output,
 )
+from scanner.config import shown
 from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
 from scanner.model import Platform, Severity, Status
 from scanner.plugin import ScanSettings
-from scanner.registry import GRADES, Targets, check_ca_bundle, host_problem, url_problem
+from scanner.registry import GRADES, Targets, address_problem, ca_bundle_file, host_problem, url_problem
 from scanner.runner import ScanInterrupted, execute_scan
 from scanner.store import Store
+from scanner.urls import normalize_host, parse
 from scanner.waivers import outcome_for_scan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,7 +102,7 @@ Exit codes:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Write SARIF 2.1.0 here.")
 @db_option
-@click.option("--timeout", type=click.FloatRange(0.5, 300), help="Seconds per network operation.")
+@timeout_option
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict lines.")
 @never_pass_on_a_crash
 def gate(
@@ -139,7 +142,7 @@ def gate(
     if timeout is not None:
         overrides["timeout"] = timeout
     if ca_bundle is not None:
-        bundle = check_ca_bundle(ca_bundle.resolve())
+        bundle = ca_bundle_file(str(ca_bundle), Path())
         if isinstance(bundle, str):
             fail_usage(f"--ca-bundle: {bundle}")
         overrides["ca_bundle"] = bundle
@@ -188,29 +191,49 @@ def gate(
 def adhoc_targets(
     url: str, level: int, allowed_ports: str, resolves: Sequence[str], overrides: dict[str, Any]
 ) -> Targets:
-    from urllib.parse import urlsplit
+    platform = adhoc_platform(url, level, allowed_ports, resolves)
+    if isinstance(platform, str):
+        fail_usage(platform)
+    return Targets(path=Path("--url"), settings=replace(ScanSettings(), **overrides), platforms=(platform,))
 
+
+def adhoc_platform(url: str, level: int, allowed_ports: str, resolves: Sequence[str]) -> Platform | str:
+    """The platform that ``--url`` and its options describe, or the usage error, naming the option.
+
+    Validated by the same functions as a targets file: the URL, and ``--resolve`` IP addresses only."""
     problem = url_problem(url)
     if problem:
-        fail_usage(f"--url: {problem}")
-    host = urlsplit(url).hostname or ""
-    try:
-        ports = tuple(sorted({int(p) for p in allowed_ports.split(",") if p.strip()}))
-    except ValueError:
-        fail_usage(f"--allowed-ports: {allowed_ports!r} is not a comma-separated list of ports")
-    if not all(1 <= p <= 65535 for p in ports):
-        fail_usage(f"--allowed-ports: {allowed_ports!r} has a port outside 1-65535")
+        return f"--url: {problem}"
+    host = parse(url).host
+    ports = parse_port_list(allowed_ports)
+    if isinstance(ports, str):
+        return f"--allowed-ports: {ports}"
     resolve: list[tuple[str, str]] = []
     for entry in resolves:
-        name, _, address = entry.partition("=")
-        if not address or host_problem(address) or host_problem(name):
-            fail_usage(f"--resolve: {entry!r} is not HOST=IP")
-        if name.lower() != host.lower():
-            fail_usage(f"--resolve: {name} is not the host of --url ({host}); the URL is the whole scope")
-        resolve.append((name.lower(), address))
-    platform_id = re.sub(r"[^a-z0-9._-]", "-", host.lower())[:64] or "target"
-    platform = Platform(id=platform_id, name=url, level=level, urls=(url,), allowed_ports=ports, resolve=tuple(resolve))
-    return Targets(path=Path("--url"), settings=replace(ScanSettings(), **overrides), platforms=(platform,))
+        name, equals, address = entry.partition("=")
+        if not equals or host_problem(name):
+            return f"--resolve: {shown(entry)} is not HOST=IP"
+        problem = address_problem(address)
+        if problem:
+            return f"--resolve: {shown(entry)}: {problem}; give the address to connect to, as curl --resolve does"
+        if normalize_host(name) != host:
+            return f"--resolve: {name} is not the host of --url ({host}); the URL is the whole scope"
+        if resolve:
+            return f"--resolve: {host} is given twice; one address per host"
+        resolve.append((host, address))
+    platform_id = re.sub(r"[^a-z0-9._-]", "-", host)[:64] or "target"
+    return Platform(id=platform_id, name=url, level=level, urls=(url,), allowed_ports=ports, resolve=tuple(resolve))
+
+
+def parse_port_list(text: str) -> tuple[int, ...] | str:
+    """The ports of a comma-separated list such as "80,443", sorted; a message when it is not one."""
+    try:
+        ports = tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
+    except ValueError:
+        return f"{shown(text)} is not a comma-separated list of ports"
+    if not all(1 <= p <= 65535 for p in ports):
+        return f"{shown(text)} has a port outside 1-65535"
+    return ports
 
 
 def resolve_baseline(store: Store, baseline: str, platform: str) -> Baseline | None:

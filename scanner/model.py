@@ -10,19 +10,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-
-def normalize_host(host: str) -> str:
-    """The one spelling of a host name platscan uses everywhere: lower case, no trailing dot, no
-    IPv6 brackets, internationalised names as their ASCII (punycode) form."""
-    name = host.strip().strip("[]").rstrip(".").lower()
-    if name.isascii():
-        return name
-    try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:
-        return name  # the registry rejects it with a message
+from scanner.urls import UnusableUrl, normalize_host, parse
 
 
 class Status(enum.StrEnum):
@@ -116,9 +105,11 @@ class Platform:
         """Every host the platform owns: the URLs' hosts, then ``hosts``; the scan scope."""
         seen: dict[str, None] = {}
         for url in self.urls:
-            host = urlsplit(url).hostname
-            if host:
-                seen[normalize_host(host)] = None
+            # The host the URL is dialled at (the registry refuses URLs that parsers read differently).
+            try:
+                seen[parse(url).host] = None
+            except UnusableUrl:
+                continue
         for host in self.hosts:
             seen[normalize_host(host)] = None
         return tuple(seen)
@@ -148,17 +139,18 @@ class Endpoint:
 
     @classmethod
     def for_url(cls, platform: Platform, url: str) -> Endpoint:
-        parts = urlsplit(url)
-        host = normalize_host(parts.hostname or "")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            target = parse(url)
+        except UnusableUrl:  # the registry refuses such URLs; an endpoint built by hand fails closed
+            return cls(platform=platform.id, target=url, kind="url", host="")
         return cls(
             platform=platform.id,
             target=url,
             kind="url",
-            host=host,
-            port=port,
-            scheme=parts.scheme,
-            address=platform.address_for(host),
+            host=target.host,
+            port=target.port,
+            scheme=target.scheme,
+            address=platform.address_for(target.host),
         )
 
     @classmethod
@@ -209,6 +201,34 @@ class Result:
             "criteria": list(self.criteria),
             "duration": round(self.duration, 3),
         }
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """What a check says about itself, the same for every result it gives in one scan.
+
+    The store keeps it once per scan (its stored catalogue) instead of in every result row; a
+    result keeps a title, remediation or criteria of its own only when they differ from these.
+
+    Attributes:
+        check: the check id.
+        family: its family.
+        title: the title its results carry by default.
+        severity: its default severity (a result may be raised or lowered).
+        remediation: what to do about a failure.
+        why: why it matters.
+        active: whether it sends more than ordinary traffic (``--active``).
+        criteria: the requirement ids the scan's criteria profile maps it to.
+    """
+
+    check: str
+    family: str
+    title: str
+    severity: Severity
+    remediation: str
+    why: str = ""
+    active: bool = False
+    criteria: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

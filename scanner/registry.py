@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from scanner.model import AuthSettings, Endpoint, GateSettings, Platform, Severity, normalize_host
+from scanner.config import (
+    ConfigFileError,
+    Lines,
+    existing_file,
+    key_name,
+    read_toml,
+    shown,
+    shown_path,
+    unknown_key,
+)
+from scanner.criteria import builtin_profiles
+from scanner.evidence import shorten
+from scanner.model import AuthSettings, Endpoint, GateSettings, Platform, Severity
 from scanner.plugin import ScanSettings
+from scanner.urls import UnusableUrl, normalize_host, parse
 
 PORT_PRESETS = ("top-100", "top-1000", "all")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -27,6 +39,7 @@ _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _RANGE_RE = re.compile(r"^(\d{1,5})-(\d{1,5})$")
 _NUMERIC_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
+_BRACKETED_RE = re.compile(r"\[([^\[\]]*)\](:[0-9]*)?")
 _SECRET_KEYS = {"password", "username", "user", "pass", "token", "secret", "api_key"}
 
 SCAN_KEYS = {
@@ -58,6 +71,7 @@ PLATFORM_KEYS = {
 }
 GATE_KEYS = {"min_grade", "fail_on", "require_compliant"}
 GRADES = ("A+", "A", "B", "C", "D", "F")
+SEVERITIES = tuple(s.value for s in Severity)
 AUTH_KEYS = {
     "login_url",
     "protected_paths",
@@ -104,49 +118,22 @@ def endpoints(platform: Platform) -> list[Endpoint]:
     return out
 
 
-def in_scope(platform: Platform, host: str) -> bool:
-    """Whether platscan may contact ``host`` on behalf of ``platform``: only its registered hosts."""
-    return normalize_host(host) in platform.all_hosts
-
-
-class _Lines:
-    """Finds the line of a key in the TOML text, so errors can point at it (tomllib keeps no positions)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.headers = [
-            (number, line.split("#", 1)[0].strip())
-            for number, line in enumerate(self.lines, start=1)
-            if line.strip().startswith("[")
-        ]
-
-    def _end(self, start: int, stop_at: str | None = None) -> int:
-        for number, header in self.headers:
-            if number > start and (stop_at is None or header == stop_at):
-                return number
-        return len(self.lines) + 1
+class _Lines(Lines):
+    """Finds the line of a key in [scan], in the n-th [[platforms]] or in its [platforms.auth] / [platforms.gate]."""
 
     def find(self, table: str, key: str | None, platform_index: int | None = None) -> int:
-        """The line of ``key`` in [scan], in the n-th [[platforms]] or in its [platforms.auth]; 0 if unknown."""
+        """The line of ``key`` (of the table itself when ``key`` is None); 0 if unknown."""
         if table == "scan":
-            starts = [n for n, h in self.headers if h == "[scan]"]
+            starts = self.tables("[scan]")
         else:
-            starts = [n for n, h in self.headers if h == "[[platforms]]"]
+            starts = self.tables("[[platforms]]")
             starts = starts[platform_index : platform_index + 1] if platform_index is not None else []
             if starts and table in ("auth", "gate"):
-                block_end = self._end(starts[0], "[[platforms]]")
-                header = f"[platforms.{table}]"
-                starts = [n for n, h in self.headers if starts[0] < n < block_end and h == header]
+                block_end = self.end(starts[0], "[[platforms]]")
+                starts = self.tables(f"[platforms.{table}]", starts[0], block_end)
         if not starts:
             return 0
-        start = starts[0]
-        if key is None:
-            return start
-        pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
-        for number in range(start + 1, self._end(start)):
-            if pattern.match(self.lines[number - 1]):
-                return number
-        return start
+        return starts[0] if key is None else self.key(starts[0], key)
 
 
 class _Validator:
@@ -169,10 +156,10 @@ class _Validator:
             return defaults
 
         def report(key: str, message: str) -> None:
-            self.problem(f"scan.{key}", self.lines.find("scan", key), message)
+            self.problem(f"scan.{key_name(key)}", self.lines.find("scan", key), message)
 
         for key in sorted(set(table) - SCAN_KEYS):
-            report(key, f"unknown key (expected one of: {', '.join(sorted(SCAN_KEYS))})")
+            report(key, unknown_key(SCAN_KEYS))
         values: dict[str, Any] = {}
         numbers: dict[str, tuple[type, float, float]] = {
             "concurrency": (int, 1, 256),
@@ -189,20 +176,16 @@ class _Validator:
                 else:
                     values[key] = value
         if "profile" in table:
-            profile = table["profile"]
-            if not isinstance(profile, str) or not profile.strip():
-                report("profile", "must be a profile name or a path to a profile file")
-            elif profile.endswith(".toml") and not Path(profile).is_absolute():
-                values["profile"] = str((self.path.parent / profile).resolve())
-            else:
+            profile = self.profile(table["profile"], report)
+            if profile is not None:
                 values["profile"] = profile
         if "port_scan" in table:
-            if table["port_scan"] in PORT_SCAN_METHODS:
+            if _choice(table["port_scan"], PORT_SCAN_METHODS):
                 values["port_scan"] = table["port_scan"]
             else:
                 report(
                     "port_scan",
-                    f'{table["port_scan"]!r} is not a port scan type: "connect" (nmap -sT, any user) or '
+                    f'{shown(table["port_scan"])} is not a port scan type: "connect" (nmap -sT, any user) or '
                     '"syn" (nmap -sS, needs root)',
                 )
         if "udp" in table:
@@ -211,20 +194,29 @@ class _Validator:
             else:
                 report("udp", "must be true or false (true also scans UDP 161, SNMP; needs root)")
         if "ca_bundle" in table:
-            bundle = self.ca_bundle(table["ca_bundle"])
+            value = table["ca_bundle"]
+            bundle = (
+                ca_bundle_file(value, self.path.parent) if isinstance(value, str) else "must be a path (a PEM file)"
+            )
             if isinstance(bundle, str):
                 report("ca_bundle", bundle)
             else:
                 values["ca_bundle"] = bundle
         return replace(defaults, **values)
 
-    def ca_bundle(self, value: Any) -> Path | str:
-        if not isinstance(value, str) or not value:
-            return "must be the path of a PEM file"
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = (self.path.parent / path).resolve()
-        return check_ca_bundle(path)
+    def profile(self, value: Any, report: Callable[[str, str], None]) -> str | None:
+        """A built-in profile's name as it is, a profile file as its absolute path; None when neither (reported)."""
+        builtin = builtin_profiles()
+        if isinstance(value, str) and value in builtin:
+            return value
+        if not isinstance(value, str) or not value.strip():
+            report("profile", "must be a profile name or a path to a profile file")
+            return None
+        path = existing_file(value, self.path.parent)
+        if isinstance(path, str):
+            report("profile", f"not a built-in profile ({', '.join(builtin)}), and {path}")
+            return None
+        return str(path)
 
     # ---- [[platforms]] ----
     def platforms(self, items: Any) -> list[Platform]:
@@ -253,7 +245,9 @@ class _Validator:
 
     def platform(self, index: int, item: dict[str, Any]) -> Platform | None:
         raw_id = item.get("id")
-        label = f'platforms[{index}] ("{raw_id}")' if isinstance(raw_id, str) else f"platforms[{index}]"
+        label = f"platforms[{index}]"
+        if isinstance(raw_id, str):
+            label += f' ("{raw_id}")' if key_name(raw_id) == raw_id else f" ({key_name(raw_id)})"
         before = len(self.problems)
 
         def report(key: str | None, message: str, table: str = "platforms") -> None:
@@ -263,13 +257,14 @@ class _Validator:
                 line_key = key.split(".", 1)[1]
             elif key:
                 line_key = key.split("[", 1)[0].split(".", 1)[0]
-            self.problem(label, self.lines.find(table, line_key, index), f"{key}: {message}" if key else message)
+            line = self.lines.find(table, line_key, index)
+            self.problem(label, line, f"{key_name(key)}: {message}" if key else message)
 
         for key in sorted(set(item) - PLATFORM_KEYS):
             if key.lower() in _SECRET_KEYS:
                 report(key, "credentials never go in the targets file; name environment variables in [platforms.auth]")
             else:
-                report(key, f"unknown key (expected one of: {', '.join(sorted(PLATFORM_KEYS))})")
+                report(key, unknown_key(PLATFORM_KEYS))
 
         if not isinstance(raw_id, str) or not _ID_RE.match(raw_id):
             report("id", "required: lower-case letters, digits, '.', '_' or '-' (at most 64), e.g. \"dvc\"")
@@ -283,16 +278,22 @@ class _Validator:
         if isinstance(level, str):
             report("level", f"{level} (the security level, cấp độ 1-5)")
 
+        # The platform's own hosts (its scope) come from the entries that are valid only.
+        own_hosts: set[str] = set()
         urls = self.string_list(item, "urls", report)
         for n, url in enumerate(urls):
             message = url_problem(url)
             if message:
                 report(f"urls[{n}]", message)
+            else:
+                own_hosts.add(parse(url).host)
         hosts = self.string_list(item, "hosts", report)
         for n, host in enumerate(hosts):
             message = host_problem(host)
             if message:
                 report(f"hosts[{n}]", message)
+            else:
+                own_hosts.add(normalize_host(host))
         if not item.get("urls") and not item.get("hosts"):
             report(None, "registers nothing to scan: give urls and/or hosts")
 
@@ -312,17 +313,20 @@ class _Validator:
                 report("allowed_ports", "must be a list of port numbers 1-65535, e.g. [80, 443]")
 
         resolve: list[tuple[str, str]] = []
-        own_hosts = {normalize_host(urlsplit(u).hostname or "") for u in urls} | {normalize_host(h) for h in hosts}
         if "resolve" in item:
             table = item["resolve"]
             if not isinstance(table, dict):
                 report("resolve", 'must be a table of host = "address", e.g. { "dvc.example" = "10.0.0.5" }')
             else:
                 for host, address in table.items():
-                    if not isinstance(address, str) or not _is_ip(address):
-                        report(f"resolve.{host}", f"{address!r} is not an IP address")
+                    problem = address_problem(address)
+                    if problem:
+                        report(f"resolve.{host}", problem)
                     elif normalize_host(host) not in own_hosts:
                         report(f"resolve.{host}", "is not one of this platform's hosts (urls or hosts)")
+                    elif any(name == normalize_host(host) for name, _ in resolve):
+                        # "Portal.Example" and "portal.example" are one host: which address would win?
+                        report(f"resolve.{host}", f"gives {normalize_host(host)} a second address; one per host")
                     else:
                         resolve.append((normalize_host(host), address))
         tags = self.string_list(item, "tags", report)
@@ -360,16 +364,16 @@ class _Validator:
             report("gate", "must be a table ([platforms.gate])")
             return None
         for key in sorted(set(table) - GATE_KEYS):
-            report(f"gate.{key}", f"unknown key (expected one of: {', '.join(sorted(GATE_KEYS))})", "gate")
+            report(f"gate.{key}", unknown_key(GATE_KEYS), "gate")
         for key in sorted(set(table) & GATE_KEYS):
             problem = _gate_problem(key, table[key])
             if problem:
                 report(f"gate.{key}", problem, "gate")
-        fail_on = table.get("fail_on")
+        fail_on, min_grade, require = (table.get(key) for key in ("fail_on", "min_grade", "require_compliant"))
         return GateSettings(
-            min_grade=table.get("min_grade"),
-            fail_on=Severity(fail_on) if fail_on in {s.value for s in Severity} else None,
-            require_compliant=table.get("require_compliant"),
+            min_grade=min_grade if _choice(min_grade, GRADES) else None,
+            fail_on=Severity(fail_on) if _choice(fail_on, SEVERITIES) else None,
+            require_compliant=require if isinstance(require, bool) else None,
         )
 
     def auth(self, table: Any, own_hosts: set[str], report: Callable[..., None]) -> AuthSettings | None:
@@ -384,11 +388,11 @@ class _Validator:
             if key.lower() in _SECRET_KEYS:
                 auth_report(key, "credentials never go in the targets file; use username_env / password_env")
             else:
-                auth_report(key, f"unknown key (expected one of: {', '.join(sorted(AUTH_KEYS))})")
+                auth_report(key, unknown_key(AUTH_KEYS))
         login_url = table.get("login_url")
         if login_url is not None:
             message = url_problem(login_url) if isinstance(login_url, str) else "must be a URL"
-            if not message and normalize_host(urlsplit(login_url).hostname or "") not in own_hosts:
+            if not message and parse(login_url).host not in own_hosts:
                 message = "is not on one of this platform's hosts"
             if message:
                 auth_report("login_url", message)
@@ -413,11 +417,16 @@ class _Validator:
         )
 
 
+def _choice(value: Any, choices: Collection[str]) -> TypeGuard[str]:
+    """Whether ``value`` is one of ``choices``; a list or table is simply not (it cannot even be hashed)."""
+    return isinstance(value, str) and value in choices
+
+
 def _gate_problem(key: str, value: Any) -> str | None:
-    if key == "min_grade" and value not in GRADES:
-        return f"{value!r} is not a grade ({', '.join(GRADES)})"
-    if key == "fail_on" and value not in {s.value for s in Severity}:
-        return f"{value!r} is not a severity ({', '.join(s.value for s in Severity)})"
+    if key == "min_grade" and not _choice(value, GRADES):
+        return f"{shown(value)} is not a grade ({', '.join(GRADES)})"
+    if key == "fail_on" and not _choice(value, SEVERITIES):
+        return f"{shown(value)} is not a severity ({', '.join(SEVERITIES)})"
     if key == "require_compliant" and not isinstance(value, bool):
         return "must be true or false"
     return None
@@ -427,7 +436,7 @@ def _number(value: Any, kind: type, low: float, high: float) -> int | float | st
     if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and isinstance(value, float)):
         return f"must be {'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}"
     if not low <= value <= high:
-        return f"{value} is out of range ({low:g}-{high:g})"
+        return f"{shown(value)} is out of range ({low:g}-{high:g})"
     return kind(value)  # type: ignore[no-any-return]
 
 
@@ -435,12 +444,22 @@ def _is_port(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
 
 
-def _is_ip(value: str) -> bool:
+def _is_ip(value: str, version: int | None = None) -> bool:
     try:
-        ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         return False
-    return True
+    return version is None or address.version == version
+
+
+def address_problem(address: Any) -> str | None:
+    """Why ``address`` cannot be where a host is reached (``resolve``, ``--resolve``), or None.
+
+    Only an IP address: a name there would be looked up in DNS, which is what ``resolve`` is for
+    avoiding (and would let the address that is contacted change under the scan)."""
+    if isinstance(address, str) and _is_ip(address):
+        return None
+    return f"{shown(address)} is not an IP address"
 
 
 def host_problem(host: str) -> str | None:
@@ -448,15 +467,19 @@ def host_problem(host: str) -> str | None:
     if not host:
         return "is empty"
     if "/" in host or "*" in host or "," in host or " " in host:
-        return f"{host!r} is not a single host name or address (ranges, CIDRs and wildcards are out of scope)"
-    if _is_ip(host.strip("[]")):
+        return f"{shown(host)} is not a single host name or address (ranges, CIDRs and wildcards are out of scope)"
+    if host.startswith("[") and host.endswith("]") and _is_ip(host[1:-1], version=6):
+        return None
+    if "[" in host or "]" in host:
+        return f"{shown(host)}: only an IPv6 address goes in brackets"
+    if _is_ip(host):
         return None
     name = normalize_host(host)
     if len(name) > 253 or not all(_LABEL_RE.match(label) for label in name.split(".")):
-        return f"{host!r} is not a valid host name"
+        return f"{shown(host)} is not a valid host name"
     if _NUMERIC_RE.match(name):
         # 2130706433 or 0x7f.1 reach 127.0.0.1 through the resolver: say what is meant instead.
-        return f"{host!r} looks like a numeric address but is not a dotted IP address; write the address plainly"
+        return f"{shown(host)} looks like a numeric address but is not a dotted IP address; write the address plainly"
     return None
 
 
@@ -464,17 +487,40 @@ def url_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        return f"{url!r} is not a valid URL ({exc})"
+    except ValueError as exc:  # brackets that hold no IPv6 address, a port that is not a number, …
+        return f"{shown(url)} is not a valid URL ({shorten(str(exc), 100)})"
     if parts.scheme not in ("http", "https"):
-        return f"{url!r} is not an http(s) URL"
+        return f"{shown(url)} is not an http(s) URL"
     if not parts.hostname:
-        return f"{url!r} has no host"
+        return f"{shown(url)} has no host"
     if parts.username is not None or parts.password is not None:
-        return f"{url!r} contains credentials; name environment variables in [platforms.auth] instead"
+        return f"{shown(url)} contains credentials; name environment variables in [platforms.auth] instead"
     if port == 0:
-        return f"{url!r} has port 0"
-    return host_problem(parts.hostname)
+        return f"{shown(url)} has port 0"
+    host_port = parts.netloc.rpartition("@")[2]
+    if "[" in host_port or "]" in host_port:
+        # urlsplit reads "a[::1]b" as the host ::1: the host must be the whole bracketed part.
+        bracketed = _BRACKETED_RE.fullmatch(host_port)
+        if not bracketed or not _is_ip(bracketed[1], version=6):
+            return f"{shown(url)}: only an IPv6 address goes in brackets, and the brackets hold the whole host"
+    elif problem := host_problem(parts.hostname):
+        return problem
+    return _dialled_differently(url, parts.hostname, port)
+
+
+def _dialled_differently(url: str, host: str, port: int | None) -> str | None:
+    """Why ``url`` would be dialled at another host or port than the one it seems to name, or None.
+
+    The scope is built from what the HTTP client dials (``scanner.urls.parse``); a URL that the
+    standard parsers read differently (spaces around it, a zone id, a backslash) is refused here.
+    """
+    try:
+        target = parse(url)
+    except UnusableUrl as exc:
+        return f"{exc}; write the URL plainly"
+    if url != url.strip() or target.host != normalize_host(host) or target.port != (port or target.port):
+        return f"{shown(url)} is read as {target.host}:{target.port} by the HTTP client; write the URL plainly"
+    return None
 
 
 def parse_ports(value: Any) -> str | tuple[int, ...]:
@@ -482,7 +528,7 @@ def parse_ports(value: Any) -> str | tuple[int, ...]:
     if isinstance(value, str):
         if value in PORT_PRESETS:
             return value
-        return f"{value!r} is not one of {', '.join(PORT_PRESETS)} or a list of ports"
+        return f"{shown(value)} is not one of {', '.join(PORT_PRESETS)} or a list of ports"
     if not isinstance(value, list) or not value:
         return 'must be "top-100", "top-1000", "all" or a list of ports and "a-b" ranges'
     out: set[int] = set()
@@ -494,41 +540,35 @@ def parse_ports(value: Any) -> str | tuple[int, ...]:
         if match and 1 <= int(match[1]) <= int(match[2]) <= 65535:
             out.update(range(int(match[1]), int(match[2]) + 1))
             continue
-        return f"{entry!r} is not a port number or an 'a-b' range"
+        return f"{shown(entry)} is not a port number or an 'a-b' range"
     return tuple(sorted(out))
 
 
-def check_ca_bundle(path: Path) -> Path | str:
-    """``path`` if it holds at least one PEM certificate, else a message saying what is wrong."""
-    if not path.is_file():
-        return f"{str(path)!r} does not exist"
+def ca_bundle_file(value: str, base: Path) -> Path | str:
+    """The PEM file of trust anchors that ``value`` names (relative to ``base``), or why it cannot be used."""
+    path = existing_file(value, base)
+    if isinstance(path, str):
+        return path
     try:
-        data = path.read_bytes()
-        certs = x509.load_pem_x509_certificates(data)
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
     except OSError as exc:
-        return f"{str(path)!r} cannot be read ({exc.strerror})"
+        return f"{shown_path(path)} cannot be read ({exc.strerror or exc})"
     except ValueError:
-        return f"{str(path)!r} is not a PEM file of certificates"
+        return f"{shown_path(path)} is not a PEM file of certificates"
     if not certs:
-        return f"{str(path)!r} holds no certificate"
+        return f"{shown_path(path)} holds no certificate"
     return path
 
 
 def load_targets(path: Path, overrides: Mapping[str, Any] | None = None) -> Targets:
     """Read and validate a targets file; raise ``TargetsError`` listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TargetsError(path, [f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TargetsError(path, [f"{path}: cannot be read ({exc})"]) from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetsError(path, [f"{path.name}: not valid TOML: {exc}"]) from None
+        text, doc = read_toml(path)
+    except ConfigFileError as exc:
+        raise TargetsError(path, [str(exc)]) from None
     validator = _Validator(path, text)
     for key in sorted(set(doc) - {"scan", "platforms"}):
-        validator.problem(key, 0, "unknown top-level key (expected [scan] and [[platforms]])")
+        validator.problem(key_name(key), 0, "unknown top-level key (expected [scan] and [[platforms]])")
     settings = validator.scan(doc.get("scan"))
     platforms = validator.platforms(doc.get("platforms"))
     if validator.problems:

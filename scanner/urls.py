@@ -26,15 +26,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
+import idna
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from scanner.evidence import shorten
-from scanner.model import Platform, normalize_host
 
-__all__ = ["DEFAULT_PORTS", "Target", "UnusableUrl", "follow", "in_scope", "parse", "resolve_reference", "scheme_of"]
+if TYPE_CHECKING:
+    from scanner.model import Platform
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "Target",
+    "UnusableUrl",
+    "follow",
+    "in_scope",
+    "normalize_host",
+    "parse",
+    "resolve_reference",
+    "scheme_of",
+]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
@@ -70,6 +84,20 @@ class Target:
 
     def same_origin(self, other: Target) -> bool:
         return (self.scheme, self.host, self.port) == (other.scheme, other.host, other.port)
+
+
+def normalize_host(host: str) -> str:
+    """The one spelling of a host name platscan uses everywhere: lower case, no trailing dot, no
+    IPv6 brackets, internationalised names as their ASCII (punycode) form."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name.isascii():
+        return name
+    try:
+        # IDNA 2008 exactly as urllib3 encodes the names it dials (Python's own "idna" codec is IDNA
+        # 2003, which turns faß.example into fass.example: another domain).
+        return idna.encode(name, strict=True, std3_rules=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return name  # the registry rejects it with a message
 
 
 def in_scope(platform: Platform, host: str) -> bool:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from scanner.config import ConfigFileError, Lines, key_name, read_toml, shown, unknown_key
 from scanner.model import Result, Status
 from scanner.scoring import CheckOutcome, cap_for
 
@@ -121,28 +121,23 @@ def load_waivers(path: Path, today: dt.date | None = None) -> list[Waiver]:
     """Read and validate a waivers file; every problem names the file, line, entry and field."""
     today = today or dt.date.today()
     try:
-        text = path.read_text(encoding="utf-8")
-        doc = tomllib.loads(text)
-    except FileNotFoundError:
-        raise WaiverError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WaiverError([f"{path}: cannot be read ({exc})"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise WaiverError([f"{path.name}: not valid TOML: {exc}"]) from None
-    headers = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip().startswith("[[waivers]]")]
+        text, doc = read_toml(path)
+    except ConfigFileError as exc:
+        raise WaiverError([str(exc)]) from None
+    lines = Lines(text)
     problems: list[str] = []
     for key in sorted(set(doc) - {"waivers"}):
-        problems.append(f"{path.name}: {key}: unknown top-level key (expected [[waivers]] tables)")
+        problems.append(f"{path.name}: {key_name(key)}: unknown top-level key (expected [[waivers]] tables)")
     entries = doc.get("waivers", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise WaiverError([*problems, f"{path.name}: waivers: must be an array of tables ([[waivers]])"])
     waivers = []
     for index, entry in enumerate(entries):
-        line = headers[index] if index < len(headers) else 0
+        line = lines.entry("[[waivers]]", index)
         where = f"{path.name}:{line}: waivers[{index}]" if line else f"{path.name}: waivers[{index}]"
         before = len(problems)
         for key in sorted(set(entry) - WAIVER_KEYS):
-            problems.append(f"{where}: {key}: unknown key (expected one of: {', '.join(sorted(WAIVER_KEYS))})")
+            problems.append(f"{where}: {key_name(key)}: {unknown_key(WAIVER_KEYS)}")
         for key in ("platform", "check", "reason", "approved_by"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 problems.append(f"{where}: {key}: required (a non-empty string)")
@@ -156,7 +151,7 @@ def load_waivers(path: Path, today: dt.date | None = None) -> list[Waiver]:
         check = entry.get("check")
         if isinstance(check, str) and not _CHECK_PATTERN.fullmatch(check):
             problems.append(
-                f"{where}: check: {check!r} is not a check id or a pattern within one family "
+                f"{where}: check: {shown(check)} is not a check id or a pattern within one family "
                 "(tls.protocol_legacy, http.*)"
             )
         if isinstance(expires, dt.date) and (expires - today).days > MAX_WAIVER_DAYS:

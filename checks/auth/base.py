@@ -40,8 +40,9 @@ from checks.http.client import origin_of
 from checks.http.facts import HttpFacts
 from scanner.evidence import shorten
 from scanner.facts import CollectionError
-from scanner.model import Endpoint, Platform, Result, Status, normalize_host
+from scanner.model import Endpoint, Platform, Result, Status
 from scanner.plugin import Check, ScanContext, Verdict
+from scanner.urls import normalize_host
 
 #: Time kept back from the endpoint's budget so a collector can return before it is killed.
 BUDGET_MARGIN = 0.1

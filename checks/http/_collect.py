@@ -33,8 +33,9 @@ from checks.http.client import HEAD_CAP, PAGE_CAP, PROBE_CAP, HttpClient, origin
 from checks.http.detect import SENSITIVE_FILES
 from checks.http.facts import Fetch, HttpFacts
 from checks.http.html import directories, page_info
-from scanner.model import Endpoint, Platform, normalize_host
+from scanner.model import Endpoint, Platform
 from scanner.plugin import ScanSettings
+from scanner.urls import normalize_host
 
 SENSITIVE_PATHS: tuple[str, ...] = tuple(file.path for file in SENSITIVE_FILES)
 #: Directories often left browsable; tried after the page's own resource directories.

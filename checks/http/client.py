@@ -3,7 +3,7 @@
 ``HttpClient`` wraps one ``requests.Session`` for one platform and enforces what a compliance
 scanner owes the systems it looks at and itself:
 
-* **Scope.** It contacts only the platform's registered hosts (``scanner.registry.in_scope``).
+* **Scope.** It contacts only the platform's registered hosts (``scanner.urls.in_scope``).
   Redirects are followed by hand, hop by hop, while they stay on those hosts; a redirect anywhere
   else is recorded with its target (``Fetch.blocked_redirect``) and not followed.
 * **resolve.** A host with a ``resolve`` address is dialled at that address while the URL keeps
@@ -70,9 +70,9 @@ from urllib3.util.retry import Retry
 from checks.http.facts import ErrorKind, Fetch, FetchError, HttpResponse
 from scanner import __version__
 from scanner.evidence import shorten
-from scanner.model import Platform, normalize_host
+from scanner.model import Platform
 from scanner.plugin import ScanSettings
-from scanner.urls import DEFAULT_PORTS, UnusableUrl, in_scope, parse, resolve_reference, scheme_of
+from scanner.urls import DEFAULT_PORTS, UnusableUrl, in_scope, normalize_host, parse, resolve_reference, scheme_of
 
 __all__ = [
     "HEAD_CAP",

@@ -10,9 +10,9 @@ from checks.http.facts import ErrorKind, HttpFacts
 from checks.http.html import page_info
 from checks.http.parsers import parse_csp
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Severity, Status, normalize_host
+from scanner.model import Severity, Status
 from scanner.plugin import Verdict
-from scanner.urls import UnusableUrl, follow
+from scanner.urls import UnusableUrl, follow, normalize_host
 
 #: Failures to connect that mean "plain HTTP is not served here" (closed or filtered port).
 _REFUSING = (ErrorKind.REFUSED, ErrorKind.CONNECT_TIMEOUT)

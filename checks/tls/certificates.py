@@ -13,8 +13,9 @@ from sslyze.plugins.scan_commands import ScanCommand
 from checks.tls.base import TlsCheck, cert_evidence, target_evidence, worst
 from checks.tls.facts import RFC5280_SERIAL, CertificateFacts, Deployment, OcspFacts, TlsFacts
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Severity, Status, normalize_host
+from scanner.model import Severity, Status
 from scanner.plugin import Verdict
+from scanner.urls import normalize_host
 
 #: A certificate that expires sooner than this is flagged.
 EXPIRING_DAYS = 30

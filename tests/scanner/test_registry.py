@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from scanner.model import Endpoint
-from scanner.registry import TargetsError, endpoints, in_scope, load_targets, parse_ports
+from scanner.registry import TargetsError, endpoints, load_targets, parse_ports
+from scanner.urls import in_scope
 
 GOOD = """
 [scan]
@@ -210,8 +212,15 @@ def test_numeric_aliases_of_addresses_are_refused(tmp_path: Path, host: str) -> 
 
 def test_profile_path_is_relative_to_the_targets_file(tmp_path: Path) -> None:
     text = '[scan]\nprofile = "profiles/mine.toml"\n[[platforms]]\nid = "a"\nname = "A"\nhosts = ["a.example"]\n'
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "mine.toml").write_text("")
     targets = load_targets(write(tmp_path, text))
     assert targets.settings.profile == str(tmp_path / "profiles" / "mine.toml")
+    (problem,) = problems(tmp_path, text.replace("mine.toml", "typo.toml"))
+    assert problem == (
+        "targets.toml:2: scan.profile: not a built-in profile (vn-baseline), "
+        f"and '{tmp_path / 'profiles' / 'typo.toml'}' does not exist"
+    )
 
 
 def test_repeated_platform_selection_is_harmless(tmp_path: Path) -> None:
@@ -229,3 +238,40 @@ def test_port_scan_settings(tmp_path: Path) -> None:
     assert scan_type.startswith("targets.toml:2: scan.port_scan: 'stealth' is not a port scan type")
     assert '"connect"' in scan_type and '"syn"' in scan_type
     assert udp.startswith("targets.toml:3: scan.udp: must be true or false")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        " https://portal.nghean.example/",  # urlsplit keeps the host; the HTTP client refuses the URL
+        "https://portal.nghean.example\\@other.nghean.example/",  # urlsplit: other; urllib3: portal
+        "https://[fe80::1%25eth0]/",  # a zone id the parsers spell differently
+    ],
+)
+def test_a_url_parsers_read_differently_is_refused(tmp_path: Path, url: str) -> None:
+    found = problems(tmp_path, f'[[platforms]]\nid = "p"\nname = "P"\nurls = [{json.dumps(url)}]\n')
+    assert len(found) == 1 and "urls[0]" in found[0], found
+
+
+def test_one_host_gets_one_resolve_address(tmp_path: Path) -> None:
+    text = """
+    [[platforms]]
+    id = "p"
+    name = "P"
+    urls = ["https://portal.nghean.example/"]
+    resolve = { "portal.nghean.example" = "10.0.0.5", "Portal.Nghean.Example." = "10.0.0.6" }
+    """
+    found = problems(tmp_path, text)
+    assert len(found) == 1 and "second address" in found[0] and ":6:" in found[0], found
+
+
+def test_scope_and_endpoints_use_the_dialled_spelling(tmp_path: Path) -> None:
+    text = """
+    [[platforms]]
+    id = "p"
+    name = "P"
+    urls = ["https://faß.nghean.example/"]
+    """
+    (platform,) = load_targets(write(tmp_path, text)).platforms
+    assert platform.all_hosts == ("xn--fa-hia.nghean.example",)  # IDNA 2008, as urllib3 dials it
+    assert endpoints(platform)[0].host == "xn--fa-hia.nghean.example"

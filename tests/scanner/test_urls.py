@@ -8,9 +8,9 @@ from urllib3.util import parse_url
 from checks.http.client import HttpClient, OffScopeConnection
 from checks.http.facts import ErrorKind
 from scanner.demo.http_server import LOOPBACK, HttpSiteServer, Reply
-from scanner.model import Platform, normalize_host
+from scanner.model import Platform
 from scanner.plugin import ScanSettings
-from scanner.urls import UnusableUrl, follow, parse
+from scanner.urls import UnusableUrl, follow, normalize_host, parse
 
 BASE = "https://portal.example/a/b"
 
