@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from scanner.demo.pki import LeafSpec, Pki
@@ -86,8 +86,8 @@ def time_command(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def tree_memory(root: int) -> tuple[int, int, int]:
-    """RSS and PSS summed over ``root`` and its descendants, and the RSS of ``root`` alone (bytes)."""
+def process_tree(root: int) -> dict[int, int]:
+    """``root`` and its descendants: pid -> depth below ``root`` (0 for ``root``)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -95,34 +95,47 @@ def tree_memory(root: int) -> tuple[int, int, int]:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    rss = pss = root_rss = 0
+    depths = {root: 0}
     todo = [root]
     while todo:
         pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1]) * 1024
-                    if pid == root:
-                        root_rss = int(line.split()[1]) * 1024
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return rss, pss, root_rss
+        for child in children.get(pid, []):
+            depths[child] = depths[pid] + 1
+            todo.append(child)
+    return depths
 
 
-def peak_memory(command: list[str]) -> tuple[float, list[int]]:
-    """Run ``command`` sampling its process tree every 50 ms: seconds, and the peaks of tree_memory()."""
+def process_memory(pid: int) -> tuple[int, int]:
+    """RSS and PSS of one process (bytes); zeros when it has gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return rss, pss
+
+
+def tree_memory(root: int) -> tuple[int, int, int]:
+    """RSS and PSS summed over ``root`` and its descendants, and the RSS of ``root`` alone (bytes)."""
+    memory = {pid: process_memory(pid) for pid in process_tree(root)}
+    return sum(rss for rss, _ in memory.values()), sum(pss for _, pss in memory.values()), memory[root][0]
+
+
+def peak_memory(command: list[str], measure: Callable[[int], Sequence[int]] = tree_memory) -> tuple[float, list[int]]:
+    """Run ``command`` sampling its process tree every 50 ms: seconds, and the peak of each number
+    ``measure(pid)`` gives (by default tree_memory()'s)."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peaks = [0, 0, 0]
+    peaks = list(measure(proc.pid))
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peaks[:] = [max(peak, now) for peak, now in zip(peaks, tree_memory(proc.pid), strict=True)]
+            peaks[:] = [max(peak, value) for peak, value in zip(peaks, measure(proc.pid), strict=True)]
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)

@@ -1,7 +1,8 @@
 """The ``platscan`` command line: parses options, calls the library, maps errors to exit codes.
 
 Exit codes: 0 the command did its job (a scan that finds problems still exits 0); 2 usage or
-configuration error; 1 an unexpected failure; 130 interrupted with Ctrl-C.
+configuration error, or a database that cannot be used (locked past the wait, disk full, removed
+during the scan); 1 an unexpected failure; 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from scanner.cli_common import (
     read_waivers,
     selection_options,
     stop_on_signals,
+    timeout_option,
     write_files,
 )
 from scanner.cli_gate import gate
@@ -57,7 +59,7 @@ def main() -> None:
 @click.option("--platform", "platforms", multiple=True, metavar="ID", help="Scan only this platform (repeatable).")
 @selection_options
 @click.option("--concurrency", type=click.IntRange(1, 256), help="Endpoints scanned at once (default from [scan]).")
-@click.option("--timeout", type=click.FloatRange(0.5, 300), help="Seconds per network operation.")
+@timeout_option
 @click.option("--active", is_flag=True, help="Also run active checks (login attempts); needs written authorisation.")
 @click.option(
     "--waivers",
@@ -79,7 +81,8 @@ def scan(
 ) -> None:
     """Scan every registered platform in TARGETS and store the results.
 
-    Exits 0 when the scan ran, whatever it found; 2 on a bad targets file or option.
+    Exits 0 when the scan ran and is stored, whatever it found; 2 on a bad targets file or
+    option, or when the database cannot take the scan (the message says where its results are).
 
     \b
     Example:
@@ -94,9 +97,10 @@ def scan(
     catalogue = load_catalogue(quiet)
     checks = choose_checks(catalogue, only, skip, active)
     profile = open_profile(targets.settings.profile, catalogue)
+    approved = read_waivers(waivers, targets_file)  # before the store: a bad file leaves no database behind
     with open_store(db) as store:
         selection = {"only": list(only), "skip": list(skip)}
-        run_and_summarise(store, targets, checks, profile, selection, quiet, read_waivers(waivers, targets_file))
+        run_and_summarise(store, targets, checks, profile, selection, quiet, approved)
 
 
 def run_and_summarise(
@@ -118,15 +122,18 @@ def run_and_summarise(
         with stop_on_signals():
             outcome = execute_scan(targets, checks, store, profile, selection, progress, waivers)
     except ScanInterrupted as exc:
-        kept = len({(r.platform, r.endpoint) for r in store.results(exc.scan_id)})
-        click.echo(f"\n{exc.stop.reason}: scan {exc.scan_id} kept the results of {kept} endpoint(s)", err=True)
+        click.echo(f"\n{exc.stop.reason}: scan {exc.scan_id} kept the results of {exc.finished} endpoint(s)", err=True)
         sys.exit(exc.stop.exit_code)
     if not quiet:
-        results = store.results(outcome.scan_id)
-        click.echo(summary(store.platforms(outcome.scan_id), results))
+        # One platform at a time: a fleet's results need not all be in memory to be summarised.
+        rows = {row["id"]: row for row in store.platforms(outcome.scan_id)}
+        stored = 0
+        for platform, own in store.results_by_platform(outcome.scan_id):
+            click.echo(summary([rows[platform]], own))
+            stored += len(own)
         click.echo(
             f"\nscan {outcome.scan_id} {outcome.status.value}: {outcome.endpoints} endpoints, "
-            f"{len(results)} results stored in {store.path}"
+            f"{stored} results stored in {store.path}"
         )
     return outcome.scan_id
 
@@ -163,7 +170,7 @@ def report(
     if not db.exists():
         fail_usage(f"no database at {db}: run `platscan scan TARGETS --db {db}` first")
     main_name = output.name if str(output) != "-" else "fleet.html"
-    with open_store(db) as store:
+    with open_store(db, write=False) as store:
         files = build_report(store, scan_id, fmt, lang, platform, profile, main_name)
     write_files(output, files)
 
@@ -190,6 +197,7 @@ def rescore(db: Path, scan_id: int | None) -> None:
             fail_usage(str(exc))
         for scan_row in scans:
             save_scores(store, scan_row.id)
+        store.confirm_in_place()
         click.echo(f"re-scored {len(scans)} scan(s) with scoring rules version {SCORING_VERSION}")
 
 

@@ -6,6 +6,8 @@ Library errors become one-line messages and exit code 2 here; nothing below the 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -17,12 +19,13 @@ import click
 from reports.render import OutputFile, render_report
 from scanner.criteria import Profile, ProfileError, load_profile
 from scanner.engine import Unit
+from scanner.files import write_atomically
 from scanner.gate import Outcome
 from scanner.model import Result, Status
 from scanner.plugin import Catalogue, Check, SelectionError, discover_checks, select_checks
 from scanner.registry import Targets, TargetsError, load_targets
 from scanner.runner import Stop
-from scanner.store import Store, StoreError
+from scanner.store import LOCK_TIMEOUT, Store, StoreError
 from scanner.waivers import Waiver, WaiverError, load_waivers
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,14 +85,62 @@ def open_profile(name: str, catalogue: Catalogue) -> Profile:
     try:
         return load_profile(name, {check.id for check in catalogue.checks})
     except ProfileError as exc:
-        fail_usage(str(exc))
+        if len(exc.problems) <= 1:
+            fail_usage(str(exc))
+        click.echo(f"platscan: criteria profile {name} has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
-def open_store(path: Path) -> Store:
+class Seconds(click.FloatRange):
+    """A number of seconds in a range; unlike ``FloatRange`` it refuses "nan", which no bound stops."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
+
+
+timeout_option = click.option(
+    "--timeout", type=Seconds(0.5, 300), help="Seconds per network operation (default from [scan])."
+)
+
+
+@contextlib.contextmanager
+def open_store(path: Path, write: bool = True) -> Iterator[Store]:
+    """The store for a command; any StoreError inside (a database locked past the wait, a full
+    disk, a vanished file) ends the command with its one-line message and exit code 2.
+
+    ``write=False`` for commands that only read: they never wait for another writer's lock, and
+    read databases on read-only media. ``PLATSCAN_LOCK_TIMEOUT`` (seconds) sets how long writers
+    wait for other processes' locks.
+    """
     try:
-        return Store(path)
+        store = Store(path, write=write, lock_timeout=lock_timeout())
     except StoreError as exc:
         fail_usage(str(exc))
+    try:
+        with store:
+            yield store
+    except StoreError as exc:
+        fail_usage(str(exc))
+
+
+def lock_timeout() -> float:
+    raw = os.environ.get("PLATSCAN_LOCK_TIMEOUT")
+    if raw is None:
+        return LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        fail_usage(f"PLATSCAN_LOCK_TIMEOUT must be a number of seconds, not {raw!r}")
+    return value
 
 
 @contextlib.contextmanager
@@ -180,16 +231,27 @@ def write_files(output: Path, files: Sequence[OutputFile]) -> None:
 
 
 def write_output(output: Path, text: str, announce: bool = True) -> None:
+    """Write one output file (a report, JUnit, SARIF) whole, or exit 2 leaving what was there."""
     if str(output) == "-":
-        click.echo(text, nl=False)
+        write_stdout(text)
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8", newline="")
+        write_atomically(output, text.encode("utf-8"))
     except OSError as exc:
-        fail_usage(f"cannot write {output}: {exc.strerror}")
+        fail_usage(f"cannot write {output}: {exc.strerror or exc}")
     if announce:
         click.echo(f"wrote {output}", err=True)
+
+
+def write_stdout(text: str) -> None:
+    try:
+        click.echo(text, nl=False)
+    except OSError as exc:
+        # Python would try the buffered rest again at exit and print its own traceback-like noise.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        fail_usage(f"cannot write to standard output: {exc.strerror or exc}")
 
 
 def read_waivers(path: Path | None, targets_file: Path | None) -> list[Waiver]:

@@ -77,17 +77,20 @@ def run_unit(
     deadline = time.monotonic() + settings.endpoint_timeout
     ctx = ScanContext(unit.platform, settings, facts, deadline, checks=(check.id for check in unit.checks))
     results: list[Result] = []
-    for check in unit.checks:
-        started = time.monotonic()
-        try:
-            produced = check.run(unit.endpoint, ctx)
-        except CollectionError as exc:
-            produced = [check.result(unit.endpoint, Status.ERROR, exc.reason)]
-        except Exception as exc:  # a bug in one check must not cost the others their results
-            produced = [check.result(unit.endpoint, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}")]
-        elapsed = time.monotonic() - started
-        for result in produced:
-            results.append(replace(result, criteria=criteria.get(result.check, ()), duration=elapsed))
+    try:
+        for check in unit.checks:
+            started = time.monotonic()
+            try:
+                produced = check.run(unit.endpoint, ctx)
+            except CollectionError as exc:
+                produced = [check.result(unit.endpoint, Status.ERROR, exc.reason)]
+            except Exception as exc:  # a bug in one check must not cost the others their results
+                produced = [check.result(unit.endpoint, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}")]
+            elapsed = time.monotonic() - started
+            for result in produced:
+                results.append(replace(result, criteria=criteria.get(result.check, ()), duration=elapsed))
+    finally:
+        facts.release(ctx.private_keys)
     return results
 
 

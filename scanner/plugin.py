@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from scanner.facts import FactCache
-from scanner.model import Endpoint, Platform, Result, Severity, Status
+from scanner.model import CatalogueEntry, Endpoint, Platform, Result, Severity, Status
 
 ENTRY_POINT_GROUP = "platscan.checks"
 BUILTIN_DISTRIBUTION = "platscan"
@@ -84,14 +84,22 @@ class ScanContext:
         self._facts = facts
         self.deadline = deadline
         self.checks = frozenset(checks)
+        #: Keys of facts that only this endpoint asks for: the engine releases them when it is done.
+        self.private_keys: set[Hashable] = set()
 
-    def collect(self, key: Hashable, collector: Callable[..., T], *args: Any) -> T:
+    def collect(self, key: Hashable, collector: Callable[..., T], *args: Any, private: bool = False) -> T:
         """Facts for ``key``, gathered once per scan by ``collector(*args)`` in a worker process.
 
         ``collector`` must be a module-level function and its arguments and return value picklable.
         Raises ``CollectionError`` (the same one to every caller) when the collector failed or ran
         past this endpoint's deadline.
+
+        ``private=True`` says that no other endpoint asks for ``key`` (facts about this URL of this
+        platform, say): they are released once this endpoint's checks are done instead of being held
+        until the scan ends. Facts that endpoints share (a TLS server, a host's ports) stay.
         """
+        if private:
+            self.private_keys.add(key)
         return self._facts.get(key, collector, args, self.deadline)
 
 
@@ -147,6 +155,19 @@ class Check(abc.ABC):
 
     def from_verdict(self, endpoint: Endpoint, verdict: Verdict) -> Result:
         return self.result(endpoint, verdict.status, verdict.detail, verdict.evidence, verdict.severity)
+
+    def entry(self, criteria: tuple[str, ...] = ()) -> CatalogueEntry:
+        """What this check's results share in a scan whose profile maps it to ``criteria``."""
+        return CatalogueEntry(
+            check=self.id,
+            family=self.family,
+            title=self.title,
+            severity=self.severity,
+            remediation=self.remediation,
+            why=self.why,
+            active=self.active,
+            criteria=criteria,
+        )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,18 @@ def test_bad_targets_file_exits_2_with_every_problem(tmp_path: Path) -> None:
     assert not (tmp_path / "p.db").exists(), "nothing is written for a rejected targets file"
 
 
+def test_a_bad_waivers_file_or_timeout_leaves_no_database(tmp_path: Path) -> None:
+    targets = tmp_path / "targets.toml"
+    targets.write_text('[[platforms]]\nid = "p"\nname = "P"\nurls = ["https://p.example/"]\n')
+    waivers = tmp_path / "w.toml"
+    waivers.write_text("[[waivers]]\ncheck = 3\n")
+    code, _, err = run("scan", str(targets), "--db", str(tmp_path / "p.db"), "--waivers", str(waivers))
+    assert code == 2 and "w.toml" in err and "Traceback" not in err
+    code, _, err = run("scan", str(targets), "--db", str(tmp_path / "p.db"), "--timeout", "nan")
+    assert code == 2 and "'nan' is not a number of seconds" in err
+    assert not (tmp_path / "p.db").exists()
+
+
 def test_unknown_family_and_platform_are_usage_errors(tmp_path: Path) -> None:
     code, _, err = run("scan", str(ROOT / "targets.example.toml"), "--only", "tsl", "--db", str(tmp_path / "p.db"))
     assert code == 2 and "unknown check or family: tsl" in err
@@ -95,6 +107,13 @@ def test_report_json_contract(tmp_path: Path) -> None:
     }
     code, _, err = run("report", "--db", str(tmp_path / "p.db"), "-o", "-", "--platform", "other")
     assert code == 2 and "no platform 'other'" in err
+
+
+def test_a_bad_lock_timeout_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Store(tmp_path / "p.db").close()
+    monkeypatch.setenv("PLATSCAN_LOCK_TIMEOUT", "soon")
+    code, _, err = run("rescore", "--db", str(tmp_path / "p.db"))
+    assert code == 2 and "PLATSCAN_LOCK_TIMEOUT must be a number of seconds, not 'soon'" in err
 
 
 def test_python_dash_m_scanner_works() -> None:

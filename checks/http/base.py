@@ -58,7 +58,9 @@ class HttpCheck(Check):
         remaining = max(0.0, ctx.deadline - time.monotonic())
         budget = max(0.0, remaining - max(1.0, BUDGET_MARGIN * remaining))
         try:
-            facts = ctx.collect(target.key, collect_http, target, ctx.settings, budget)
+            # Private: the key names this platform and URL, so only this endpoint asks for it (the auth
+            # family's checks of the same endpoint included); a page of up to 256 KiB is not kept all scan.
+            facts = ctx.collect(target.key, collect_http, target, ctx.settings, budget, private=True)
         except CollectionError as exc:
             verdict = Verdict(
                 Status.ERROR,

@@ -40,7 +40,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +59,7 @@ from checks.ports.facts import (
     parse_nmap_xml,
 )
 from scanner.evidence import shorten
+from scanner.files import write_atomically
 from scanner.model import Endpoint, Platform
 from scanner.plugin import ScanSettings
 
@@ -341,9 +341,7 @@ def probe_db(cap_ms: int | None) -> Path | None:
     try:
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         text = capped_probes(source.read_text(encoding="latin-1"), cap_ms)
-        with tempfile.NamedTemporaryFile("w", encoding="latin-1", dir=cache, delete=False) as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, target)
+        write_atomically(target, text.encode("latin-1"), mode=0o600)
     except OSError:
         return None  # no writable cache: nmap's own waits, slower but correct
     return target

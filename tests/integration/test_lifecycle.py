@@ -91,10 +91,32 @@ def hanging_scan(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]
 
 
 def scan_row(db: Path) -> tuple[str, str, set[str]]:
+    """The scan's status and reason, and the platforms that have results other than "not run"."""
     with sqlite3.connect(db) as conn:
         status, error = conn.execute("select status, error from scans").fetchone()
-        platforms = {row[0] for row in conn.execute("select distinct platform_id from results")}
+        sql = "select distinct platform_id from results where detail not like 'not run:%'"
+        platforms = {row[0] for row in conn.execute(sql)}
     return status, error, platforms
+
+
+def not_run(db: Path) -> dict[str, set[tuple[str, str]]]:
+    """platform -> (status, detail) of its "not run" results (those stored for checks that never ran)."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    with sqlite3.connect(db) as conn:
+        sql = "select platform_id, status, detail from results where detail like 'not run:%'"
+        for platform, status, detail in conn.execute(sql):
+            out.setdefault(platform, set()).add((status, detail))
+    return out
+
+
+def assert_unrun_checks_are_errors(db: Path, reason: str) -> None:
+    """The hanging endpoints never finished: every one of their 28 checks is an `error` saying why."""
+    assert not_run(db) == {p: {("error", f"not run: the scan was interrupted ({reason})")} for p in ("hang0", "hang1")}
+    with sqlite3.connect(db) as conn:
+        counts = dict(conn.execute("select platform_id, count(*) from results group by platform_id").fetchall())
+        graded = {row[0] for row in conn.execute("select platform_id from scores where scan_id = 1")}
+    assert counts == {"good": 28, "tls12_only": 28, "hang0": 28, "hang1": 28}
+    assert graded == set(counts), "an interrupted scan is graded, its untested checks counted as such"
 
 
 @pytest.mark.parametrize(
@@ -120,6 +142,7 @@ def test_stopping_a_scan_keeps_finished_endpoints_and_ends_its_workers(
     assert f"{reason}: scan 1 kept the results of 2 endpoint(s)" in err
     assert "Traceback" not in err
     assert scan_row(db) == ("interrupted", reason, {"good", "tls12_only"})
+    assert_unrun_checks_are_errors(db, reason)
     time.sleep(0.5)
     assert live_members(proc.pid) == [], "worker processes outlived the stopped scan"
 
@@ -137,7 +160,8 @@ def test_a_killed_scanner_takes_its_workers_along_and_is_marked_interrupted(tmp_
     with Store(db) as store:  # the next user of the database sees the truth
         scan = store.scan()
         assert (scan.status.value, scan.error) == ("interrupted", "the scanning process ended")
-        assert len(store.results(scan.id)) == 2 * 28
+    assert scan_row(db)[2] == {"good", "tls12_only"}
+    assert_unrun_checks_are_errors(db, "the scanning process ended")
 
 
 def live_members(group: int) -> list[str]:

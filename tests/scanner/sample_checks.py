@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,32 @@ class PortProbe(_Base):
         key = ("port_probe", endpoint.host, endpoint.port)
         facts = ctx.collect(key, collect_probe, endpoint.target, log, float(os.environ["PLATSCAN_TEST_SLEEP"]))
         return [self.result(endpoint, Status.PASS, "probed", facts)]
+
+
+class PrivateProbe(_Base):
+    """Like Probe (keyed by host), but declares its facts private to the endpoint that asks."""
+
+    id = "sample.private_probe"
+    title = "Private probe"
+
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        log = os.environ["PLATSCAN_TEST_LOG"]
+        facts = ctx.collect(("private_probe", endpoint.host), collect_probe, endpoint.host, log, 0.0, private=True)
+        return [self.result(endpoint, Status.PASS, "probed", facts)]
+
+
+class VariedRemediation(_Base):
+    """Gives a remediation (and title) of its own for one case, as a check may: hosts named "odd"."""
+
+    id = "sample.varied"
+    title = "Varied"
+    remediation = "The usual fix."
+
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        result = self.result(endpoint, Status.FAIL, f"{endpoint.host} is wrong", {"host": endpoint.host})
+        if endpoint.host.startswith("odd"):
+            return [replace(result, title="Varied, oddly", remediation=f"The fix for {endpoint.host}.")]
+        return [result]
 
 
 class Crash(_Base):
