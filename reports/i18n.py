@@ -2,19 +2,20 @@
 
 One place for the words: templates and renderers ask a :class:`Translator` for a key, never spell a
 sentence themselves. Check titles, "why it matters" and remediation come from the installed check
-catalogue (English) and ``reports/translations/<lang>.toml`` (check id -> title, why, remediation);
+catalogue (English) and each family's ``translations/<lang>.toml`` (check id -> title, why,
+remediation), found through the family (``scanner.family``);
 a check without a translation falls back to English, and a check no longer installed falls back to
 what was stored with its result.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from typing import Any
+
+from scanner.family import Families, discover_families
 
 LANGUAGES = ("en", "vi")
 
@@ -323,19 +324,12 @@ class Translator:
         return moment.strftime("%d/%m/%Y" if self.lang == "vi" else "%Y-%m-%d")
 
 
-def load_translations(lang: str) -> dict[str, dict[str, str]]:
-    """check id -> {title, why, remediation} from ``translations/<lang>.toml`` (empty for English)."""
+def load_translations(lang: str, families: Families | None = None) -> dict[str, Mapping[str, str]]:
+    """check id -> {title, why, remediation} in ``lang``, from each installed family's own package
+    (empty for English): a third-party family ships its translations as platscan's own do."""
     if lang == "en":
         return {}
-    path = resources.files("reports") / "translations" / f"{lang}.toml"
-    if not path.is_file():
-        return {}
-    doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {
-        check: {field: str(value) for field, value in fields.items() if field in ("title", "why", "remediation")}
-        for check, fields in doc.get("checks", {}).items()
-        if isinstance(fields, dict)
-    }
+    return (families or discover_families()).translations(lang)
 
 
 class CheckTexts:

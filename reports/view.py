@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from scanner.compliance import Compliance, assess
 from scanner.criteria import Profile
+from scanner.grading import caps_of_scan
 from scanner.model import Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import GRADE_ORDER, PlatformScore, score_platform
 from scanner.store import Store
@@ -115,12 +116,14 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
         before.setdefault(p, {})[(check, endpoint)] = status
     recent = [*earlier[-(HISTORY_SCANS - 1) :], scan]
     stored = store.stored_scores([s.id for s in recent])
-    waivers = outcome_for_scan(store.scan_settings(scan.id), scan.started, [r for own in results.values() for r in own])
+    caps = caps_of_scan(store, scan.id)  # the caps the scan ran with
+    everything = [r for own in results.values() for r in own]
+    waivers = outcome_for_scan(store.scan_settings(scan.id), scan.started, everything, caps)
 
     views = []
     for row in rows:
         own = results.get(row["id"], [])
-        score = score_platform(scoring_view(own, waivers))
+        score = score_platform(scoring_view(own, waivers), caps)
         stored[scan.id][row["id"]] = (score.score, score.grade)  # current rules for the current scan
         views.append(
             PlatformView(

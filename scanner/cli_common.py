@@ -19,6 +19,7 @@ import click
 from reports.render import OutputFile, render_report
 from scanner.criteria import Profile, ProfileError, load_profile
 from scanner.engine import Unit
+from scanner.family import declared, discover_families
 from scanner.files import write_atomically
 from scanner.gate import Outcome
 from scanner.model import Result, Status
@@ -64,7 +65,7 @@ def fail_usage(message: str) -> NoReturn:
 
 
 def load_catalogue(quiet: bool = False) -> Catalogue:
-    catalogue = discover_checks()
+    catalogue = declared(discover_checks(), discover_families())
     if not quiet:
         for problem in catalogue.problems:
             click.echo(f"warning: {problem}", err=True)

@@ -30,6 +30,7 @@ from scanner.cli_common import (
 )
 from scanner.config import shown
 from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
+from scanner.grading import caps_of_scan
 from scanner.model import Platform, Severity, Status
 from scanner.plugin import ScanSettings
 from scanner.registry import GRADES, Targets, address_problem, ca_bundle_file, host_problem, url_problem
@@ -254,7 +255,7 @@ def resolve_baseline(store: Store, baseline: str, platform: str) -> Baseline | N
         fail_usage(f"--baseline: scan {scan_id} has no grade for platform {platform!r}")
     results = store.results(scan_id, platform)
     scan = store.scan(scan_id)
-    waived = outcome_for_scan(store.scan_settings(scan_id), scan.started, results)
+    waived = outcome_for_scan(store.scan_settings(scan_id), scan.started, results, caps_of_scan(store, scan_id))
     failures = {(r.check, r.endpoint): r for r in results if r.status == Status.FAIL and waived.covers(r) is None}
     return Baseline(scan_id=scan_id, failures=failures, grade=grade)
 

@@ -91,6 +91,11 @@ class Platform:
     tags: tuple[str, ...] = ()
     auth: AuthSettings | None = None
     gate: GateSettings | None = None
+    families: tuple[tuple[str, Any], ...] = ()
+
+    def family_settings(self, family: str) -> Any:
+        """What ``family`` made of this platform's ``[platforms.<family>]`` table, or None."""
+        return next((settings for name, settings in self.families if name == family), None)
 
     def address_for(self, host: str) -> str | None:
         """The address registered with ``resolve`` for ``host``, or None to use DNS."""
@@ -204,6 +209,21 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Cap:
+    """A grade cap: a failed check at ``min_severity`` or worse limits the platform's grade to ``grade``.
+
+    A check declares its caps beside itself (``Check.caps``), strictest first: the first cap whose
+    ``min_severity`` a failure reaches is the one that applies. A warning never caps. ``note`` says in
+    words which failure it is, for the caps table of docs/scoring.md; it is documentation only (not
+    compared, not stored with a scan).
+    """
+
+    grade: str
+    min_severity: Severity = Severity.INFO
+    note: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
 class CatalogueEntry:
     """What a check says about itself, the same for every result it gives in one scan.
 
@@ -219,6 +239,8 @@ class CatalogueEntry:
         why: why it matters.
         active: whether it sends more than ordinary traffic (``--active``).
         criteria: the requirement ids the scan's criteria profile maps it to.
+        caps: the grade caps it ran with, strictest first; None when the scan did not record them
+            (stored before schema 5), and grading then uses the installed check's caps.
     """
 
     check: str
@@ -229,6 +251,7 @@ class CatalogueEntry:
     why: str = ""
     active: bool = False
     criteria: tuple[str, ...] = ()
+    caps: tuple[Cap, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ function. Built-in checks register in the same entry-point group a third-party p
 from __future__ import annotations
 
 import abc
+import functools
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from scanner.facts import FactCache
-from scanner.model import CatalogueEntry, Endpoint, Platform, Result, Severity, Status
+from scanner.model import Cap, CatalogueEntry, Endpoint, Platform, Result, Severity, Status
+from scanner.scoring import GRADE_ORDER
 
 ENTRY_POINT_GROUP = "platscan.checks"
 BUILTIN_DISTRIBUTION = "platscan"
@@ -108,6 +111,9 @@ class Check(abc.ABC):
 
     ``criteria`` is not declared here: the criteria profile (data) maps requirements to checks, so
     that a new framework needs no code change.
+
+    ``caps`` are the grade caps a failure of this check imposes, strictest first (see ``Cap``): the
+    scoring names no check, it applies what each check declares (stored with every scan).
     """
 
     id: ClassVar[str]
@@ -117,6 +123,7 @@ class Check(abc.ABC):
     remediation: ClassVar[str]
     why: ClassVar[str] = ""
     active: ClassVar[bool] = False
+    caps: ClassVar[tuple[Cap, ...]] = ()
 
     def applies_to(self, endpoint: Endpoint) -> bool:
         return endpoint.kind == "url"
@@ -167,6 +174,7 @@ class Check(abc.ABC):
             why=self.why,
             active=self.active,
             criteria=criteria,
+            caps=self.caps,
         )
 
 
@@ -203,6 +211,27 @@ def _contract_problem(name: str, obj: object) -> str | None:
         return f"id {obj.id!r} does not start with its family {obj.family!r}"
     if not isinstance(getattr(obj, "severity", None), Severity):
         return "has no severity of type scanner.model.Severity"
+    return _caps_problem(getattr(obj, "caps", ()))
+
+
+#: The letters a cap may hold a grade at (A+ is no cap).
+CAP_GRADES = GRADE_ORDER[:-1]
+
+
+def _caps_problem(caps: object) -> str | None:
+    """Why ``caps`` is not a valid declaration: a tuple of ``Cap``, strictest first, none unreachable."""
+    if not isinstance(caps, tuple) or not all(isinstance(cap, Cap) for cap in caps):
+        return "caps must be a tuple of scanner.model.Cap"
+    for cap in caps:
+        if cap.grade not in CAP_GRADES:
+            return f"cap grade {cap.grade!r} is not one of {', '.join(CAP_GRADES)}"
+        if not isinstance(cap.min_severity, Severity):
+            return "cap min_severity must be a scanner.model.Severity"
+    for stricter, laxer in itertools.pairwise(caps):
+        if CAP_GRADES.index(laxer.grade) < CAP_GRADES.index(stricter.grade):
+            return "caps must be listed strictest first"
+        if laxer.min_severity.rank >= stricter.min_severity.rank:
+            return f"cap {laxer.grade} can never apply: the cap before it already covers its severities"
     return None
 
 
@@ -214,11 +243,11 @@ def discover_checks(found: Iterable[EntryPoint] | None = None) -> Catalogue:
     """
     eps = list(entry_points(group=ENTRY_POINT_GROUP) if found is None else found)
     # Built-ins first so that they win an id clash; then by name for determinism.
-    eps.sort(key=lambda ep: (_distribution(ep) != BUILTIN_DISTRIBUTION, ep.name, ep.value))
+    eps.sort(key=lambda ep: (distribution_of(ep) != BUILTIN_DISTRIBUTION, ep.name, ep.value))
     chosen: dict[str, Check] = {}
     problems: list[PluginProblem] = []
     for ep in eps:
-        source = f"{_distribution(ep) or 'unknown package'}: {ep.value}"
+        source = f"{distribution_of(ep) or 'unknown package'}: {ep.value}"
         if ep.name in chosen:
             problems.append(PluginProblem(ep.name, source, "id already provided by another plugin; ignored"))
             continue
@@ -239,7 +268,14 @@ def discover_checks(found: Iterable[EntryPoint] | None = None) -> Catalogue:
     return Catalogue(checks=checks, problems=tuple(problems))
 
 
-def _distribution(ep: EntryPoint) -> str:
+@functools.cache
+def installed_caps() -> Mapping[str, tuple[Cap, ...]]:
+    """check id -> the caps the installed checks declare: what a scan that did not record its caps
+    (stored before schema 5) is graded with, and what results of no stored scan are scored with."""
+    return {check.id: check.caps for check in discover_checks().checks if check.caps}
+
+
+def distribution_of(ep: EntryPoint) -> str:
     dist = getattr(ep, "dist", None)
     return str(dist.name) if dist is not None else ""
 

@@ -29,6 +29,7 @@ from scanner.config import (
 )
 from scanner.criteria import builtin_profiles
 from scanner.evidence import shorten
+from scanner.family import Families, discover_families
 from scanner.model import AuthSettings, Endpoint, GateSettings, Platform, Severity
 from scanner.plugin import ScanSettings
 from scanner.urls import UnusableUrl, normalize_host, parse
@@ -128,7 +129,7 @@ class _Lines(Lines):
         else:
             starts = self.tables("[[platforms]]")
             starts = starts[platform_index : platform_index + 1] if platform_index is not None else []
-            if starts and table in ("auth", "gate"):
+            if starts and table != "platforms":
                 block_end = self.end(starts[0], "[[platforms]]")
                 starts = self.tables(f"[platforms.{table}]", starts[0], block_end)
         if not starts:
@@ -137,10 +138,12 @@ class _Lines(Lines):
 
 
 class _Validator:
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, text: str, families: Families) -> None:
         self.path = path
         self.lines = _Lines(text)
         self.problems: list[str] = []
+        # [platforms.<name>] tables that a family declares and validates itself.
+        self.tables = {name: f for name, f in families.by_name.items() if f.configure is not None}
 
     def problem(self, where: str, line: int, message: str) -> None:
         location = f"{self.path.name}:{line}" if line else self.path.name
@@ -253,18 +256,18 @@ class _Validator:
         def report(key: str | None, message: str, table: str = "platforms") -> None:
             # For [platforms.auth] the key is "auth.<field>"; its line is found by the field alone.
             line_key = key
-            if key and table in ("auth", "gate"):
+            if key and table != "platforms":
                 line_key = key.split(".", 1)[1]
             elif key:
                 line_key = key.split("[", 1)[0].split(".", 1)[0]
             line = self.lines.find(table, line_key, index)
             self.problem(label, line, f"{key_name(key)}: {message}" if key else message)
 
-        for key in sorted(set(item) - PLATFORM_KEYS):
+        for key in sorted(set(item) - PLATFORM_KEYS - set(self.tables)):
             if key.lower() in _SECRET_KEYS:
                 report(key, "credentials never go in the targets file; name environment variables in [platforms.auth]")
             else:
-                report(key, unknown_key(PLATFORM_KEYS))
+                report(key, unknown_key(PLATFORM_KEYS | set(self.tables)))
 
         if not isinstance(raw_id, str) or not _ID_RE.match(raw_id):
             report("id", "required: lower-case letters, digits, '.', '_' or '-' (at most 64), e.g. \"dvc\"")
@@ -332,6 +335,7 @@ class _Validator:
         tags = self.string_list(item, "tags", report)
         auth = self.auth(item.get("auth"), own_hosts, report) if "auth" in item else None
         gate = self.gate(item.get("gate"), report) if "gate" in item else None
+        families = self.family_tables(item, report)
 
         if len(self.problems) > before:
             return None
@@ -350,7 +354,29 @@ class _Validator:
             tags=tuple(tags),
             auth=auth,
             gate=gate,
+            families=families,
         )
+
+    def family_tables(self, item: dict[str, Any], report: Callable[..., None]) -> tuple[tuple[str, Any], ...]:
+        """The ``[platforms.<family>]`` tables, each validated by the family that declares it."""
+        out: list[tuple[str, Any]] = []
+        for name, family in self.tables.items():
+            if name not in item:
+                continue
+            table = item[name]
+            if not isinstance(table, dict):
+                report(name, f"must be a table ([platforms.{name}])")
+                continue
+
+            def family_report(key: str, message: str, name: str = name) -> None:
+                report(f"{name}.{key}", message, name)
+
+            assert family.configure is not None
+            try:
+                out.append((name, family.configure(table, family_report)))
+            except Exception as exc:  # a family's validator must not crash the registry
+                report(name, f"the {name} family could not read this table: {type(exc).__name__}: {exc}")
+        return tuple(out)
 
     def string_list(self, item: dict[str, Any], key: str, report: Callable[[str, str], None]) -> list[str]:
         value = item.get(key, [])
@@ -560,13 +586,15 @@ def ca_bundle_file(value: str, base: Path) -> Path | str:
     return path
 
 
-def load_targets(path: Path, overrides: Mapping[str, Any] | None = None) -> Targets:
-    """Read and validate a targets file; raise ``TargetsError`` listing every problem."""
+def load_targets(path: Path, overrides: Mapping[str, Any] | None = None, families: Families | None = None) -> Targets:
+    """Read and validate a targets file; raise ``TargetsError`` listing every problem.
+
+    ``families`` (the installed ones by default) validate their own ``[platforms.<name>]`` tables."""
     try:
         text, doc = read_toml(path)
     except ConfigFileError as exc:
         raise TargetsError(path, [str(exc)]) from None
-    validator = _Validator(path, text)
+    validator = _Validator(path, text, families if families is not None else discover_families())
     for key in sorted(set(doc) - {"scan", "platforms"}):
         validator.problem(key_name(key), 0, "unknown top-level key (expected [scan] and [[platforms]])")
     settings = validator.scan(doc.get("scan"))

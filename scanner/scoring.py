@@ -8,7 +8,9 @@ stored results, so any old scan can be re-scored with the current rules.
   platform with five URLs is not punished five times for one server setting.
 - A failed check deducts ``WEIGHTS[severity]`` from 100; a warning deducts half of that.
 - The score maps to a letter through ``BANDS``; caps in the manner of SSL Labs then limit the
-  letter for findings that make a platform unacceptable whatever else is right.
+  letter for findings that make a platform unacceptable whatever else is right. Each check declares
+  its own caps (``Check.caps``); they reach this module as an argument, the caps of the scan being
+  graded (``scanner.grading.caps_of_scan``), so this module names no check.
 - ``error`` results never count as passes: they deduct nothing, but the grade is marked partial,
   says what could not be tested, and cannot be A+. With nothing tested there is no grade.
 """
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scanner.evidence import listing
-from scanner.model import Result, Severity, Status
+from scanner.model import Cap, Result, Severity, Status
 
 SCORING_VERSION = 1
 
@@ -38,50 +40,9 @@ BANDS: tuple[tuple[str, int], ...] = (("A", 90), ("B", 80), ("C", 65), ("D", 50)
 GRADE_ORDER: tuple[str, ...] = ("F", "D", "C", "B", "A", "A+")
 
 
-@dataclass(frozen=True)
-class Cap:
-    """A failed ``check`` (at ``min_severity`` or worse) limits the grade to ``grade``."""
+#: check id -> its caps, strictest first (``Cap`` is part of the check contract: scanner.model).
+Caps = Mapping[str, Sequence[Cap]]
 
-    grade: str
-    min_severity: Severity = Severity.INFO
-
-
-#: check id -> caps, strictest first. SSL Labs' "T" (not trusted) and "M" (mismatch) become F here:
-#: a citizen's browser refuses the site either way.
-CAPS: Mapping[str, tuple[Cap, ...]] = {
-    "tls.https_available": (Cap("F"),),
-    "tls.protocol_ssl": (Cap("F"),),
-    "tls.cert_expired": (Cap("F"),),
-    "tls.cert_not_yet_valid": (Cap("F"),),
-    "tls.cert_revoked": (Cap("F"),),
-    "tls.cert_untrusted": (Cap("F"),),
-    "tls.cert_hostname_mismatch": (Cap("F"),),
-    "tls.cert_weak_signature": (Cap("F"),),
-    "tls.vuln_heartbleed": (Cap("F"),),
-    "tls.vuln_ccs_injection": (Cap("F"),),
-    "tls.vuln_robot": (Cap("F"),),
-    "tls.cipher_insecure": (Cap("F", Severity.CRITICAL), Cap("C")),
-    "tls.cert_weak_key": (Cap("F", Severity.CRITICAL), Cap("B")),
-    "tls.protocol_tls12": (Cap("C", Severity.HIGH),),
-    "tls.compression": (Cap("C"),),
-    "tls.renegotiation_insecure": (Cap("C"),),
-    "tls.protocol_legacy": (Cap("B"),),
-    "tls.cipher_no_forward_secrecy": (Cap("B"),),
-    "tls.dh_weak": (Cap("B"),),
-    "tls.cert_chain_incomplete": (Cap("B"),),
-    "ports.database_exposed": (Cap("F"),),
-    "ports.cleartext_service": (Cap("F", Severity.CRITICAL), Cap("C")),
-    "ports.remote_admin_exposed": (Cap("C"),),
-    "http.sensitive_files": (Cap("F", Severity.HIGH), Cap("C")),
-    "http.https_redirect": (Cap("B"),),
-    "http.cors": (Cap("C"),),
-    "auth.protected_paths": (Cap("F"),),
-    "auth.login_https": (Cap("F"),),
-    "auth.form_action_https": (Cap("F"),),
-    "auth.basic_over_http": (Cap("F"),),
-    "auth.admin_exposed": (Cap("C", Severity.HIGH),),
-    "auth.lockout": (Cap("C"),),
-}
 
 # Worst first: how one check's results on several endpoints combine.
 _STATUS_RANK: Mapping[Status, int] = {Status.FAIL: 0, Status.WARN: 1, Status.ERROR: 2, Status.PASS: 3, Status.SKIP: 4}
@@ -196,10 +157,11 @@ def band_for(score: float) -> str:
     return "F"
 
 
-def cap_for(outcome: CheckOutcome) -> str | None:
+def cap_for(outcome: CheckOutcome, caps: Caps) -> str | None:
+    """The grade a failed ``outcome`` is capped at under ``caps`` (None: not capped)."""
     if outcome.status != Status.FAIL:
         return None
-    for cap in CAPS.get(outcome.check, ()):
+    for cap in caps.get(outcome.check, ()):
         if outcome.severity.rank >= cap.min_severity.rank:
             return cap.grade
     return None
@@ -209,12 +171,12 @@ def _lower(a: str, b: str) -> str:
     return a if GRADE_ORDER.index(a) <= GRADE_ORDER.index(b) else b
 
 
-def _grade(outcomes: Sequence[CheckOutcome], complete: bool) -> tuple[int, str, str]:
+def _grade(outcomes: Sequence[CheckOutcome], complete: bool, caps: Caps) -> tuple[int, str, str]:
     score = max(0, math.floor(100 - sum(o.deduction for o in outcomes) + 1e-9))
     band = band_for(score)
     grade = band
     for outcome in outcomes:
-        capped = cap_for(outcome)
+        capped = cap_for(outcome, caps)
         if capped:
             grade = _lower(grade, capped)
     if grade == "A" and complete and all(o.status not in (Status.FAIL, Status.WARN) for o in outcomes):
@@ -222,8 +184,13 @@ def _grade(outcomes: Sequence[CheckOutcome], complete: bool) -> tuple[int, str, 
     return score, band, grade
 
 
-def score_platform(results: Iterable[Result]) -> PlatformScore:
-    """Score one platform from its results (any number of endpoints, any families)."""
+def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
+    """Score one platform from its results (any number of endpoints, any families).
+
+    ``caps`` are the grade caps to apply, by check id: a stored scan is graded with the caps it ran
+    with (``scanner.grading.caps_of_scan``); results of no stored scan with the installed checks'
+    (``scanner.plugin.installed_caps``). The caller always says which: scoring knows no check.
+    """
     outcomes = combine(results)
     applicable = [o for o in outcomes if o.status != Status.SKIP]
     errors = [o for o in applicable if o.status == Status.ERROR]
@@ -233,18 +200,20 @@ def score_platform(results: Iterable[Result]) -> PlatformScore:
     coverage = Coverage(tested=len(applicable) - len(errors), applicable=len(applicable), untested=untested)
     if coverage.tested == 0:
         return PlatformScore(None, None, None, (), tuple(outcomes), coverage, None, ())
-    score, band, grade = _grade(outcomes, coverage.complete)
-    caps = tuple(
+    score, band, grade = _grade(outcomes, coverage.complete, caps)
+    binding = tuple(
         BindingCap(o.check, capped, o.detail)
         for o in outcomes
-        if (capped := cap_for(o)) and GRADE_ORDER.index(capped) <= GRADE_ORDER.index(band)
+        if (capped := cap_for(o, caps)) and GRADE_ORDER.index(capped) <= GRADE_ORDER.index(band)
     )
-    caps = tuple(sorted(caps, key=lambda c: (GRADE_ORDER.index(c.grade), c.check)))
-    next_grade, fixes = _lift(outcomes, grade, coverage.complete)
-    return PlatformScore(score, grade, band, caps, tuple(outcomes), coverage, next_grade, fixes)
+    binding = tuple(sorted(binding, key=lambda c: (GRADE_ORDER.index(c.grade), c.check)))
+    next_grade, fixes = _lift(outcomes, grade, coverage.complete, caps)
+    return PlatformScore(score, grade, band, binding, tuple(outcomes), coverage, next_grade, fixes)
 
 
-def _lift(outcomes: Sequence[CheckOutcome], grade: str, complete: bool) -> tuple[str | None, tuple[str, ...]]:
+def _lift(
+    outcomes: Sequence[CheckOutcome], grade: str, complete: bool, caps: Caps
+) -> tuple[str | None, tuple[str, ...]]:
     """The next letter up and the fewest failed checks to fix for it.
 
     Every cap below the target must go; then the largest deductions first, which is the fewest
@@ -256,17 +225,19 @@ def _lift(outcomes: Sequence[CheckOutcome], grade: str, complete: bool) -> tuple
     if target == "A+" and not complete:
         return target, ()  # A+ needs every check tested; no fix list can promise it
     failing = [o for o in outcomes if o.status in (Status.FAIL, Status.WARN)]
-    fixes = [o for o in failing if (capped := cap_for(o)) and GRADE_ORDER.index(capped) < GRADE_ORDER.index(target)]
+    fixes = [
+        o for o in failing if (capped := cap_for(o, caps)) and GRADE_ORDER.index(capped) < GRADE_ORDER.index(target)
+    ]
     rest = sorted((o for o in failing if o not in fixes), key=lambda o: (-o.deduction, o.check))
     for candidate in [None, *rest]:
         if candidate is not None:
             fixes.append(candidate)
         remaining = [o for o in outcomes if o not in fixes]
-        if _reaches(remaining, target, complete):
+        if _reaches(remaining, target, complete, caps):
             return target, tuple(o.check for o in fixes)
     return target, tuple(o.check for o in fixes)
 
 
-def _reaches(outcomes: Sequence[CheckOutcome], target: str, complete: bool) -> bool:
-    _, _, grade = _grade(outcomes, complete)
+def _reaches(outcomes: Sequence[CheckOutcome], target: str, complete: bool, caps: Caps) -> bool:
+    _, _, grade = _grade(outcomes, complete, caps)
     return GRADE_ORDER.index(grade) >= GRADE_ORDER.index(target)

@@ -37,7 +37,7 @@ import sqlite_utils
 from scanner import __version__
 from scanner.files import write_atomically
 from scanner.grading import save_scores as grade_scan
-from scanner.model import CatalogueEntry, Platform, Result, Scan, ScanStatus, Severity, Status
+from scanner.model import Cap, CatalogueEntry, Platform, Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import PlatformScore
 
 # 2: scores table (grades computed when a scan ends, kept for trends; `platscan rescore` redoes them).
@@ -45,7 +45,9 @@ from scanner.scoring import PlatformScore
 # 4: catalogue table (each check's static text once per scan); a result row's title, remediation,
 #    criteria and family are NULL when they are its check's catalogue entry's. Rows of older scans
 #    keep their own text, so they read back as they were.
-SCHEMA_VERSION = 4
+# 5: catalogue.caps (the grade caps each check declared, JSON), so a stored scan is graded with the
+#    caps it ran with. NULL in rows of older scans: they are graded with the installed checks' caps.
+SCHEMA_VERSION = 5
 
 #: How long, in all, a write waits for another process's write lock before giving up.
 LOCK_TIMEOUT = 300.0
@@ -267,12 +269,15 @@ class Store:
                 "why": str,
                 "active": int,
                 "criteria": str,
+                "caps": str,
             },
             pk=("scan_id", "check_id"),
             foreign_keys=[("scan_id", "scans", "id")],
             not_null={"family", "title", "severity", "remediation", "criteria"},
             if_not_exists=True,
         )
+        if "caps" not in self.db.table("catalogue").columns_dict:  # schema 4 -> 5
+            self.db.table("catalogue").add_column("caps", str)
         self.db.execute(_RESULTS_FULL)
         # No query reads results across scans or by status (the store is the only module with SQL):
         # these indexes of schema 3 cost 8 % of a scan's bytes for nothing.
@@ -291,17 +296,20 @@ class Store:
                 "why": entry.why,
                 "active": int(entry.active),
                 "criteria": _criteria_json(entry.criteria),
+                "caps": _caps_json(entry.caps),
             }
             for entry in catalogue
         )
 
     def catalogue(self, scan_id: int) -> dict[str, CatalogueEntry]:
         """check id -> what the check said about itself in scan ``scan_id`` (empty for a scan from
-        before schema 4, whose rows hold their own text, or a database not migrated yet)."""
+        before schema 4, whose rows hold their own text, or a database not migrated yet). An entry's
+        ``caps`` is None when the scan did not record them (before schema 5)."""
         if "catalogue" not in self.db.table_names():
             return {}
+        caps = "caps" if "caps" in self.db.table("catalogue").columns_dict else "null"  # a reader of schema 4
         sql = (
-            "select check_id, family, title, severity, remediation, why, active, criteria "
+            f"select check_id, family, title, severity, remediation, why, active, criteria, {caps} "
             "from catalogue where scan_id = ?"
         )
         return {
@@ -314,8 +322,11 @@ class Store:
                 why=why or "",
                 active=bool(active),
                 criteria=tuple(json.loads(criteria)),
+                caps=_caps_from_json(caps),
             )
-            for check, family, title, severity, remediation, why, active, criteria in self.db.execute(sql, [scan_id])
+            for check, family, title, severity, remediation, why, active, criteria, caps in self.db.execute(
+                sql, [scan_id]
+            )
         }
 
     # ---- finishing what earlier processes could not ----
@@ -990,6 +1001,19 @@ def _evidence_json(evidence: Mapping[str, Any]) -> str:
     # Compact separators: a result's evidence is the largest thing it stores. ASCII escapes stay, so
     # text that is not valid Unicode (a lone surrogate from a server's bytes) is still stored.
     return json.dumps(evidence, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _caps_json(caps: Sequence[Cap] | None) -> str | None:
+    """A catalogue entry's caps as stored: grade and severity of each, strictest first (None: unknown)."""
+    if caps is None:
+        return None
+    return json.dumps([{"grade": cap.grade, "min_severity": cap.min_severity.value} for cap in caps])
+
+
+def _caps_from_json(text: str | None) -> tuple[Cap, ...] | None:
+    if text is None:
+        return None
+    return tuple(Cap(doc["grade"], Severity(doc["min_severity"])) for doc in json.loads(text))
 
 
 def _criteria_json(criteria: Sequence[str]) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 
 from scanner.config import ConfigFileError, Lines, key_name, read_toml, shown, unknown_key
 from scanner.model import Result, Status
-from scanner.scoring import CheckOutcome, cap_for
+from scanner.plugin import installed_caps
+from scanner.scoring import Caps, CheckOutcome, cap_for
 
 WAIVER_KEYS = {"platform", "check", "endpoint", "reason", "approved_by", "expires"}
 WAIVABLE = (Status.FAIL, Status.WARN)
@@ -43,13 +44,15 @@ class Waiver:
     expires: dt.date
     line: int = 0
 
-    def matches(self, result: Result) -> bool:
+    def matches(self, result: Result, caps: Caps | None = None) -> bool:
+        """Whether this waiver covers ``result``; ``caps`` are the grade caps of its scan (None: the
+        installed checks')."""
         if result.platform != self.platform or not fnmatch.fnmatchcase(result.endpoint, self.endpoint):
             return False
         if self.check == result.check:
             return True
         # A pattern never covers a finding that caps the grade at F: those are waived by exact id only.
-        return fnmatch.fnmatchcase(result.check, self.check) and not caps_at_f(result)
+        return fnmatch.fnmatchcase(result.check, self.check) and not caps_at_f(result, caps)
 
     def expired(self, on: dt.date) -> bool:
         return on > self.expires
@@ -94,18 +97,22 @@ class WaiverOutcome:
         return self.waived.get((result.platform, result.check, result.endpoint))
 
 
-def caps_at_f(result: Result) -> bool:
+def caps_at_f(result: Result, caps: Caps | None = None) -> bool:
     outcome = CheckOutcome(result.check, Status.FAIL, result.severity, result.detail, 1)
-    return cap_for(outcome) == "F"
+    return cap_for(outcome, installed_caps() if caps is None else caps) == "F"
 
 
-def apply_waivers(waivers: Sequence[Waiver], results: Iterable[Result], on: dt.date) -> WaiverOutcome:
+def apply_waivers(
+    waivers: Sequence[Waiver], results: Iterable[Result], on: dt.date, caps: Caps | None = None
+) -> WaiverOutcome:
+    """How ``waivers`` apply to ``results`` on day ``on``; ``caps`` are the results' scan's grade caps."""
+    caps = installed_caps() if caps is None else caps
     failures = [r for r in results if r.status in WAIVABLE]
     waived: dict[tuple[str, str, str], Waiver] = {}
     expired: list[Waiver] = []
     stale: list[Waiver] = []
     for waiver in waivers:
-        matched = [r for r in failures if waiver.matches(r)]
+        matched = [r for r in failures if waiver.matches(r, caps)]
         if waiver.expired(on):
             if matched:
                 expired.append(waiver)
@@ -196,6 +203,9 @@ def scan_day(started: str) -> dt.date:
     return dt.datetime.fromisoformat(started).date()
 
 
-def outcome_for_scan(settings: Mapping[str, Any], started: str, results: Iterable[Result]) -> WaiverOutcome:
-    """The waivers a stored scan ran with, applied to its results as of the day it ran."""
-    return apply_waivers(waivers_of_scan(settings), results, scan_day(started))
+def outcome_for_scan(
+    settings: Mapping[str, Any], started: str, results: Iterable[Result], caps: Caps | None = None
+) -> WaiverOutcome:
+    """The waivers a stored scan ran with, applied to its results as of the day it ran, with its
+    grade ``caps`` (``scanner.grading.caps_of_scan``)."""
+    return apply_waivers(waivers_of_scan(settings), results, scan_day(started), caps)

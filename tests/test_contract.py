@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import pytest
 
 from scanner.criteria import load_profile
+from scanner.family import discover_families
 from scanner.plugin import discover_checks
 
 TESTS = Path(__file__).parent
@@ -69,3 +71,135 @@ def test_docs_criteria_mapping_is_current() -> None:
 
     docs = (TESTS.parent / "docs" / "criteria.md").read_text(encoding="utf-8")
     assert block(load_profile("vn-baseline")) in docs, "regenerate: python -m scanner.criteria.table"
+
+
+def test_every_check_belongs_to_a_declared_family_that_translates_only_its_own_checks() -> None:
+    families = discover_families()
+    assert families.problems == ()
+    checks = discover_checks().checks
+    assert {check.family for check in checks} <= set(families.by_name)
+    for name, family in families.by_name.items():
+        own = {check.id for check in checks if check.family == name}
+        assert set(family.translations("vi")) <= own, f"{name} translates checks it does not have"
+        assert own, f"family {name} has no checks"
+
+
+def test_a_check_of_an_undeclared_family_is_a_named_problem() -> None:
+    from importlib.metadata import EntryPoint
+
+    from scanner.family import declared
+
+    found = [EntryPoint("sample.probe", "tests.scanner.sample_checks:Probe", "platscan.checks")]
+    catalogue = declared(discover_checks(found), discover_families())
+    assert catalogue.checks == ()
+    assert any("is not declared" in problem.reason for problem in catalogue.problems), catalogue.problems
+
+
+# -- families talk through public APIs -----------------------------------------------------------------
+
+CHECKS_PACKAGE = TESTS.parent / "checks"
+
+
+def imported_names(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
+    """Every dotted name an import in ``source`` (module ``module``) reaches, with its line.
+
+    ``from a.b import c`` reaches ``a.b`` and ``a.b.c`` (c may be a module or a name in it); relative imports
+    are resolved against ``module``'s package.
+    """
+    package = module if is_package else module.rpartition(".")[0]
+    names: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            names.append((node.lineno, base))
+            names += [(node.lineno, f"{base}.{alias.name}") for alias in node.names if alias.name != "*"]
+    return names
+
+
+def _private(part: str) -> bool:
+    return part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+
+
+def cross_family_imports(source: str, module: str, is_package: bool = False) -> list[tuple[int, str, str]]:
+    """(line, imported name, other family) for each import of another family of ``checks``."""
+    own = module.split(".")[1] if module.startswith("checks.") else None
+    found = []
+    for line, name in imported_names(source, module, is_package):
+        parts = name.split(".")
+        if len(parts) >= 3 and parts[0] == "checks" and parts[1] != own:
+            found.append((line, name, parts[1]))
+    return found
+
+
+def private_imports(source: str, module: str, is_package: bool = False) -> list[str]:
+    """Imports of another family's private module (or private name), e.g. ``checks.http._collect``."""
+    problems: dict[int, str] = {}  # one per import statement
+    for line, name, family in cross_family_imports(source, module, is_package):
+        if any(_private(part) for part in name.split(".")[2:]):
+            problems.setdefault(line, f"{module}:{line} imports {name}, private to the {family} family")
+    return list(problems.values())
+
+
+def non_api_imports(source: str, module: str, is_package: bool = False) -> list[str]:
+    """Imports of another family's modules other than its public ``api`` module."""
+    problems: dict[int, str] = {}  # one per import statement
+    for line, name, family in cross_family_imports(source, module, is_package):
+        first = name.split(".")[2]
+        is_module = (CHECKS_PACKAGE / family / f"{first}.py").exists() or (CHECKS_PACKAGE / family / first).is_dir()
+        if is_module and first != "api":
+            problems.setdefault(line, f"{module}:{line} imports {name}: use checks.{family}.api")
+    return list(problems.values())
+
+
+def family_modules() -> list[tuple[str, str, bool]]:
+    """(source, module name, is a package) for every module under checks/."""
+    out = []
+    for path in sorted(CHECKS_PACKAGE.rglob("*.py")):
+        parts = path.relative_to(TESTS.parent).with_suffix("").parts
+        package = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if package else parts)
+        out.append((path.read_text(encoding="utf-8"), module, package))
+    return out
+
+
+def test_no_family_imports_another_familys_private_module() -> None:
+    problems = [
+        problem for source, module, package in family_modules() for problem in private_imports(source, module, package)
+    ]
+    assert problems == []
+
+
+def test_families_use_each_other_only_through_the_public_api_module() -> None:
+    problems = [
+        problem for source, module, package in family_modules() for problem in non_api_imports(source, module, package)
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "private", "non_api"),
+    [
+        # What checks/auth did before the http family had a public API.
+        ("from checks.http._collect import HttpTarget, collect_http\n", "checks.auth.base", 1, 1),
+        ("import checks.http._collect\n", "checks.auth.base", 1, 1),
+        ("from checks.http import _collect\n", "checks.auth.base", 1, 1),
+        ("from .._collect import plain_twin\n", "checks.auth.http_bits", 0, 0),  # its own family's
+        ("from ...http._collect import plain_twin\n", "checks.auth.sub.x", 1, 1),
+        ("def f():\n    from checks.http._collect import plain_twin\n", "checks.auth.base", 1, 1),
+        ("from checks.http.facts import HttpFacts\n", "checks.auth.base", 0, 1),
+        ("from checks.http.api import _hidden\n", "checks.auth.base", 1, 0),
+        ("from checks.http.api import HttpFacts, http_facts\n", "checks.auth.base", 0, 0),
+        ("from checks.http import api\n", "checks.auth.base", 0, 0),
+        ("from checks.auth._collect import collect_auth\n", "checks.auth.base", 0, 0),
+        ("from checks.http._collect import collect_http\n", "checks.http.base", 0, 0),
+    ],
+)
+def test_the_import_rules_catch_what_they_should(source: str, module: str, private: int, non_api: int) -> None:
+    assert len(private_imports(source, module)) == private
+    assert len(non_api_imports(source, module)) == non_api

@@ -1,10 +1,20 @@
 """The auth family: how a platform handles logins, judged from outside with pure functions.
 
 ``_collect`` gathers the facts in worker processes through the http family's scoped client (and
-reuses the http family's collection of each registered URL, so the main page is not requested
-twice); ``forms`` finds login forms and reads answers; ``consoles`` recognises admin consoles; the
+reuses the http family's collection of each registered URL through ``checks.http.api``, so the main
+page is not requested twice); ``forms`` finds login forms and reads answers; ``consoles`` recognises admin consoles; the
 checks in ``login`` (credentials in transit), ``access`` (protected paths, admin consoles),
 ``session`` (the session cookie after a real login) and ``active`` (lockout and user enumeration,
 opt-in) judge them through ``base.AuthCheck``, which owns the policy and redacts credentials.
 Settings, what each check sends, and the authorisation the active checks need: docs/auth.md.
 """
+
+from scanner.family import Family
+
+FAMILY = Family(
+    name="auth",
+    version="1",
+    package=__name__,
+    endpoint_kinds=("url",),
+    description="Login pages, forms, sessions and admin consoles, over the http family's facts (active checks opt-in)",
+)

@@ -38,11 +38,19 @@ from checks.auth.forms import (
     username_input,
     visible_lines,
 )
-from checks.http._collect import plain_twin
-from checks.http.client import PAGE_CAP, PROBE_CAP, HttpClient, origin_of
-from checks.http.facts import Fetch, HttpResponse
-from checks.http.html import Form, FormInput, page_info
-from checks.http.parsers import parse_set_cookie
+from checks.http.api import (
+    PAGE_CAP,
+    PROBE_CAP,
+    Fetch,
+    Form,
+    FormInput,
+    HttpClient,
+    HttpResponse,
+    origin_of,
+    page_info,
+    parse_set_cookie,
+    plain_twin,
+)
 from scanner.evidence import shorten
 from scanner.model import Platform
 from scanner.plugin import ScanSettings

@@ -9,11 +9,9 @@ from checks.auth.base import AuthCheck
 from checks.auth.consoles import ADMIN_PATHS, Console, identify, like_baseline
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import looks_like_login_url
-from checks.http._collect import same_resource
-from checks.http.facts import Fetch, HttpFacts, HttpResponse
-from checks.http.html import page_info
+from checks.http.api import Fetch, HttpFacts, HttpResponse, page_info, same_resource
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Endpoint, Platform, Severity, Status
+from scanner.model import Cap, Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 
 CLOSED = "closed"
@@ -93,6 +91,7 @@ class ProtectedPaths(AuthCheck):
     id: ClassVar[str] = "auth.protected_paths"
     title: ClassVar[str] = "Declared protected paths refuse anonymous access"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="a declared protected path open to anonymous users"),)
     per_platform: ClassVar[bool] = True
     why: ClassVar[str] = (
         "An administrative or internal function that answers without a login lets anyone on the Internet read or "
@@ -175,6 +174,7 @@ class AdminExposed(AuthCheck):
     id: ClassVar[str] = "auth.admin_exposed"
     title: ClassVar[str] = "No well-known admin console is reachable"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("C", Severity.HIGH, "an admin console reachable"),)
     why: ClassVar[str] = (
         "Admin consoles (phpMyAdmin, Tomcat Manager, Spring Boot Actuator, Jenkins, WordPress and the application's "
         "own /admin or /quantri) are the first thing attackers try: one weak or reused password, or one unpatched "

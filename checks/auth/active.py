@@ -23,9 +23,9 @@ from checks.auth._collect import (
 from checks.auth.base import AuthCheck, credentials_missing
 from checks.auth.facts import ActiveFacts, Attempt, LoginFacts, LoginOutcome
 from checks.auth.session import collect_session, login_evidence, login_target, not_logged_in
-from checks.http.facts import HttpFacts
+from checks.http.api import HttpFacts
 from scanner.evidence import clip, listing, plural
-from scanner.model import Endpoint, Severity, Status
+from scanner.model import Cap, Endpoint, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 
 #: Which collection phase each active check needs.
@@ -115,6 +115,7 @@ class Lockout(ActiveCheck):
     id: ClassVar[str] = "auth.lockout"
     title: ClassVar[str] = "The account is locked or throttled after repeated failed logins"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="no lockout or throttling"),)
     why: ClassVar[str] = (
         "Without a lock or a slowdown after a few wrong passwords, an attacker can try passwords (or passwords "
         "leaked from other sites) against officials' accounts for as long as they like. TCVN 14423 x.5.2.2 a asks "

@@ -34,10 +34,8 @@ from urllib.parse import urljoin, urlsplit
 from checks.auth._collect import AuthTarget, collect_auth
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import replace_all
-from checks.http._collect import HttpTarget, collect_http, plain_twin, same_resource
-from checks.http.base import unreachable
-from checks.http.client import origin_of
-from checks.http.facts import HttpFacts
+from checks.http import api as http_api
+from checks.http.api import HttpFacts, origin_of, plain_twin, same_resource, unreachable
 from scanner.evidence import shorten
 from scanner.facts import CollectionError
 from scanner.model import Endpoint, Platform, Result, Status
@@ -173,10 +171,8 @@ class AuthCheck(Check):
         return max(0.0, remaining - max(1.0, BUDGET_MARGIN * remaining))
 
     def http_facts(self, endpoint: Endpoint, ctx: ScanContext) -> HttpFacts:
-        """The http family's facts for this URL: the same key, so the page is requested only once per scan."""
-        target = HttpTarget.for_endpoint(endpoint, ctx.platform)
-        facts: HttpFacts = ctx.collect(target.key, collect_http, target, ctx.settings, self.budget(ctx))
-        return facts
+        """The http family's facts for this URL, through its public API: one collection per URL per scan."""
+        return http_api.http_facts(ctx, ctx.platform, endpoint.target)
 
     def auth_facts(self, endpoint: Endpoint, ctx: ScanContext, http: HttpFacts) -> AuthFacts:
         target = auth_target(endpoint, ctx.platform, http)

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from checks.auth.forms import looks_like_login_url
-from checks.http.detect import same_as_baseline
-from checks.http.facts import Fetch, HttpResponse
-from checks.http.html import PageInfo, page_info
+from checks.http.api import Fetch, HttpResponse, PageInfo, page_info, same_as_baseline
 from scanner.evidence import shorten
 
 #: The well-known admin paths probed on every registered URL's origin (catalogue: auth.admin_exposed).

@@ -17,8 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from checks.http.facts import Fetch
-from checks.http.parsers import SetCookie
+from checks.http.api import Fetch, SetCookie
 from scanner.evidence import shorten
 
 

@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from typing import ClassVar
 from urllib.parse import quote, quote_plus
 
-from checks.http.html import Form, FormInput
+from checks.http.api import Form, FormInput
 
 #: Field names that carry the account name.
 USERNAME_NAME = re.compile(

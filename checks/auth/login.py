@@ -11,11 +11,9 @@ from urllib.parse import urlsplit
 from checks.auth.base import AuthCheck
 from checks.auth.consoles import ADMIN_PATHS, identify, like_baseline
 from checks.auth.facts import AuthFacts
-from checks.http._collect import same_resource
-from checks.http.facts import ErrorKind, Fetch, HttpFacts, HttpResponse
-from checks.http.html import Form, page_info
+from checks.http.api import ErrorKind, Fetch, Form, HttpFacts, HttpResponse, page_info, same_resource
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Endpoint, Platform, Severity, Status
+from scanner.model import Cap, Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 from scanner.urls import DEFAULT_PORTS, UnusableUrl, in_scope, parse, resolve_reference, scheme_of
 
@@ -84,6 +82,7 @@ class LoginHttps(AuthCheck):
     id: ClassVar[str] = "auth.login_https"
     title: ClassVar[str] = "Login pages are served only over HTTPS"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="credentials over plain HTTP"),)
     why: ClassVar[str] = (
         "A login form delivered over plain HTTP can be read and rewritten by anyone on the path (public Wi-Fi, "
         "a compromised router): the attacker changes where the form posts, or adds a script, and collects the "
@@ -244,6 +243,7 @@ class FormActionHttps(AuthCheck):
     id: ClassVar[str] = "auth.form_action_https"
     title: ClassVar[str] = "Login forms post credentials to HTTPS on the platform's own hosts"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="credentials over plain HTTP"),)
     why: ClassVar[str] = (
         "Even on an HTTPS page, a form whose action is an http:// URL sends the password in clear when the user "
         "presses Log in; an action on another host hands the credentials to a system nobody registered or audits."
@@ -353,6 +353,7 @@ class BasicOverHttp(AuthCheck):
     id: ClassVar[str] = "auth.basic_over_http"
     title: ClassVar[str] = "No HTTP Basic authentication over plain HTTP"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="credentials over plain HTTP"),)
     why: ClassVar[str] = (
         "HTTP Basic authentication sends the user name and password, merely base64-encoded, with every request: "
         "over plain HTTP anyone on the path reads them, and browsers resend them until closed."

@@ -7,9 +7,7 @@ from typing import Any, ClassVar
 from checks.auth._collect import LoginTarget, collect_login
 from checks.auth.base import AuthCheck, credentials_missing, primary_url
 from checks.auth.facts import LoginFacts, LoginOutcome, SeenCookie
-from checks.http.facts import HttpFacts
-from checks.http.html import page_info
-from checks.http.parsers import SAMESITE_VALUES
+from checks.http.api import SAMESITE_VALUES, HttpFacts, page_info
 from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict

@@ -4,6 +4,16 @@
 deadlines); ``_collect.collect_http`` uses it in a worker process to gather ``facts.HttpFacts``;
 ``parsers``, ``html`` and ``detect`` are pure functions over those facts; the check classes in
 ``transport``, ``headers``, ``cookies`` and ``exposure`` judge them through ``base.HttpCheck``,
-which owns the policy for URLs that could not be fetched. The auth family reuses the client and
-the collected facts.
+which owns the policy for URLs that could not be fetched. Other families use the http family only
+through ``api`` (the collected facts of a URL, the client, the fact model and its pure helpers).
 """
+
+from scanner.family import Family
+
+FAMILY = Family(
+    name="http",
+    version="1",
+    package=__name__,
+    endpoint_kinds=("url",),
+    description="HTTP security headers, cookies, redirects and exposed files, from one bounded set of requests per URL",
+)

@@ -34,7 +34,7 @@ from checks.http.detect import SENSITIVE_FILES
 from checks.http.facts import Fetch, HttpFacts
 from checks.http.html import directories, page_info
 from scanner.model import Endpoint, Platform
-from scanner.plugin import ScanSettings
+from scanner.plugin import ScanContext, ScanSettings
 from scanner.urls import normalize_host
 
 SENSITIVE_PATHS: tuple[str, ...] = tuple(file.path for file in SENSITIVE_FILES)
@@ -44,6 +44,8 @@ MAX_DIRECTORIES = 5
 #: A reserved name (RFC 2606): no real site, so a server that echoes it echoes anything.
 FOREIGN_ORIGIN = "https://platscan-cors-probe.example"
 ERROR_PAGE_CAP = 64 * 1024
+#: Time kept back from the endpoint's budget so the collector can return what it has before it is killed.
+BUDGET_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,27 @@ class HttpTarget:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        """The fact-cache key (the auth family asks for the same key to reuse these facts)."""
+        """The fact-cache key. Only ``http_facts`` uses it: other families go through that function."""
         return ("http", self.platform.id, self.url)
+
+
+def collection_budget(deadline: float) -> float:
+    """Seconds the collector may take before ``deadline``, keeping a margin to return what it has."""
+    remaining = max(0.0, deadline - time.monotonic())
+    return max(0.0, remaining - max(1.0, BUDGET_MARGIN * remaining))
+
+
+def http_facts(ctx: ScanContext, platform: Platform, url: str) -> HttpFacts:
+    """The http facts about ``url`` of ``platform``: collected once per scan, whichever family asks first.
+
+    Private to the endpoint: the key names this platform and URL, so only this endpoint asks for it (the
+    other families' checks of the same endpoint included), and a page of up to 256 KiB is not kept all scan.
+    Raises ``CollectionError`` when the collection failed or ran out of time.
+    """
+    target = HttpTarget(url=url, platform=platform)
+    budget = collection_budget(ctx.deadline)
+    facts: HttpFacts = ctx.collect(target.key, collect_http, target, ctx.settings, budget, private=True)
+    return facts
 
 
 def plain_twin(platform: Platform, url: str) -> str:

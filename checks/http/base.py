@@ -1,7 +1,9 @@
 """The base of every http check: fetch the shared facts, apply the connectivity policy, then judge.
 
 Connectivity policy (one table for all http checks; ``http.https_redirect`` judges the plain-HTTP
-request and refines it):
+request and refines it). ``skip`` means "does not apply" and nothing else (a URL judged on another
+registered URL; HSTS or mixed content on a plain-HTTP page; a page that is not HTML): whatever could
+not be tested is ``error``, with the reason, so that coverage never counts it as tested.
 
 =====================================================  ===========================================
 what happened to the registered URL                    verdict
@@ -12,8 +14,9 @@ nothing answered (DNS, refused, timeout, no TLS,       error: never pass what co
 the collection itself failed or ran out of time        error
 it redirects to a host that is not registered          page checks (CSP, frame-ancestors, nosniff,
   (recorded, not followed)                             Referrer-Policy, Permissions-Policy, mixed
-                                                       content): skip, naming the target; the others
-                                                       judge what was seen on the platform's hosts
+                                                       content): error (could not test), naming the
+                                                       target; the others judge what was seen on the
+                                                       platform's hosts
 it redirects on its hosts but the chain broke          page checks: error; the others judge
 an http:// URL that redirects to another registered    skip: judged on that URL (no double findings)
   https:// URL
@@ -26,11 +29,10 @@ the certificate did not verify                         judged anyway (the tls fa
 from __future__ import annotations
 
 import abc
-import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from checks.http._collect import HttpTarget, collect_http
+from checks.http._collect import http_facts
 from checks.http.facts import Fetch, HttpFacts, HttpResponse
 from scanner.evidence import clip, shorten
 from scanner.facts import CollectionError
@@ -39,28 +41,21 @@ from scanner.plugin import Check, ScanContext, Verdict
 
 MAX_EVIDENCE_ITEMS = 20
 MAX_DETAIL_ITEMS = 5
-#: Time kept back from the endpoint's budget so the collector can return what it has before it is killed.
-BUDGET_MARGIN = 0.1
 
 
 class HttpCheck(Check):
     """A check of the http family. Subclasses set the metadata and implement a pure ``judge``."""
 
     family: ClassVar[str] = "http"
-    #: Judges the page itself: skipped when the URL redirects off the platform, error when the chain broke.
+    #: Judges the page itself: error when the URL redirects off the platform or the chain broke (no page).
     needs_page: ClassVar[bool] = True
 
     def applies_to(self, endpoint: Endpoint) -> bool:
         return endpoint.kind == "url" and endpoint.scheme in ("http", "https")
 
     def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
-        target = HttpTarget.for_endpoint(endpoint, ctx.platform)
-        remaining = max(0.0, ctx.deadline - time.monotonic())
-        budget = max(0.0, remaining - max(1.0, BUDGET_MARGIN * remaining))
         try:
-            # Private: the key names this platform and URL, so only this endpoint asks for it (the auth
-            # family's checks of the same endpoint included); a page of up to 256 KiB is not kept all scan.
-            facts = ctx.collect(target.key, collect_http, target, ctx.settings, budget, private=True)
+            facts = http_facts(ctx, ctx.platform, endpoint.target)
         except CollectionError as exc:
             verdict = Verdict(
                 Status.ERROR,
@@ -84,9 +79,10 @@ class HttpCheck(Check):
             return unreachable(facts)
         if self.needs_page:
             if page.blocked_redirect:
+                # The check applies to the registered URL, but its page is off the platform: could not test.
                 return Verdict(
-                    Status.SKIP,
-                    f"Not tested: {facts.url} redirects to {shorten(page.blocked_redirect, 200)}, which is not one "
+                    Status.ERROR,
+                    f"Could not test: {facts.url} redirects to {shorten(page.blocked_redirect, 200)}, which is not one "
                     "of the platform's registered hosts, so it was not followed and there is no page to judge "
                     "(register that host to have it checked).",
                     page_evidence(facts),

@@ -13,7 +13,7 @@ from checks.http.detect import SENSITIVE_FILES, SensitiveFile, autoindex, error_
 from checks.http.facts import Fetch, HttpFacts, HttpResponse
 from checks.http.parsers import parse_security_txt
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Severity, Status
+from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
 _ORIGIN_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Allow-Methods")
@@ -33,6 +33,7 @@ class Cors(HttpCheck):
     id: ClassVar[str] = "http.cors"
     title: ClassVar[str] = "CORS does not grant credentialed access to any origin"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="credentials readable by any origin"),)
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
         "If the platform echoes any Origin back together with Access-Control-Allow-Credentials: true, every "
@@ -256,6 +257,10 @@ class SensitiveFiles(HttpCheck):
     id: ClassVar[str] = "http.sensitive_files"
     title: ClassVar[str] = "No exposed repositories, environment files, backups or status pages"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (
+        Cap("F", Severity.HIGH, ".git, .env, dumps exposed"),
+        Cap("C", note="lesser files"),
+    )
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
         "A readable .git or .svn folder gives away the source code and its history (often with passwords); a "

@@ -10,7 +10,7 @@ from checks.http.facts import ErrorKind, HttpFacts
 from checks.http.html import page_info
 from checks.http.parsers import parse_csp
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Severity, Status
+from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 from scanner.urls import UnusableUrl, follow, normalize_host
 
@@ -22,6 +22,7 @@ class HttpsRedirect(HttpCheck):
     id: ClassVar[str] = "http.https_redirect"
     title: ClassVar[str] = "Plain HTTP redirects to HTTPS"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="plain HTTP served without redirect"),)
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
         "Citizens type the bare address or follow old http:// links. If plain HTTP serves the site, the first "

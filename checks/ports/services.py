@@ -18,7 +18,7 @@ from checks.ports.policy import (
     disclosed_version,
 )
 from scanner.evidence import clip, listing, plural
-from scanner.model import Severity, Status
+from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
 
@@ -40,6 +40,10 @@ class CleartextService(PortsCheck):
     id: ClassVar[str] = "ports.cleartext_service"
     title: ClassVar[str] = "No cleartext services"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (
+        Cap("F", Severity.CRITICAL, "telnet and the like"),
+        Cap("C", note="other cleartext services"),
+    )
     why: ClassVar[str] = (
         "Telnet, FTP, rsh/rlogin, SNMP v1/v2c, VNC, mail without STARTTLS and admin consoles over plain HTTP "
         "send passwords and data unencrypted: anyone on the path (a shared hosting network, a Wi-Fi hop, a "
@@ -95,6 +99,7 @@ class DatabaseExposed(PortsCheck):
     id: ClassVar[str] = "ports.database_exposed"
     title: ClassVar[str] = "Databases are not reachable"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="a database reachable"),)
     why: ClassVar[str] = (
         "A database reachable from outside its zone can be brute-forced, exploited through its own "
         "vulnerabilities, or, like Redis, MongoDB, Elasticsearch and Memcached installed with their defaults, "
@@ -150,6 +155,7 @@ class RemoteAdminExposed(PortsCheck):
     id: ClassVar[str] = "ports.remote_admin_exposed"
     title: ClassVar[str] = "Remote administration is not reachable"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="SSH, RDP, consoles reachable"),)
     why: ClassVar[str] = (
         "SSH, RDP, WinRM, VNC and web admin consoles (Webmin, cPanel, Tomcat/JBoss, Docker, Kubernetes) give "
         "whoever logs in control of the server; reachable from anywhere, they are brute-forced all day and are the "

@@ -5,3 +5,13 @@ process; ``facts.facts_from_sslyze_json`` turns sslyze's JSON model into typed `
 classes in ``protocols``, ``ciphers``, ``certificates`` and ``vulnerabilities`` judge those facts
 through ``base.TlsCheck``, which owns the policy for endpoints that could not be scanned.
 """
+
+from scanner.family import Family
+
+FAMILY = Family(
+    name="tls",
+    version="1",
+    package=__name__,
+    endpoint_kinds=("url",),
+    description="TLS protocols, cipher suites, certificates and known flaws, from one sslyze scan per endpoint",
+)

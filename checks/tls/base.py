@@ -1,7 +1,8 @@
 """The base of every tls check: fetch the shared facts, apply the connectivity policy, then judge.
 
 Connectivity policy (one table for all tls checks; ``tls.https_available`` and ``tls.protocol_ssl``
-refine it):
+refine it). ``skip`` means "does not apply" and nothing else: whatever could not be tested is ``error``
+(with the reason), so that coverage never counts it as tested.
 
 ==========================================  ==========================  ==============================
 what happened                               https:// URL                http:// URL (host:443)
@@ -9,15 +10,18 @@ what happened                               https:// URL                http:// 
 handshake completed                         judge                       judge
 DNS failure, unexpected error               error                       error
 refused, unreachable, timeout, silent,      error (could not scan)      https_available fail, rest skip
-reset (no TLS answer, only a TCP reset)
-answers but not TLS, answers in TLS but no  https_available fail,       https_available fail,
-handshake possible (e.g. an alert)          rest skip                   rest skip
+reset (no TLS answer, only a TCP reset)                                 (no TLS server: n/a)
+answers, but not in TLS                     https_available fail,       https_available fail,
+                                            rest error (could not test) rest skip (no TLS server: n/a)
+answers in TLS but no handshake possible    https_available fail,       (same)
+(e.g. an alert)                             rest error (could not test)
 only SSL 2.0                                https_available and         (same)
-                                            protocol_ssl fail, rest skip
+                                            protocol_ssl fail, rest error
 answers in TLS, but a handshake message     https_available fail,       (same)
 (its certificate list) is over clients'     rest error (could not scan)
 100 KiB limit
-a sslyze command the check needs errored    error (skip when the server demanded a client certificate)
+a sslyze command the check needs errored,   error (saying which command, and why: e.g. the server demanded a
+or left no result                           client certificate)
 a certificate the server sent cannot be     error (saying so) for the checks that need it
 parsed
 ==========================================  ==========================  ==============================
@@ -40,6 +44,8 @@ from scanner.plugin import Check, ScanContext, Verdict
 
 MAX_EVIDENCE_ITEMS = 20
 MAX_DETAIL_ITEMS = 5
+#: Where no TLS server exists at all: nothing answered on the port, or what answered does not speak TLS.
+NO_TLS_SERVICE = NOT_REACHED | {Connectivity.NO_TLS}
 
 # Worst first: how the verdicts of several certificate deployments combine.
 _STATUS_ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.ERROR: 2, Status.SKIP: 3, Status.PASS: 4}
@@ -81,14 +87,17 @@ class TlsCheck(Check):
             }
             names = ", ".join(e.command for e in errors)
             if all(e.client_certificate_needed for e in errors):
+                # The check applies (the server speaks TLS); it could not be tested: an error, never a skip.
                 return Verdict(
-                    Status.SKIP,
-                    f"Not tested: the server demands a client certificate, so sslyze's {names} scan could not run.",
+                    Status.ERROR,
+                    f"Could not test: the server demands a client certificate, so sslyze's {names} scan did not run.",
                     evidence,
                 )
             unparseable = [e for e in errors if e.unparseable_certificate]
             if unparseable:
                 return Verdict(Status.ERROR, f"Could not judge: {unparseable[0].message}", evidence)
+            if all(e.not_run for e in errors):
+                return Verdict(Status.ERROR, f"Could not test: sslyze's {names} scan did not run.", evidence)
             return Verdict(Status.ERROR, f"sslyze's {names} scan failed: {errors[0].message}", evidence)
         return self.judge(facts)
 
@@ -96,8 +105,12 @@ class TlsCheck(Check):
         """The verdict when no TLS conversation was possible (see the module's table)."""
         status = facts.connectivity.status
         evidence = target_evidence(facts)
-        if status in NO_USABLE_TLS or (scheme == "http" and status in NOT_REACHED):
-            return Verdict(Status.SKIP, f"Not tested: {no_tls_sentence(facts, scheme)}", evidence)
+        if scheme == "http" and status in NO_TLS_SERVICE:
+            # Does not apply: the URL promises no TLS, and nothing on the port speaks it.
+            return Verdict(Status.SKIP, f"Not applicable: {no_tls_sentence(facts, scheme)}", evidence)
+        if status in NO_USABLE_TLS:
+            # Applies (an https:// URL, or a server that answers in TLS) but no handshake to test: could not test.
+            return Verdict(Status.ERROR, f"Could not test: {no_tls_sentence(facts, scheme)}", evidence)
         return Verdict(Status.ERROR, f"Could not scan {facts.target}: {facts.connectivity.reason}", evidence)
 
     @abc.abstractmethod
@@ -105,11 +118,17 @@ class TlsCheck(Check):
         """The verdict on a server that completed a handshake. Pure: no I/O, no clock (use facts.scanned_at)."""
 
 
+def did_not_run(test: str, evidence: Mapping[str, Any]) -> Verdict:
+    """The verdict when sslyze's ``test`` left no result: the check could not test, so ``error`` (never skip)."""
+    return Verdict(Status.ERROR, f"Could not test: sslyze's {test} test did not run.", evidence)
+
+
 def no_tls_sentence(facts: TlsFacts, scheme: str) -> str:
-    """Why there is no TLS to judge, as a sentence that can follow "Not tested: " (lower-case start)."""
+    """Why there is no TLS to judge, as a sentence that can follow "Could not test: " (lower-case start)."""
     reason = facts.connectivity.reason
     if scheme == "http":
-        return f"the URL uses plain http:// and {facts.host} offers no TLS on port {facts.port}. {reason}"
+        usable = "" if facts.connectivity.status in NO_TLS_SERVICE else "usable "
+        return f"the URL uses plain http:// and {facts.host} offers no {usable}TLS on port {facts.port}. {reason}"
     return f"no usable TLS on {facts.target}. {reason}"
 
 

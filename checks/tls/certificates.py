@@ -13,7 +13,7 @@ from sslyze.plugins.scan_commands import ScanCommand
 from checks.tls.base import TlsCheck, cert_evidence, target_evidence, worst
 from checks.tls.facts import RFC5280_SERIAL, CertificateFacts, Deployment, OcspFacts, TlsFacts
 from scanner.evidence import clip, listing, plural, shorten
-from scanner.model import Severity, Status
+from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 from scanner.urls import normalize_host
 
@@ -149,7 +149,7 @@ class CertificateCheck(TlsCheck):
         if not facts.deployments:
             return Verdict(
                 Status.SKIP,
-                "Not tested: the server sent no certificate (anonymous cipher suites only).",
+                "Not applicable: the server sent no certificate (anonymous cipher suites only).",
                 target_evidence(facts),
             )
         many = len(facts.deployments) > 1
@@ -172,6 +172,7 @@ class CertExpired(CertificateCheck):
     id: ClassVar[str] = "tls.cert_expired"
     title: ClassVar[str] = "Certificate has not expired"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="certificate expired"),)
     why: ClassVar[str] = (
         "Browsers refuse an expired certificate with a full-page warning; users either cannot reach the "
         "service or learn to click through warnings, which is what an attacker needs."
@@ -210,6 +211,7 @@ class CertNotYetValid(CertificateCheck):
     id: ClassVar[str] = "tls.cert_not_yet_valid"
     title: ClassVar[str] = "Certificate is already valid"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="certificate not yet valid"),)
     why: ClassVar[str] = (
         "A certificate whose validity starts in the future is refused by clients just like an expired one; "
         "it usually means it was installed too early or the server's clock is wrong."
@@ -274,6 +276,7 @@ class CertRevoked(CertificateCheck):
     id: ClassVar[str] = "tls.cert_revoked"
     title: ClassVar[str] = "Certificate is not revoked"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="stapled OCSP says revoked"),)
     why: ClassVar[str] = (
         "A revoked certificate was declared untrustworthy by its CA, typically because its private key "
         "leaked; anyone holding that key can impersonate the platform."
@@ -327,6 +330,7 @@ class CertHostnameMismatch(CertificateCheck):
     id: ClassVar[str] = "tls.cert_hostname_mismatch"
     title: ClassVar[str] = "Certificate matches the host name"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="certificate for another name"),)
     why: ClassVar[str] = (
         "Browsers refuse a certificate that does not name the host they connected to; it usually means "
         "the wrong certificate or virtual host is served."
@@ -387,6 +391,7 @@ class CertUntrusted(CertificateCheck):
     id: ClassVar[str] = "tls.cert_untrusted"
     title: ClassVar[str] = "Certificate is trusted"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="no chain to a trusted root (a *warning* does not cap)"),)
     why: ClassVar[str] = (
         "A certificate that does not chain to a trusted CA (self-signed, private CA unknown to clients) "
         "gives users a warning they cannot check, and trains them to accept an attacker's certificate."
@@ -451,6 +456,7 @@ class CertChainIncomplete(CertificateCheck):
     id: ClassVar[str] = "tls.cert_chain_incomplete"
     title: ClassVar[str] = "Certificate chain is complete"
     severity: ClassVar[Severity] = Severity.MEDIUM
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="intermediate certificates missing"),)
     why: ClassVar[str] = (
         "A server that omits an intermediate certificate works in some browsers (which cached or fetched it) "
         "and fails in others, in mobile apps and in the other systems that call the platform's APIs."
@@ -576,6 +582,7 @@ class CertWeakKey(CertificateCheck):
     id: ClassVar[str] = "tls.cert_weak_key"
     title: ClassVar[str] = "Certificate key is strong enough"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", Severity.CRITICAL, "RSA < 1024"), Cap("B", note="RSA < 2048, EC < 256"))
     why: ClassVar[str] = (
         f"RSA keys below {MIN_RSA_BITS} bits and EC keys below {MIN_EC_BITS} bits are within reach of "
         "factoring or discrete-log attacks, and browsers and CAs no longer accept them."
@@ -611,6 +618,7 @@ class CertWeakSignature(CertificateCheck):
     id: ClassVar[str] = "tls.cert_weak_signature"
     title: ClassVar[str] = "Certificate signature is strong"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="SHA-1/MD5 signature"),)
     why: ClassVar[str] = (
         "MD5 and SHA-1 signatures can be forged with chosen-prefix collisions (a rogue CA was built from "
         "MD5 in 2008, SHA-1 fell in 2020); browsers reject such certificates."

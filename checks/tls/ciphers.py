@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from checks.tls.base import TlsCheck, target_evidence
 from checks.tls.facts import CIPHER_COMMANDS, CipherSuite, TlsFacts, TlsVersion
 from scanner.evidence import clip, listing, plural
-from scanner.model import Severity, Status
+from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
 #: DH groups smaller than this are weak (Logjam; NIST SP 800-57).
@@ -97,6 +97,10 @@ class CipherInsecure(TlsCheck):
     id: ClassVar[str] = "tls.cipher_insecure"
     title: ClassVar[str] = "No insecure cipher suites"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (
+        Cap("F", Severity.CRITICAL, "NULL/EXPORT/anonymous"),
+        Cap("C", note="RC4, DES, 3DES"),
+    )
     why: ClassVar[str] = (
         "NULL, EXPORT and anonymous suites give no real protection at all; RC4, DES, 3DES and MD5 are broken "
         "or near it (RC4 biases, SWEET32), so one accepted suite is enough for a downgrade target."
@@ -129,6 +133,7 @@ class CipherNoForwardSecrecy(TlsCheck):
     id: ClassVar[str] = "tls.cipher_no_forward_secrecy"
     title: ClassVar[str] = "Forward secrecy"
     severity: ClassVar[Severity] = Severity.MEDIUM
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="suites without forward secrecy"),)
     why: ClassVar[str] = (
         "With static-RSA (or static-DH) key exchange, anyone who later obtains the server's private key can "
         "decrypt every recorded session; ephemeral (EC)DHE keys protect past traffic."
@@ -203,6 +208,7 @@ class DhWeak(TlsCheck):
     id: ClassVar[str] = "tls.dh_weak"
     title: ClassVar[str] = "Strong Diffie-Hellman groups"
     severity: ClassVar[Severity] = Severity.MEDIUM
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="weak Diffie-Hellman group"),)
     why: ClassVar[str] = (
         "DHE with a group smaller than 2048 bits can be broken by well-funded attackers (Logjam showed "
         "1024-bit groups are within reach), and an invalid group may give no security at all."

@@ -160,9 +160,15 @@ class CommandError:
     def unparseable_certificate(self) -> bool:
         return self.reason == UNPARSEABLE_CERTIFICATE
 
+    @property
+    def not_run(self) -> bool:
+        return self.reason == NOT_RUN
+
 
 #: ``CommandError.reason`` of a command that could not judge a certificate because it cannot be parsed.
 UNPARSEABLE_CERTIFICATE = "UNPARSEABLE_CERTIFICATE"
+#: ``CommandError.reason`` of a command platscan scheduled that sslyze reports it did not run (NOT_SCHEDULED).
+NOT_RUN = "NOT_RUN"
 #: What RFC 5280 says of serial numbers, to follow "which".
 RFC5280_SERIAL = "RFC 5280 (section 4.1.2.2) forbids: a serial number must be a positive integer"
 
@@ -517,14 +523,14 @@ def facts_from_sslyze_json(
             return None
         if attempt.status == ScanCommandAttemptStatusEnum.COMPLETED:
             return attempt.result
-        return None  # NOT_SCHEDULED
+        # NOT_SCHEDULED: for a command platscan schedules, the test did not run, so its checks cannot judge.
+        if command in SCAN_COMMANDS and not any(e.command == command.value for e in errors):
+            errors.append(CommandError(command.value, NOT_RUN, "sslyze did not run it"))
+        return None
 
     protocols: list[ProtocolFacts] = []
     prime_cache: dict[tuple[str, str], bool] = {}
     for version in TlsVersion:
-        attempt = getattr(scan, version.command.value)
-        if attempt.status == ScanCommandAttemptStatusEnum.NOT_SCHEDULED:
-            continue
         suites_result = attempt_result(version.command)
         if suites_result is None:
             protocols.append(ProtocolFacts(version, None))

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from sslyze.plugins.scan_commands import ScanCommand
 
-from checks.tls.base import TlsCheck, no_tls_sentence, target_evidence
+from checks.tls.base import TlsCheck, did_not_run, no_tls_sentence, target_evidence
 from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, Connectivity, TlsFacts, TlsVersion
 from scanner.evidence import listing
-from scanner.model import Severity, Status
+from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
 _PROTOCOLS_REMEDIATION = (
@@ -39,6 +39,7 @@ class HttpsAvailable(TlsCheck):
     id: ClassVar[str] = "tls.https_available"
     title: ClassVar[str] = "HTTPS is available"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="no HTTPS"),)
     why: ClassVar[str] = (
         "Without TLS, everything citizens and officials send to the platform (passwords, personal data, "
         "documents) crosses the network in clear text and can be read or altered on the way."
@@ -97,6 +98,7 @@ class ProtocolSsl(TlsCheck):
     id: ClassVar[str] = "tls.protocol_ssl"
     title: ClassVar[str] = "SSL 2.0 and SSL 3.0 are disabled"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="SSL 2.0/3.0 accepted"),)
     why: ClassVar[str] = (
         "SSL 2.0 and SSL 3.0 are broken (DROWN, POODLE): an attacker on the network can decrypt traffic, "
         "and no current browser needs them."
@@ -128,6 +130,7 @@ class ProtocolLegacy(TlsCheck):
     id: ClassVar[str] = "tls.protocol_legacy"
     title: ClassVar[str] = "TLS 1.0 and TLS 1.1 are disabled"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="TLS 1.0 or 1.1 accepted"),)
     why: ClassVar[str] = (
         "TLS 1.0 and 1.1 rely on outdated constructions (CBC with implicit IVs, MD5/SHA-1 in the handshake) "
         "and were deprecated by RFC 8996; browsers no longer use them, so they only serve attackers and "
@@ -148,6 +151,7 @@ class ProtocolTls12(TlsCheck):
     id: ClassVar[str] = "tls.protocol_tls12"
     title: ClassVar[str] = "TLS 1.2 is supported"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("C", Severity.HIGH, "neither TLS 1.2 nor 1.3"),)
     why: ClassVar[str] = (
         "TLS 1.2 is the oldest version still considered secure and the newest that many clients in the "
         "field (older Windows, Android and Java systems, agency back-office software) can speak."
@@ -222,7 +226,7 @@ class FallbackScsv(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         evidence = {**_version_evidence(facts), "supports_fallback_scsv": facts.fallback_scsv}
         if facts.fallback_scsv is None:
-            return Verdict(Status.SKIP, "Not tested: sslyze's fallback test did not run.", evidence)
+            return did_not_run("fallback", evidence)
         if facts.fallback_scsv:
             return Verdict(Status.PASS, "A downgraded handshake carrying TLS_FALLBACK_SCSV is refused.", evidence)
         return Verdict(
@@ -236,6 +240,7 @@ class Compression(TlsCheck):
     id: ClassVar[str] = "tls.compression"
     title: ClassVar[str] = "TLS compression is disabled"
     severity: ClassVar[Severity] = Severity.MEDIUM
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="CRIME"),)
     why: ClassVar[str] = (
         "TLS-level compression lets an attacker who can inject requests recover secrets such as session "
         "cookies byte by byte (CRIME)."
@@ -252,7 +257,7 @@ class Compression(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         evidence = {**target_evidence(facts), "supports_compression": facts.compression}
         if facts.compression is None:
-            return Verdict(Status.SKIP, "Not tested: sslyze's compression test did not run.", evidence)
+            return did_not_run("compression", evidence)
         if facts.compression:
             return Verdict(Status.FAIL, "TLS compression is accepted (CRIME).", evidence)
         return Verdict(Status.PASS, "TLS compression is refused.", evidence)
@@ -262,6 +267,7 @@ class RenegotiationInsecure(TlsCheck):
     id: ClassVar[str] = "tls.renegotiation_insecure"
     title: ClassVar[str] = "No insecure renegotiation"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="insecure renegotiation"),)
     why: ClassVar[str] = (
         "Without secure renegotiation (RFC 5746) an attacker can splice their own request in front of a "
         "victim's (CVE-2009-3555); honouring client-initiated renegotiation also lets one client tie up "
@@ -285,7 +291,7 @@ class RenegotiationInsecure(TlsCheck):
             "accepts_client_renegotiation": facts.client_renegotiation,
         }
         if facts.secure_renegotiation is None:
-            return Verdict(Status.SKIP, "Not tested: sslyze's renegotiation test did not run.", evidence)
+            return did_not_run("renegotiation", evidence)
         if not facts.secure_renegotiation:
             return Verdict(Status.FAIL, "The server does not support secure renegotiation (RFC 5746).", evidence)
         if facts.client_renegotiation:

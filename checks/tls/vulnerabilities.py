@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from sslyze.plugins.scan_commands import ScanCommand
 
-from checks.tls.base import TlsCheck, target_evidence
+from checks.tls.base import TlsCheck, did_not_run, target_evidence
 from checks.tls.facts import TlsFacts
-from scanner.model import Severity, Status
+from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
 _UPGRADE = (
@@ -23,6 +23,7 @@ class VulnHeartbleed(TlsCheck):
     id: ClassVar[str] = "tls.vuln_heartbleed"
     title: ClassVar[str] = "Not vulnerable to Heartbleed"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="vulnerable"),)
     why: ClassVar[str] = (
         "Heartbleed (CVE-2014-0160) lets anyone read the server's memory, including private keys, session "
         "cookies and passwords, without leaving a trace."
@@ -36,7 +37,7 @@ class VulnHeartbleed(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         evidence = {**target_evidence(facts), "vulnerable": facts.heartbleed}
         if facts.heartbleed is None:
-            return Verdict(Status.SKIP, "Not tested: sslyze's Heartbleed test did not run.", evidence)
+            return did_not_run("Heartbleed", evidence)
         if facts.heartbleed:
             return Verdict(Status.FAIL, "The server is vulnerable to Heartbleed (CVE-2014-0160).", evidence)
         return Verdict(Status.PASS, "The server is not vulnerable to Heartbleed.", evidence)
@@ -46,6 +47,7 @@ class VulnRobot(TlsCheck):
     id: ClassVar[str] = "tls.vuln_robot"
     title: ClassVar[str] = "Not vulnerable to ROBOT"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="vulnerable"),)
     why: ClassVar[str] = (
         "ROBOT (a Bleichenbacher RSA padding oracle) lets an attacker decrypt recorded RSA key-exchange "
         "sessions or sign with the server's key."
@@ -61,7 +63,7 @@ class VulnRobot(TlsCheck):
         evidence = {**target_evidence(facts), "robot_result": facts.robot}
         result = facts.robot
         if result is None:
-            return Verdict(Status.SKIP, "Not tested: sslyze's ROBOT test did not run.", evidence)
+            return did_not_run("ROBOT", evidence)
         if result == "VULNERABLE_STRONG_ORACLE":
             return Verdict(
                 Status.FAIL,
@@ -87,6 +89,7 @@ class VulnCcsInjection(TlsCheck):
     id: ClassVar[str] = "tls.vuln_ccs_injection"
     title: ClassVar[str] = "Not vulnerable to CCS injection"
     severity: ClassVar[Severity] = Severity.HIGH
+    caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="vulnerable"),)
     why: ClassVar[str] = (
         "The OpenSSL ChangeCipherSpec injection (CVE-2014-0224) lets an attacker in the network path force "
         "weak keys and then read and modify the traffic."
@@ -97,7 +100,7 @@ class VulnCcsInjection(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         evidence = {**target_evidence(facts), "vulnerable": facts.ccs_injection}
         if facts.ccs_injection is None:
-            return Verdict(Status.SKIP, "Not tested: sslyze's CCS injection test did not run.", evidence)
+            return did_not_run("CCS injection", evidence)
         if facts.ccs_injection:
             return Verdict(
                 Status.FAIL, "The server is vulnerable to the OpenSSL CCS injection (CVE-2014-0224).", evidence

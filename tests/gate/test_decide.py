@@ -8,10 +8,13 @@ from scanner.compliance import assess
 from scanner.criteria import load_profile
 from scanner.gate import Bar, Baseline, Outcome, decide
 from scanner.model import Result, Severity, Status
+from scanner.plugin import installed_caps
 from scanner.scoring import score_platform
 
 URL = "https://dvc.test/"
 PROFILE = load_profile("vn-baseline")
+
+CAPS = installed_caps()
 
 
 def r(check: str, status: Status = Status.PASS, severity: Severity = Severity.HIGH) -> Result:
@@ -32,7 +35,9 @@ def gate(
         else Result(x.check, x.platform, x.endpoint, Status.SKIP, x.severity, x.title, "waived")
         for x in results
     ]
-    return decide("dvc", results, score_platform(scored), assess(PROFILE, 3, results), bar or Bar(), waived, baseline)
+    return decide(
+        "dvc", results, score_platform(scored, CAPS), assess(PROFILE, 3, results), bar or Bar(), waived, baseline
+    )
 
 
 def test_clean_platform_passes() -> None:
@@ -126,7 +131,7 @@ def test_requirements_resting_on_active_checks_are_noted_not_failed() -> None:
     profile = PROFILE
     requirement_ids = {q.id for q in profile.requirements if q.checks == ("auth.lockout",)}
     assert requirement_ids, "vn-baseline has a lockout requirement evidenced by an active check only"
-    scored = score_platform(results)
+    scored = score_platform(results, CAPS)
     compliance = assess(profile, 3, results)
     verdict = decide("dvc", results, scored, compliance, Bar(require_compliant=True), gate_cannot_run={"auth.lockout"})
     assert not any(next(iter(requirement_ids)) in reason for reason in verdict.reasons)

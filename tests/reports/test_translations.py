@@ -2,7 +2,7 @@
 
 ``test_checks_have_a_vietnamese_translation`` runs once per check family and lists the checks that
 lack a translation. It fails only for the families in ``ENFORCED``: add a family there once its
-translations are in ``reports/translations/vi.toml``.
+translations are in its package's ``translations/vi.toml``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from importlib import resources
 import pytest
 
 from reports.i18n import LANGUAGES, MESSAGES, Translator, load_translations
+from scanner.family import discover_families
 from scanner.plugin import discover_checks
 
 ENFORCED = {"tls", "http", "ports", "auth"}
@@ -66,11 +67,14 @@ def test_translations_name_real_checks_and_keep_every_snippet() -> None:
             assert VIETNAMESE_LETTERS.search(text[field]), f"{check}.{field} is not Vietnamese (no diacritics)"
 
 
-def test_translation_file_is_literal_toml_with_only_known_fields() -> None:
-    raw = (resources.files("reports") / "translations" / "vi.toml").read_text(encoding="utf-8")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_ships_its_own_literal_toml_with_only_its_checks(family: str) -> None:
+    package = discover_families().by_name[family].package
+    raw = (resources.files(package) / "translations" / "vi.toml").read_text(encoding="utf-8")
     doc = tomllib.loads(raw)
     assert set(doc) == {"checks"}
     for check, entry in doc["checks"].items():
+        assert check.startswith(f"{family}."), f"{family}'s vi.toml translates another family's check {check}"
         assert set(entry) <= {"title", "why", "remediation"}, check
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scanner.model import Endpoint, Result, Severity, Status
+from scanner.model import Cap, Endpoint, Result, Severity, Status
 from scanner.plugin import Check, ScanContext
 
 
@@ -150,3 +150,14 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class Capped(_Base):
+    """Fails, and caps the grade at F when it does: the cap a scan records and is graded with."""
+
+    id = "sample.capped"
+    title = "Capped"
+    caps = (Cap("F", note="sample failure"),)
+
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        return [self.result(endpoint, Status.FAIL, "sample failure")]

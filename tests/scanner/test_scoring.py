@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from scanner.model import Result, Severity, Status
-from scanner.scoring import BANDS, CAPS, WEIGHTS, score_platform
+from scanner.plugin import installed_caps
+from scanner.scoring import BANDS, WEIGHTS, score_platform
+
+CAPS = installed_caps()
 
 
 def r(
@@ -18,19 +21,19 @@ PASSES = [r(f"x.check{i}") for i in range(10)]
 
 
 def test_all_pass_is_a_plus() -> None:
-    score = score_platform(PASSES)
+    score = score_platform(PASSES, CAPS)
     assert (score.score, score.grade, score.caps, score.next_grade) == (100, "A+", (), None)
     assert score.explain() == ""
 
 
 @pytest.mark.parametrize("severity", list(Severity))
 def test_each_weight(severity: Severity) -> None:
-    score = score_platform([*PASSES, r("x.bad", Status.FAIL, severity)])
+    score = score_platform([*PASSES, r("x.bad", Status.FAIL, severity)], CAPS)
     assert score.score == 100 - WEIGHTS[severity]
 
 
 def test_warnings_cost_half_and_cost_the_plus() -> None:
-    score = score_platform([*PASSES, r("x.meh", Status.WARN, Severity.MEDIUM)])
+    score = score_platform([*PASSES, r("x.meh", Status.WARN, Severity.MEDIUM)], CAPS)
     assert score.score == 95 and score.grade == "A"
     assert score.next_grade == "A+" and score.fixes == ("x.meh",)
 
@@ -39,7 +42,7 @@ def test_bands() -> None:
     assert [letter for letter, _ in BANDS] == ["A", "B", "C", "D", "F"]
     # two high (-40) and one medium (-10): 50 is a D
     score = score_platform(
-        [*PASSES, r("x.h1", Status.FAIL), r("x.h2", Status.FAIL), r("x.m", Status.FAIL, Severity.MEDIUM)]
+        [*PASSES, r("x.h1", Status.FAIL), r("x.h2", Status.FAIL), r("x.m", Status.FAIL, Severity.MEDIUM)], CAPS
     )
     assert (score.score, score.grade) == (50, "D")
 
@@ -50,7 +53,7 @@ def test_a_check_counts_once_per_platform_at_its_worst() -> None:
         r("tls.cert_lifetime", Status.FAIL, Severity.LOW, "https://b/"),
         r("tls.cert_lifetime", Status.PASS, Severity.LOW, "https://c/"),
     ]
-    score = score_platform([*PASSES, *results])
+    score = score_platform([*PASSES, *results], CAPS)
     assert score.score == 97
     (outcome,) = [o for o in score.outcomes if o.check == "tls.cert_lifetime"]
     assert outcome.status == Status.FAIL and outcome.endpoints == 3
@@ -71,7 +74,7 @@ def test_a_check_counts_once_per_platform_at_its_worst() -> None:
     ],
 )
 def test_caps(check: str, severity: Severity, grade: str) -> None:
-    score = score_platform([*PASSES, r(check, Status.FAIL, severity)])
+    score = score_platform([*PASSES, r(check, Status.FAIL, severity)], CAPS)
     assert score.grade == grade
     if grade in ("A", "A+"):
         assert score.caps == ()
@@ -86,7 +89,7 @@ def test_every_cap_names_a_known_letter() -> None:
 
 
 def test_a_warning_never_caps() -> None:
-    score = score_platform([*PASSES, r("tls.cert_untrusted", Status.WARN, Severity.MEDIUM)])
+    score = score_platform([*PASSES, r("tls.cert_untrusted", Status.WARN, Severity.MEDIUM)], CAPS)
     assert score.grade == "A" and score.caps == ()
 
 
@@ -97,20 +100,20 @@ def test_next_grade_names_the_fewest_fixes() -> None:
         r("http.hsts", Status.FAIL, Severity.HIGH),  # -20
         r("tls.cert_lifetime", Status.FAIL, Severity.LOW),  # -3
     ]
-    score = score_platform(results)
+    score = score_platform(results, CAPS)
     assert (score.score, score.band, score.grade) == (57, "D", "D")
     assert score.caps == ()  # B is above the band: the cap does not bind
     assert score.next_grade == "C" and score.fixes == ("http.hsts",)
     assert score.explain() == "Fix http.hsts to reach C."
     fixed = score_platform(
-        [*PASSES, r("tls.protocol_legacy", Status.FAIL), r("tls.cert_lifetime", Status.FAIL, Severity.LOW)]
+        [*PASSES, r("tls.protocol_legacy", Status.FAIL), r("tls.cert_lifetime", Status.FAIL, Severity.LOW)], CAPS
     )
     assert (fixed.score, fixed.grade, fixed.next_grade, fixed.fixes) == (77, "C", "B", ("tls.protocol_legacy",))
 
 
 def test_binding_cap_must_be_fixed_first() -> None:
     score = score_platform(
-        [*PASSES, r("tls.cert_expired", Status.FAIL, Severity.CRITICAL), r("x.low", Status.FAIL, Severity.LOW)]
+        [*PASSES, r("tls.cert_expired", Status.FAIL, Severity.CRITICAL), r("x.low", Status.FAIL, Severity.LOW)], CAPS
     )
     assert score.grade == "F" and score.band == "D"
     assert score.next_grade == "D" and score.fixes == ("tls.cert_expired",)
@@ -122,7 +125,7 @@ def test_errors_never_count_as_passes() -> None:
         Result("tls.protocol_legacy", "p", "https://a/", Status.ERROR, Severity.HIGH, "t", "connection timed out"),
         Result("tls.cert_expired", "p", "https://a/", Status.ERROR, Severity.CRITICAL, "t", "connection timed out"),
     ]
-    score = score_platform(results)
+    score = score_platform(results, CAPS)
     assert score.partial and score.grade == "A"  # not A+: two checks could not run
     assert score.coverage.tested == 10 and score.coverage.applicable == 12
     assert score.coverage.untested == {"tls": "connection timed out"}
@@ -130,11 +133,11 @@ def test_errors_never_count_as_passes() -> None:
 
 
 def test_nothing_tested_means_no_grade() -> None:
-    score = score_platform([r("tls.a", Status.ERROR), r("tls.b", Status.SKIP)])
+    score = score_platform([r("tls.a", Status.ERROR), r("tls.b", Status.SKIP)], CAPS)
     assert (score.score, score.grade) == (None, None)
     assert score.explain() == "Not graded: no check could be tested."
 
 
 def test_skips_do_not_count() -> None:
-    score = score_platform([*PASSES, r("tls.x", Status.SKIP)])
+    score = score_platform([*PASSES, r("tls.x", Status.SKIP)], CAPS)
     assert score.grade == "A+" and score.coverage.applicable == 10

@@ -110,7 +110,8 @@ def test_each_static_text_is_stored_once_per_scan(tmp_path: Path) -> None:
             assert own == [("https://odd.test/", "sample.varied", "Varied, oddly", "The fix for odd.test.", None, None)]
             assert conn.execute("select count(*) from results where scan_id = ?", [scan_id]).fetchone() == (8,)
         # Evidence is stored compactly (it is what rows mostly hold).
-        (evidence,) = conn.execute("select evidence from results where check_id = 'sample.varied' limit 1").fetchone()
+        sql = "select evidence from results where check_id = 'sample.varied' and endpoint = ? limit 1"
+        (evidence,) = conn.execute(sql, ["https://a.test/"]).fetchone()
         assert evidence == '{"host":"a.test"}'
 
 

@@ -164,7 +164,7 @@ def test_an_http_url_redirecting_to_a_registered_https_url_is_judged_there(check
         assert URL in verdict.detail
 
 
-def test_an_off_platform_redirect_skips_the_page_checks_and_judges_the_rest() -> None:
+def test_an_off_platform_redirect_errors_the_page_checks_and_judges_the_rest() -> None:
     redirect = resp(URL, 302, (("Location", "https://sso.other.example/login"), *GOOD_HEADERS[:2]))
     facts = good(page=fetched(redirect, blocked="https://sso.other.example/login"))
     verdicts = {check.id: check.evaluate(facts) for check in ALL}
@@ -179,7 +179,8 @@ def test_an_off_platform_redirect_skips_the_page_checks_and_judges_the_rest() ->
     }
     for check_id, verdict in verdicts.items():
         if check_id in page_checks:
-            assert verdict.status is Status.SKIP and "sso.other.example" in verdict.detail
+            # Could not test (the page is off the platform): an error, never a skip counted as tested.
+            assert verdict.status is Status.ERROR and "sso.other.example" in verdict.detail
             assert verdict.evidence["not_followed"] == "https://sso.other.example/login"
         else:
             assert verdict.status is Status.PASS, (check_id, verdict.detail)

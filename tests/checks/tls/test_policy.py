@@ -46,12 +46,14 @@ POLICY = {
     # A reset is no answer: it proves nothing about TLS, so it is never a finding on an https:// URL.
     (Connectivity.RESET, "https"): (Status.ERROR, Status.ERROR, Status.ERROR),
     (Connectivity.RESET, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
-    (Connectivity.NO_TLS, "https"): (Status.FAIL, Status.SKIP, Status.SKIP),
+    # skip is "does not apply": only an http:// URL whose host has no TLS server at all. Wherever the checks
+    # apply (an https:// URL, or a server that answers in TLS) but no handshake could test them: error.
+    (Connectivity.NO_TLS, "https"): (Status.FAIL, Status.ERROR, Status.ERROR),
     (Connectivity.NO_TLS, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
-    (Connectivity.HANDSHAKE_FAILED, "https"): (Status.FAIL, Status.SKIP, Status.SKIP),
-    (Connectivity.HANDSHAKE_FAILED, "http"): (Status.FAIL, Status.SKIP, Status.SKIP),
-    (Connectivity.SSL2_ONLY, "https"): (Status.FAIL, Status.FAIL, Status.SKIP),
-    (Connectivity.SSL2_ONLY, "http"): (Status.FAIL, Status.FAIL, Status.SKIP),
+    (Connectivity.HANDSHAKE_FAILED, "https"): (Status.FAIL, Status.ERROR, Status.ERROR),
+    (Connectivity.HANDSHAKE_FAILED, "http"): (Status.FAIL, Status.ERROR, Status.ERROR),
+    (Connectivity.SSL2_ONLY, "https"): (Status.FAIL, Status.FAIL, Status.ERROR),
+    (Connectivity.SSL2_ONLY, "http"): (Status.FAIL, Status.FAIL, Status.ERROR),
     # Clients cannot connect (a finding), and no check could run (could not scan: an error, not a skip).
     (Connectivity.OVERSIZED_HANDSHAKE, "https"): (Status.FAIL, Status.ERROR, Status.ERROR),
     (Connectivity.OVERSIZED_HANDSHAKE, "http"): (Status.FAIL, Status.ERROR, Status.ERROR),
@@ -94,14 +96,14 @@ def test_a_failed_command_errors_only_its_checks() -> None:
             assert verdict.status is Status.PASS, (check_id, verdict.detail)
 
 
-def test_a_client_certificate_makes_checks_skip_not_error() -> None:
+def test_a_client_certificate_that_stops_a_command_is_an_error_not_a_skip() -> None:
     facts = fx.facts(
         "good",
         fx.client_auth("REQUIRED"),
         fx.command_error("heartbleed", "CLIENT_CERTIFICATE_NEEDED", "nassl.ssl_client.ClientCertificateRequested: x"),
     )
     verdict = CHECKS["tls.vuln_heartbleed"].evaluate(facts)
-    assert verdict.status is Status.SKIP
+    assert verdict.status is Status.ERROR  # the check applies; it could not be tested
     assert "demands a client certificate" in verdict.detail
     assert CHECKS["tls.client_cert_required"].evaluate(facts).status is Status.WARN
     assert CHECKS["tls.vuln_ccs_injection"].evaluate(facts).status is Status.PASS
