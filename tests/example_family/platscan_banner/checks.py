@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from checks.http.client import HttpClient
+from checks.http.api import HttpClient
 from platscan_banner import BannerSettings
 from scanner.model import Cap, Endpoint, Platform, Result, Severity, Status
 from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
