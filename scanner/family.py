@@ -14,10 +14,10 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
-from scanner.plugin import BUILTIN_DISTRIBUTION, Catalogue, PluginProblem, distribution_of
+from scanner.plugin import Catalogue, PluginProblem, PluginRefused, load_plugins
 
 FAMILY_GROUP = "platscan.families"
 ENDPOINT_KINDS = ("url", "host")
@@ -93,41 +93,23 @@ class Families:
         return merged
 
 
-def _family_problem(name: str, obj: object) -> str | None:
+def _make_family(name: str, obj: object) -> Family:
     if not isinstance(obj, Family):
-        return "does not name a scanner.family.Family"
+        raise PluginRefused("does not name a scanner.family.Family")
     if obj.name != name:
-        return f"declares name {obj.name!r}, which differs from its entry-point name"
+        raise PluginRefused(f"declares name {obj.name!r}, which differs from its entry-point name")
     if not obj.version.strip():
-        return "has no version"
+        raise PluginRefused("has no version")
     unknown = sorted(set(obj.endpoint_kinds) - set(ENDPOINT_KINDS))
     if unknown or not obj.endpoint_kinds:
-        return f"declares endpoint kinds {list(obj.endpoint_kinds)} (known: {', '.join(ENDPOINT_KINDS)})"
-    return None
+        raise PluginRefused(f"declares endpoint kinds {list(obj.endpoint_kinds)} (known: {', '.join(ENDPOINT_KINDS)})")
+    return obj
 
 
 def discover_families(found: Iterable[EntryPoint] | None = None) -> Families:
     """Every family registered under ``platscan.families``; built-ins win a name clash, a broken one is
     reported by name and left out."""
-    eps = list(entry_points(group=FAMILY_GROUP) if found is None else found)
-    eps.sort(key=lambda ep: (distribution_of(ep) != BUILTIN_DISTRIBUTION, ep.name, ep.value))
-    chosen: dict[str, Family] = {}
-    problems: list[PluginProblem] = []
-    for ep in eps:
-        source = f"{distribution_of(ep) or 'unknown package'}: {ep.value}"
-        if ep.name in chosen:
-            problems.append(PluginProblem(ep.name, source, "family name already provided by another plugin; ignored"))
-            continue
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plugin must not stop the scan
-            problems.append(PluginProblem(ep.name, source, f"failed to load: {type(exc).__name__}: {exc}"))
-            continue
-        problem = _family_problem(ep.name, obj)
-        if problem:
-            problems.append(PluginProblem(ep.name, source, problem))
-        else:
-            chosen[ep.name] = obj
+    chosen, problems = load_plugins(FAMILY_GROUP, found, _make_family, "family name")
     return Families(by_name=dict(sorted(chosen.items())), problems=tuple(problems))
 
 

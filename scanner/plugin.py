@@ -235,35 +235,60 @@ def _caps_problem(caps: object) -> str | None:
     return None
 
 
-def discover_checks(found: Iterable[EntryPoint] | None = None) -> Catalogue:
-    """Load every check registered under ``platscan.checks``, sorted by id.
+def load_plugins(
+    group: str,
+    found: Iterable[EntryPoint] | None,
+    make: Callable[[str, object], object],
+    what: str,
+) -> tuple[dict[str, Any], list[PluginProblem]]:
+    """name -> ``make(name, loaded object)`` for every entry point of ``group`` (or ``found``).
 
-    A plugin that fails to import or breaks the contract is reported in ``problems`` by name and
-    left out; it never stops the others. On an id clash the built-in check wins.
+    Built-ins come first, so they win a name clash; then by name, for determinism. A plugin that
+    fails to import, or that ``make`` refuses (a ``PluginRefused``) or fails on, is reported by name
+    and left out: it never stops the others.
     """
-    eps = list(entry_points(group=ENTRY_POINT_GROUP) if found is None else found)
-    # Built-ins first so that they win an id clash; then by name for determinism.
+    eps = list(entry_points(group=group) if found is None else found)
     eps.sort(key=lambda ep: (distribution_of(ep) != BUILTIN_DISTRIBUTION, ep.name, ep.value))
-    chosen: dict[str, Check] = {}
+    chosen: dict[str, Any] = {}
     problems: list[PluginProblem] = []
     for ep in eps:
         source = f"{distribution_of(ep) or 'unknown package'}: {ep.value}"
         if ep.name in chosen:
-            problems.append(PluginProblem(ep.name, source, "id already provided by another plugin; ignored"))
+            problems.append(PluginProblem(ep.name, source, f"{what} already provided by another plugin; ignored"))
             continue
         try:
             obj = ep.load()
         except Exception as exc:  # a broken plugin must not stop the scan
             problems.append(PluginProblem(ep.name, source, f"failed to load: {type(exc).__name__}: {exc}"))
             continue
-        problem = _contract_problem(ep.name, obj)
-        if problem:
-            problems.append(PluginProblem(ep.name, source, problem))
-            continue
         try:
-            chosen[ep.name] = obj()
+            chosen[ep.name] = make(ep.name, obj)
+        except PluginRefused as exc:
+            problems.append(PluginProblem(ep.name, source, str(exc)))
         except Exception as exc:
             problems.append(PluginProblem(ep.name, source, f"failed to instantiate: {exc}"))
+    return chosen, problems
+
+
+class PluginRefused(Exception):
+    """A loaded plugin breaks the contract; the message says how."""
+
+
+def _make_check(name: str, obj: object) -> Check:
+    problem = _contract_problem(name, obj)
+    if problem:
+        raise PluginRefused(problem)
+    assert isinstance(obj, type) and issubclass(obj, Check)
+    return obj()
+
+
+def discover_checks(found: Iterable[EntryPoint] | None = None) -> Catalogue:
+    """Load every check registered under ``platscan.checks``, sorted by id.
+
+    A plugin that fails to import or breaks the contract is reported in ``problems`` by name and
+    left out; it never stops the others. On an id clash the built-in check wins.
+    """
+    chosen, problems = load_plugins(ENTRY_POINT_GROUP, found, _make_check, "id")
     checks = tuple(sorted(chosen.values(), key=lambda check: check.id))
     return Catalogue(checks=checks, problems=tuple(problems))
 
