@@ -47,6 +47,15 @@ def _rule(check: Check) -> dict[str, Any]:
     }
 
 
+def fingerprint(result: Result) -> str:
+    """The finding's identity, as code scanning tracks an alert across runs: platform, check,
+    endpoint and the family's key (what was found), never the detail sentence, so rewording a
+    message keeps the alert and a new port or path opens a new one. Without a key it is what it
+    was before keys existed."""
+    identity = f"{result.platform}|{result.check}|{result.endpoint}"
+    return f"{identity}|{result.key}" if result.key else identity
+
+
 def render(
     results: Sequence[Result],
     catalogue: Sequence[Check],
@@ -81,7 +90,7 @@ def render(
                     "logicalLocations": [{"name": result.platform, "kind": "module"}],
                 }
             ],
-            "partialFingerprints": {"platscan/v1": f"{result.platform}|{result.check}|{result.endpoint}"},
+            "partialFingerprints": {"platscan/v1": fingerprint(result)},
             "properties": {
                 "platform": result.platform,
                 "severity": result.severity.value,

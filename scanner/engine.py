@@ -20,6 +20,7 @@ from scanner.facts import CollectionError, FactCache, Workers
 from scanner.model import Endpoint, Platform, Result, Status
 from scanner.plugin import Check, ScanContext, ScanSettings
 from scanner.registry import endpoints
+from scanner.resolver import Resolution, Resolver
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,48 @@ def plan(platforms: Sequence[Platform], checks: Sequence[Check]) -> list[Unit]:
     return ordered
 
 
+def hosts_of(unit: Unit) -> list[str]:
+    """The host names a unit may connect to: its endpoint's, then its platform's (redirects, logins)."""
+    return [unit.endpoint.host, *unit.platform.all_hosts]
+
+
+def pinned(unit: Unit, addresses: Mapping[str, Resolution]) -> tuple[Unit, str | None]:
+    """``unit`` with the scan resolver's addresses pinned: on the endpoint (``address``) and in the
+    platform's ``resolve`` map (every registered host), hosts without one in ``unresolved``; and the
+    resolver's reason when the endpoint's own host does not resolve (its checks are then not run)."""
+    by_name = {name: r for name, r in addresses.items() if r.address is not None and r.source != "literal"}
+    failed = {name: r.reason for name, r in addresses.items() if r.address is None}
+    platform = replace(
+        unit.platform,
+        resolve=tuple((name, r.address) for name, r in by_name.items() if r.address is not None),
+        unresolved=tuple(failed.items()),
+    )
+    own = addresses.get(unit.endpoint.host)
+    endpoint = unit.endpoint
+    if own is not None and own.source != "literal":
+        endpoint = replace(endpoint, address=own.address)
+    return Unit(platform, endpoint, unit.checks), (own.reason if own is not None and own.address is None else None)
+
+
 def run_unit(
     unit: Unit,
     settings: ScanSettings,
     facts: FactCache,
     criteria: Mapping[str, tuple[str, ...]],
+    addresses: Mapping[str, Resolution] | None = None,
 ) -> list[Result]:
-    """Run every check of ``unit``; an exception in a check becomes that check's ``error`` result."""
+    """Run every check of ``unit``; an exception in a check becomes that check's ``error`` result.
+
+    ``addresses`` (host -> the scan resolver's answer) pins where every family connects; when the
+    endpoint's host does not resolve, every check is ``error`` with the resolver's reason, once.
+    """
+    if addresses is not None:
+        unit, unresolved = pinned(unit, addresses)
+        if unresolved is not None:
+            return [
+                replace(check.result(unit.endpoint, Status.ERROR, unresolved), criteria=criteria.get(check.id, ()))
+                for check in unit.checks
+            ]
     deadline = time.monotonic() + settings.endpoint_timeout
     ctx = ScanContext(unit.platform, settings, facts, deadline, checks=(check.id for check in unit.checks))
     results: list[Result] = []
@@ -101,8 +137,12 @@ def run_scan(
     on_results: Callable[[Unit, list[Result]], None],
     criteria: Mapping[str, tuple[str, ...]] | None = None,
     observer: Observer | None = None,
+    resolver: Resolver | None = None,
 ) -> int:
     """Scan every unit and hand each one's results to ``on_results`` (called in this thread).
+
+    ``resolver`` (one per scan; the system resolver within ``settings.timeout`` by default) resolves
+    each unit's hosts before it runs, each name once, so every family connects to the same address.
 
     Returns the number of units scanned. On KeyboardInterrupt, collectors are killed, queued
     units are dropped, and the interrupt propagates after the finished units were delivered.
@@ -117,10 +157,12 @@ def run_scan(
         server(unit.endpoint): threading.BoundedSemaphore(settings.per_host) for unit in units
     }
     criteria = criteria or {}
+    resolver = resolver or Resolver(settings.timeout)
 
     def work(unit: Unit) -> list[Result]:
+        addresses = resolver.resolve_all(hosts_of(unit), unit.platform)
         with host_slots[server(unit.endpoint)]:
-            return run_unit(unit, settings, facts, criteria)
+            return run_unit(unit, settings, facts, criteria, addresses)
 
     pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="platscan")
     pending: dict[Future[list[Result]], Unit] = {}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 MAX_EVIDENCE_ITEMS = 20
+MAX_KEY = 200
 MAX_DETAIL_ITEMS = 5
 MAX_TEXT = 300
 
@@ -36,3 +38,15 @@ def listing(items: Sequence[str], limit: int = MAX_DETAIL_ITEMS) -> str:
 
 def plural(count: int, word: str, suffix: str = "s") -> str:
     return f"{count} {word}{'' if count == 1 else suffix}"
+
+
+def finding_key(items: Iterable[str], limit: int = MAX_KEY) -> str:
+    """A result's ``key`` from what it found ("tcp/22", "/.env", "sid:no-secure"): sorted, without
+    repeats, comma-separated, whatever order the facts came in. A list longer than ``limit``
+    characters is kept as its count and a digest of the whole, so keys stay short and still differ
+    when anything in the list does."""
+    values = sorted({item.replace(",", "%2C") for item in items})
+    joined = ",".join(values)
+    if len(joined) <= limit:
+        return joined
+    return f"{len(values)} items sha256:{hashlib.sha256(joined.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"

@@ -38,11 +38,6 @@ class Bar:
     require_compliant: bool = False
 
 
-# In these families one result lists several findings (open ports, exposed paths, consoles), so a
-# changed detail is a new finding; TLS details carry counters (days left) and are compared by severity.
-ITEMISED_FAMILIES = ("ports", "http", "auth")
-
-
 @dataclass(frozen=True)
 class Baseline:
     """An earlier scan to compare with: only what is new or worse than it fails the gate.
@@ -50,7 +45,8 @@ class Baseline:
     Attributes:
         scan_id: the baseline scan.
         failures: (check, endpoint) -> the failure accepted as known debt (failures that were only
-            waived in the baseline are not: when the waiver lapses they count as new).
+            waived in the baseline are not: when the waiver lapses they count as new). A check gives
+            one result per endpoint; what it found is that result's ``key``.
         grade: the platform's grade in the baseline; the gate fails if it gets worse.
     """
 
@@ -59,11 +55,18 @@ class Baseline:
     grade: str
 
     def accepts(self, result: Result) -> bool:
-        """Whether ``result`` is a failure the baseline already had, no worse."""
+        """Whether ``result`` is a failure the baseline already had, no worse.
+
+        A finding is its identity (check, endpoint, key), never its detail sentence, which an upgrade
+        may reword. A baseline failure stored without a key (a scan from before findings had keys)
+        is taken to be the same finding as any key now: its key cannot be told, and failing every
+        baselined gate on the upgrade is what identities exist to prevent. The next baseline carries
+        keys. A key that was recorded and differs is a different finding (a new port, a new path).
+        """
         before = self.failures.get((result.check, result.endpoint))
         if before is None or result.severity.rank > before.severity.rank:
             return False
-        return result.check.split(".", 1)[0] not in ITEMISED_FAMILIES or result.detail == before.detail
+        return not before.key or result.key == before.key
 
 
 @dataclass(frozen=True)

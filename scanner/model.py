@@ -92,6 +92,9 @@ class Platform:
     auth: AuthSettings | None = None
     gate: GateSettings | None = None
     families: tuple[tuple[str, Any], ...] = ()
+    #: Hosts the scan's resolver found no address for, with its reason (set by the engine, not the
+    #: targets file): a client must not look them up again.
+    unresolved: tuple[tuple[str, str], ...] = ()
 
     def family_settings(self, family: str) -> Any:
         """What ``family`` made of this platform's ``[platforms.<family>]`` table, or None."""
@@ -104,6 +107,11 @@ class Platform:
             if name == wanted:
                 return address
         return None
+
+    def unresolved_reason(self, host: str) -> str | None:
+        """Why the scan's resolver found no address for ``host``, or None."""
+        wanted = normalize_host(host)
+        return next((reason for name, reason in self.unresolved if name == wanted), None)
 
     @property
     def all_hosts(self) -> tuple[str, ...]:
@@ -179,6 +187,10 @@ class Result:
         remediation: what to do about it.
         criteria: requirement ids from the criteria profile that this check evidences.
         duration: seconds spent, including the family's shared collection when this check triggered it.
+        key: what the family says was found, independent of how ``detail`` words it (open ports,
+            exposed paths, cookie names, a certificate's fingerprint...); "" when the check gives one
+            finding per endpoint. A finding's identity is (check, endpoint, key): baselines and SARIF
+            fingerprints compare that, never the detail sentence.
     """
 
     check: str
@@ -192,6 +204,7 @@ class Result:
     remediation: str = ""
     criteria: tuple[str, ...] = ()
     duration: float = 0.0
+    key: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -205,6 +218,7 @@ class Result:
             "remediation": self.remediation,
             "criteria": list(self.criteria),
             "duration": round(self.duration, 3),
+            "key": self.key,
         }
 
 

@@ -58,12 +58,16 @@ class ScanSettings:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a pure judge returns; ``Check.result`` turns it into a ``Result``."""
+    """What a pure judge returns; ``Check.result`` turns it into a ``Result``.
+
+    ``key`` names what was found (see ``Result.key``): the facts behind the verdict, never its wording.
+    """
 
     status: Status
     detail: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
     severity: Severity | None = None
+    key: str = ""
 
 
 class ScanContext:
@@ -147,6 +151,7 @@ class Check(abc.ABC):
         detail: str,
         evidence: Mapping[str, Any] | None = None,
         severity: Severity | None = None,
+        key: str = "",
     ) -> Result:
         return Result(
             check=self.id,
@@ -158,10 +163,11 @@ class Check(abc.ABC):
             detail=detail,
             evidence=dict(evidence or {}),
             remediation=self.remediation,
+            key=key,
         )
 
     def from_verdict(self, endpoint: Endpoint, verdict: Verdict) -> Result:
-        return self.result(endpoint, verdict.status, verdict.detail, verdict.evidence, verdict.severity)
+        return self.result(endpoint, verdict.status, verdict.detail, verdict.evidence, verdict.severity, verdict.key)
 
     def entry(self, criteria: tuple[str, ...] = ()) -> CatalogueEntry:
         """What this check's results share in a scan whose profile maps it to ``criteria``."""

@@ -47,7 +47,9 @@ from scanner.scoring import PlatformScore
 #    keep their own text, so they read back as they were.
 # 5: catalogue.caps (the grade caps each check declared, JSON), so a stored scan is graded with the
 #    caps it ran with. NULL in rows of older scans: they are graded with the installed checks' caps.
-SCHEMA_VERSION = 5
+# 6: results.finding_key (``Result.key``, what the family says was found; NULL when there is none).
+#    NULL in rows of older scans: they read back with key "".
+SCHEMA_VERSION = 6
 
 #: How long, in all, a write waits for another process's write lock before giving up.
 LOCK_TIMEOUT = 300.0
@@ -224,6 +226,7 @@ class Store:
                     "remediation": str,
                     "criteria": str,
                     "duration": float,
+                    "finding_key": str,
                 },
                 pk="id",
                 foreign_keys=[("scan_id", "scans", "id")],
@@ -249,6 +252,9 @@ class Store:
                 foreign_keys=[("scan_id", "scans", "id")],
                 if_not_exists=True,
             )
+            if "finding_key" not in self.db.table("results").columns_dict:  # schema 5 -> 6
+                self.db.table("results").add_column("finding_key", str)
+                self.db.execute("drop view if exists results_full")  # recreated below, with the key
             # Reports, grading and the gate read one scan, or one platform of it.
             self.db.table("results").create_index(["scan_id", "platform_id"], if_not_exists=True)
             self._create_catalogue()
@@ -965,7 +971,7 @@ create view if not exists results_full as
 select r.id, r.scan_id, r.platform_id, r.check_id, coalesce(r.family, c.family) as family, r.endpoint,
        r.status, r.severity, coalesce(r.title, c.title, '') as title, r.detail, r.evidence,
        coalesce(r.remediation, c.remediation, '') as remediation, coalesce(r.criteria, c.criteria, '[]') as criteria,
-       r.duration
+       r.duration, r.finding_key
 from results as r left join catalogue as c on c.scan_id = r.scan_id and c.check_id = r.check_id
 """
 
@@ -994,6 +1000,7 @@ def _result_row(scan_id: int, r: Result, entry: CatalogueEntry | None) -> dict[s
         "remediation": _own(r.remediation, entry.remediation if entry else None),
         "criteria": None if criteria is None else _criteria_json(criteria),
         "duration": round(r.duration, 4),
+        "finding_key": r.key or None,
     }
 
 
@@ -1035,6 +1042,7 @@ def _result_from_row(row: Mapping[str, Any], entry: CatalogueEntry | None) -> Re
         remediation=shared.remediation if row["remediation"] is None else row["remediation"],
         criteria=shared.criteria if row["criteria"] is None else tuple(json.loads(row["criteria"])),
         duration=row["duration"] or 0.0,
+        key=row.get("finding_key") or "",
     )
 
 

@@ -10,7 +10,7 @@ from checks.auth.consoles import ADMIN_PATHS, Console, identify, like_baseline
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import looks_like_login_url
 from checks.http.api import Fetch, HttpFacts, HttpResponse, page_info, same_resource
-from scanner.evidence import clip, listing, plural, shorten
+from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Cap, Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 
@@ -142,11 +142,15 @@ def judge_protected(platform: Platform, http: HttpFacts, auth: AuthFacts) -> Ver
     def sentences(state: str) -> list[str]:
         return [text for s, text, _ in judged if s == state]
 
+    def key(state: str) -> str:
+        return finding_key(str(entry["path"]) for s, _, entry in judged if s == state)
+
     if sentences(OPEN_PATH):
         return Verdict(
             Status.FAIL,
             f"Open without a login: {listing(sentences(OPEN_PATH))}.",
             evidence,
+            key=key(OPEN_PATH),
         )
     if sentences(UNTESTED):
         return Verdict(
@@ -161,6 +165,7 @@ def judge_protected(platform: Platform, http: HttpFacts, auth: AuthFacts) -> Ver
             f"Not clearly refused: {listing(sentences(UNCLEAR))}; none is served openly.",
             evidence,
             Severity.LOW,
+            key(UNCLEAR),
         )
     every = (
         "The declared protected path refuses"
@@ -234,7 +239,13 @@ def judge_admin(http: HttpFacts, auth: AuthFacts) -> Verdict:
                 if len(consoles) == 1
                 else ("Admin consoles reachable (they ask for a login, but are exposed)")
             )
-        return Verdict(Status.FAIL, f"{summary} at {auth.origin}: {listing(described)}.", evidence, severity)
+        return Verdict(
+            Status.FAIL,
+            f"{summary} at {auth.origin}: {listing(described)}.",
+            evidence,
+            severity,
+            finding_key(f"{c.path}:{'open' if not c.demands_auth else 'login'}" for c in consoles),
+        )
     if len(untested) == len(ADMIN_PATHS):
         return Verdict(Status.ERROR, f"None of the {len(ADMIN_PATHS)} admin paths got an answer.", evidence)
     soft = ""

@@ -129,6 +129,7 @@ class AuthCheck(Check):
             redact(verdict.detail, secret),
             redact(dict(verdict.evidence), secret),
             verdict.severity,
+            redact(verdict.key, secret),
         )
         return [self.from_verdict(endpoint, verdict)]
 

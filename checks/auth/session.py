@@ -8,7 +8,7 @@ from checks.auth._collect import LoginTarget, collect_login
 from checks.auth.base import AuthCheck, credentials_missing, primary_url
 from checks.auth.facts import LoginFacts, LoginOutcome, SeenCookie
 from checks.http.api import SAMESITE_VALUES, HttpFacts, page_info
-from scanner.evidence import clip, listing, plural, shorten
+from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 
@@ -101,26 +101,30 @@ def _latest(cookies: list[SeenCookie]) -> list[SeenCookie]:
     return list(by_name.values())
 
 
-def cookie_flaws(seen: SeenCookie) -> list[tuple[Severity, str]]:
-    """What is wrong with one session cookie: (severity, problem)."""
+def cookie_flaws(seen: SeenCookie) -> list[tuple[Severity, str, str]]:
+    """What is wrong with one session cookie: (severity, flaw, problem); ``flaw`` names the problem
+    for the finding's key ("no-secure"), whatever its sentence says."""
     cookie = seen.cookie
-    flaws: list[tuple[Severity, str]] = []
+    flaws: list[tuple[Severity, str, str]] = []
     name = cookie.name.lower()
     if not seen.https:
-        flaws.append((Severity.HIGH, "set over plain HTTP"))
+        flaws.append((Severity.HIGH, "over-http", "set over plain HTTP"))
     if not cookie.secure:
-        flaws.append((Severity.HIGH, "no Secure attribute (it is sent over plain HTTP too)"))
+        flaws.append((Severity.HIGH, "no-secure", "no Secure attribute (it is sent over plain HTTP too)"))
     elif name.startswith("__host-") and (cookie.path != "/" or cookie.domain is not None):
-        flaws.append((Severity.HIGH, "the __Host- prefix requires Path=/ and no Domain: browsers reject it"))
+        text = "the __Host- prefix requires Path=/ and no Domain: browsers reject it"
+        flaws.append((Severity.HIGH, "bad-host-prefix", text))
     if not cookie.http_only:
-        flaws.append((Severity.MEDIUM, "no HttpOnly attribute (any injected script can steal the session)"))
+        text = "no HttpOnly attribute (any injected script can steal the session)"
+        flaws.append((Severity.MEDIUM, "no-httponly", text))
     samesite = cookie.samesite
     if samesite is None:
-        flaws.append((Severity.MEDIUM, "no SameSite attribute (cross-site requests carry the session: CSRF)"))
+        text = "no SameSite attribute (cross-site requests carry the session: CSRF)"
+        flaws.append((Severity.MEDIUM, "no-samesite", text))
     elif samesite.lower() not in SAMESITE_VALUES:
-        flaws.append((Severity.MEDIUM, f"SameSite={samesite} is not a valid value"))
+        flaws.append((Severity.MEDIUM, "bad-samesite", f"SameSite={samesite} is not a valid value"))
     elif samesite.lower() == "none":
-        flaws.append((Severity.LOW, "SameSite=None (cross-site requests carry the session)"))
+        flaws.append((Severity.LOW, "samesite-none", "SameSite=None (cross-site requests carry the session)"))
     return flaws
 
 
@@ -183,8 +187,11 @@ def judge_session(login: LoginFacts) -> Verdict:
         )
     judged: list[dict[str, Any]] = []
     bad: list[tuple[str, list[tuple[Severity, str]]]] = []
+    codes: list[str] = []
     for seen in cookies:
-        flaws = cookie_flaws(seen)
+        found = cookie_flaws(seen)
+        flaws = [(severity, text) for severity, _, text in found]
+        codes += [f"{shorten(seen.cookie.name, 60)}:{flaw}" for _, flaw, _ in found]
         entry: dict[str, Any] = {
             "name": shorten(seen.cookie.name, 80),
             "header": shorten(f"Set-Cookie: {seen.cookie.raw}"),
@@ -217,4 +224,5 @@ def judge_session(login: LoginFacts) -> Verdict:
         f"Session cookie {shorten(name, 60)} set at login: {listing([text for _, text in flaws])}{more}.",
         evidence,
         severity if status is Status.FAIL else Severity.LOW,
+        finding_key(codes),
     )

@@ -8,7 +8,10 @@ scanner owes the systems it looks at and itself:
   else is recorded with its target (``Fetch.blocked_redirect``) and not followed.
 * **resolve.** A host with a ``resolve`` address is dialled at that address while the URL keeps
   its host name, so SNI, certificate validation, the Host header and cookies all use the name
-  (a connection-level override: ``_PinnedHTTPConnection._new_conn``).
+  (a connection-level override: ``_PinnedHTTPConnection._new_conn``). In a scan the engine fills
+  ``resolve`` with the scan resolver's address of every registered host (``scanner.resolver``), so
+  the http family dials what tls and ports test, redirects included; a host it found no address for
+  (``Platform.unresolved``) fails as "does not resolve" without being looked up again.
 * **Trust.** The system store plus ``settings.ca_bundle``; ``REQUESTS_CA_BUNDLE`` and other
   environment settings are ignored (``trust_env = False``). When a host's certificate does not
   verify, or its TLS is too old for a default client, the client retries that host once without
@@ -151,6 +154,7 @@ class _Pinned:
     for the watchdog."""
 
     _dial_address: str | None
+    _dial_failure: str | None
     _allowed: frozenset[str]
     _live: weakref.WeakSet[Any] | None
     _platscan_fd: int | None
@@ -160,12 +164,14 @@ class _Pinned:
         *args: Any,
         allowed: frozenset[str] = frozenset(),
         dial_address: str | None = None,
+        dial_failure: str | None = None,
         live: weakref.WeakSet[Any] | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)
         self._allowed = allowed
         self._dial_address = dial_address
+        self._dial_failure = dial_failure
         self._live = live
         self._platscan_fd = None
 
@@ -175,6 +181,8 @@ class _Pinned:
         host = normalize_host(self._dns_host)  # type: ignore[attr-defined]
         if host not in self._allowed:
             raise OffScopeConnection(f"{host} is not a registered host of the platform; not contacted.")
+        if self._dial_failure is not None:  # the scan's resolver found no address: not looked up again
+            raise NameResolutionError(host, self, socket.gaierror(self._dial_failure))  # type: ignore[arg-type]
         return self._registered(_dial(self, self._dial_address))  # type: ignore[arg-type]
 
     def close(self) -> None:
@@ -248,12 +256,18 @@ class _PinnedPoolManager(PoolManager):
     """A PoolManager whose pools dial ``resolve`` addresses and register connections for the watchdog."""
 
     def __init__(
-        self, allowed: frozenset[str], addresses: Mapping[str, str], live: weakref.WeakSet[Any], **kw: Any
+        self,
+        allowed: frozenset[str],
+        addresses: Mapping[str, str],
+        live: weakref.WeakSet[Any],
+        failures: Mapping[str, str] | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self._allowed = allowed
         self._addresses = dict(addresses)
+        self._failures = dict(failures or {})
         self._live = live
 
     def _new_pool(
@@ -262,6 +276,7 @@ class _PinnedPoolManager(PoolManager):
         context = dict(request_context if request_context is not None else self.connection_pool_kw)
         context["allowed"] = self._allowed
         context["dial_address"] = self._addresses.get(normalize_host(host))
+        context["dial_failure"] = self._failures.get(normalize_host(host))
         context["live"] = self._live
         return super()._new_pool(scheme, host, port, context)
 
@@ -277,9 +292,11 @@ class _ScopedAdapter(HTTPAdapter):
         trust: ssl.SSLContext,
         lenient: ssl.SSLContext,
         retries: int,
+        failures: Mapping[str, str] | None = None,
     ) -> None:
         self._allowed = allowed
         self._addresses = dict(addresses)
+        self._failures = dict(failures or {})
         self._live = live
         self._trust = trust
         self._lenient = lenient
@@ -297,6 +314,7 @@ class _ScopedAdapter(HTTPAdapter):
             self._allowed,
             self._addresses,
             self._live,
+            self._failures,
             num_pools=connections,
             maxsize=maxsize,
             block=block,
@@ -395,6 +413,7 @@ class HttpClient:
             trust_context(settings.ca_bundle),
             lenient_context(),
             settings.retries,
+            dict(platform.unresolved),
         )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)

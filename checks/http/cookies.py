@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from checks.http.base import HttpCheck, page_evidence, worst_severity
 from checks.http.facts import HttpFacts
-from checks.http.parsers import SetCookie, cookie_problems, parse_set_cookie
-from scanner.evidence import clip, listing, plural, shorten
+from checks.http.parsers import SetCookie, cookie_findings, parse_set_cookie
+from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 
@@ -57,8 +57,11 @@ class CookieFlags(HttpCheck):
             return Verdict(Status.PASS, "No cookies are set.", evidence)
         judged: list[dict[str, Any]] = []
         bad: list[tuple[str, list[tuple[str, str]]]] = []
+        flaws: list[str] = []
         for cookie, https, url in cookies.values():
-            problems = cookie_problems(cookie, https)
+            found = cookie_findings(cookie, https)
+            problems = [(level, text) for level, _, text in found]
+            flaws += [f"{shorten(cookie.name, 60)}:{flaw}" for _, flaw, _ in found]
             entry: dict[str, Any] = {
                 "name": shorten(cookie.name, 80),
                 "header": shorten(f"Set-Cookie: {cookie.raw}"),
@@ -87,4 +90,5 @@ class CookieFlags(HttpCheck):
             f"Cookie {shorten(first_name, 60)}: {listing([p for _, p in first_problems])}{more}.",
             evidence,
             severity,
+            finding_key(flaws),
         )

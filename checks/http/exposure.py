@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from checks.http.base import HttpCheck, page_evidence, probe_failed, worst_severity
 from checks.http.detect import SENSITIVE_FILES, SensitiveFile, autoindex, error_signatures, exposed
 from checks.http.facts import Fetch, HttpFacts, HttpResponse
 from checks.http.parsers import parse_security_txt
-from scanner.evidence import clip, listing, plural, shorten
+from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
@@ -219,6 +220,7 @@ class DirectoryListing(HttpCheck):
                 Status.FAIL,
                 f"Directory listing at {listing(urls)} ({listings[0]['kind']}).",
                 evidence,
+                key=finding_key(urlsplit(url).path or "/" for url in urls),
             )
         if not checked:
             return Verdict(Status.ERROR, "None of the directory probes got an answer.", evidence)
@@ -315,7 +317,13 @@ class SensitiveFiles(HttpCheck):
             ]
             severity = worst_severity((file.severity for file, _ in found), self.severity)
             paths = [f"{file.path} ({file.what})" for file, _ in found]
-            return Verdict(Status.FAIL, f"Readable from {facts.origin}: {listing(paths)}.", evidence, severity)
+            return Verdict(
+                Status.FAIL,
+                f"Readable from {facts.origin}: {listing(paths)}.",
+                evidence,
+                severity,
+                finding_key(file.path for file, _ in found),
+            )
         if untested:
             return Verdict(
                 Status.ERROR,

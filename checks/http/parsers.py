@@ -632,7 +632,13 @@ def _http_date(text: str) -> dt.datetime | None:
 
 def cookie_problems(cookie: SetCookie, over_https: bool) -> list[tuple[str, str]]:
     """(severity, problem) for one cookie; severity is "high", "medium" or "low"."""
-    problems: list[tuple[str, str]] = []
+    return [(level, text) for level, _, text in cookie_findings(cookie, over_https)]
+
+
+def cookie_findings(cookie: SetCookie, over_https: bool) -> list[tuple[str, str, str]]:
+    """(severity, flaw, problem) for one cookie: ``flaw`` names the problem for a finding's key
+    ("no-secure"), whatever its sentence says."""
+    problems: list[tuple[str, str, str]] = []
     session = cookie.looks_like_session or cookie.name.lower().startswith("__host-")
     lowered = cookie.name.lower()
     if lowered.startswith("__host-"):
@@ -644,22 +650,27 @@ def cookie_problems(cookie: SetCookie, over_https: bool) -> list[tuple[str, str]
         if cookie.domain is not None:
             wrong.append("no Domain")
         if wrong:
-            problems.append(("high", f"the __Host- prefix requires {', '.join(wrong)}: browsers reject this cookie"))
+            text = f"the __Host- prefix requires {', '.join(wrong)}: browsers reject this cookie"
+            problems.append(("high", "bad-host-prefix", text))
     elif lowered.startswith("__secure-") and not cookie.secure:
-        problems.append(("high", "the __Secure- prefix requires Secure: browsers reject this cookie"))
+        problems.append(
+            ("high", "bad-secure-prefix", "the __Secure- prefix requires Secure: browsers reject this cookie")
+        )
     if not over_https:
-        problems.append(("high" if session else "medium", "set over plain HTTP"))
+        problems.append(("high" if session else "medium", "over-http", "set over plain HTTP"))
     if not cookie.secure and not lowered.startswith(("__host-", "__secure-")):
-        problems.append(("high" if session else "medium", "no Secure attribute"))
+        problems.append(("high" if session else "medium", "no-secure", "no Secure attribute"))
     if session and not cookie.http_only:
-        problems.append(("medium", "no HttpOnly attribute (scripts can read this session cookie)"))
+        problems.append(("medium", "no-httponly", "no HttpOnly attribute (scripts can read this session cookie)"))
     samesite = cookie.samesite
     if samesite is None:
-        problems.append(("low", "no SameSite attribute"))
+        problems.append(("low", "no-samesite", "no SameSite attribute"))
     elif samesite.lower() not in SAMESITE_VALUES:
-        problems.append(("low", f"SameSite={samesite} is not a valid value"))
+        problems.append(("low", "bad-samesite", f"SameSite={samesite} is not a valid value"))
     elif samesite.lower() == "none" and not cookie.secure:
-        problems.append(("medium", "SameSite=None without Secure: browsers reject this cookie"))
+        problems.append(
+            ("medium", "samesite-none-insecure", "SameSite=None without Secure: browsers reject this cookie")
+        )
     return problems
 
 

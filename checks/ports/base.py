@@ -22,13 +22,14 @@ Each check gives one result per host: pass or fail, its evidence listing the off
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from checks.ports._collect import PortScanTarget, collect_ports, preflight_problem
 from checks.ports.facts import Detection, PortFacts, PortScanFacts, ScanStatus
 from checks.ports.policy import Basis, Classified, banner_snippet, classify
-from scanner.evidence import clip, shorten
+from scanner.evidence import MAX_KEY, clip, finding_key, shorten
 from scanner.facts import CollectionError
 from scanner.model import Endpoint, Result, Status
 from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
@@ -91,7 +92,7 @@ class PortsCheck(Check):
                 f"Could not fully judge {facts.target}: {' '.join(gaps)} Nothing failing was seen in what was scanned.",
                 merged,
             )
-        return Verdict(verdict.status, verdict.detail, merged, verdict.severity)
+        return dataclasses.replace(verdict, evidence=merged)
 
     def gaps(self, facts: PortScanFacts) -> list[str]:
         """What this check could not see because part of the scan did not finish."""
@@ -154,6 +155,14 @@ def port_evidence(item: Classified | PortFacts, **extra: Any) -> dict[str, Any]:
         out["banner"] = snippet
     out.update({key: value for key, value in extra.items() if value not in (None, "")})
     return out
+
+
+def ports_key(ports: Iterable[PortFacts | Classified]) -> str:
+    """A finding's key: the ports it lists, "tcp/22,tcp/8080", sorted, whatever the detail says of them."""
+    found = {(p.proto, p.port) for p in (item.port if isinstance(item, Classified) else item for item in ports)}
+    labels = [f"{proto}/{port}" for proto, port in sorted(found)]  # in port order, not string order
+    joined = ",".join(labels)
+    return joined if len(joined) <= MAX_KEY else finding_key(labels)
 
 
 def describe(item: Classified) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from checks.ports.base import PortsCheck, describe, port_evidence, scan_evidence
+from checks.ports.base import PortsCheck, describe, port_evidence, ports_key, scan_evidence
 from checks.ports.facts import PortScanFacts
 from checks.ports.policy import classify
 from scanner.evidence import clip, listing, plural
@@ -68,6 +68,7 @@ class UnexpectedOpen(PortsCheck):
                 f"{'is' if len(unexpected) == 1 else 'are'} not in allowed_ports "
                 f"[{', '.join(str(p) for p in sorted(allowed))}]: {listing([describe(i) for i in unexpected])}.",
                 evidence,
+                key=ports_key(unexpected),
             )
         if not opened:
             return Verdict(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from checks.ports.base import PortsCheck, describe, port_evidence, scan_evidence
+from checks.ports.base import PortsCheck, describe, port_evidence, ports_key, scan_evidence
 from checks.ports.exposure import FIREWALL_SNIPPETS
 from checks.ports.facts import PortScanFacts
 from checks.ports.policy import (
@@ -84,6 +84,7 @@ class CleartextService(PortsCheck):
                 f"{listing([_sentence_for(f) for f in certain])}.",
                 evidence,
                 Severity.CRITICAL if telnet else None,
+                ports_key(f.classified for f in certain),
             )
         if findings:
             return Verdict(
@@ -91,6 +92,7 @@ class CleartextService(PortsCheck):
                 f"Could not confirm that mail services on {facts.target} offer TLS: "
                 f"{listing([_sentence_for(f) for f in findings])}.",
                 evidence,
+                key=ports_key(f.classified for f in findings),
             )
         return Verdict(Status.PASS, f"No cleartext service was found on {facts.target}.", evidence)
 
@@ -148,6 +150,7 @@ class DatabaseExposed(PortsCheck):
             f"{'A database is' if len(findings) == 1 else plural(len(findings), 'database') + ' are'} reachable on "
             f"{facts.target}: {listing(texts)}.",
             evidence,
+            key=ports_key(f.classified for f, _ in findings),
         )
 
 
@@ -200,6 +203,7 @@ class RemoteAdminExposed(PortsCheck):
             f"Remote administration is reachable on {facts.target}: {listing([describe(i) for i in found])}.",
             evidence,
             Severity.CRITICAL if docker_plain else None,
+            ports_key(found),
         )
 
 
@@ -241,4 +245,5 @@ class VersionDisclosure(PortsCheck):
             f"{plural(len(disclosed), 'service')} on {facts.target} "
             f"{'reveals its' if len(disclosed) == 1 else 'reveal their'} software version: {listing(texts)}.",
             evidence,
+            key=ports_key(p for p, _ in disclosed),
         )

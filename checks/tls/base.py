@@ -167,4 +167,4 @@ def worst(verdicts: Sequence[Verdict], default_severity: Severity) -> Verdict:
     )
     chosen = ranked[0]
     evidence: Mapping[str, Any] = {"deployments": [dict(v.evidence) for v in verdicts]}
-    return Verdict(chosen.status, chosen.detail, evidence, chosen.severity)
+    return Verdict(chosen.status, chosen.detail, evidence, chosen.severity, chosen.key)

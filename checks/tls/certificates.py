@@ -160,7 +160,9 @@ class CertificateCheck(TlsCheck):
             detail = verdict.detail
             if many:
                 detail = f"{deployment.leaf.key_type} certificate: {detail}"
-            verdicts.append(Verdict(verdict.status, detail, evidence, verdict.severity))
+            # The finding is about this certificate: its fingerprint is the key, however the detail words it.
+            key = verdict.key or deployment.leaf.sha256
+            verdicts.append(Verdict(verdict.status, detail, evidence, verdict.severity, key))
         return worst(verdicts, self.severity)
 
     @abc.abstractmethod

@@ -110,8 +110,19 @@ def test_baseline_fails_only_on_new_or_worse() -> None:
 
 
 def test_baseline_sees_a_new_item_inside_a_known_finding() -> None:
-    """One ports result lists every exposed database: a second database is new, not known debt."""
-    known = Result("ports.database_exposed", "dvc", "dvc.test", Status.FAIL, Severity.CRITICAL, "DB", "MySQL on 3306")
+    """One ports result lists every exposed database: a second database is new, not known debt.
+
+    Its key (the ports found), not its detail sentence, tells them apart."""
+    known = Result(
+        "ports.database_exposed",
+        "dvc",
+        "dvc.test",
+        Status.FAIL,
+        Severity.CRITICAL,
+        "DB",
+        "MySQL on 3306",
+        key="tcp/3306",
+    )
     now = Result(
         "ports.database_exposed",
         "dvc",
@@ -120,6 +131,7 @@ def test_baseline_sees_a_new_item_inside_a_known_finding() -> None:
         Severity.CRITICAL,
         "DB",
         "MySQL on 3306, PostgreSQL on 5432",
+        key="tcp/3306,tcp/5432",
     )
     baseline = Baseline(scan_id=2, failures={(known.check, known.endpoint): known}, grade="F")
     assert gate([*BASE, known], baseline=baseline).outcome == Outcome.PASSED

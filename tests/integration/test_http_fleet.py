@@ -5,6 +5,7 @@ http check on both of its registered URLs."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,6 +50,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             "doc": json.loads(report.read_text()),
             "fleet": fleet,
             "html": html.read_text() if rendered.returncode == 0 else None,
+            "db": db,
         }
 
 
@@ -110,6 +112,24 @@ def test_details_evidence_criteria_and_remediation(scanned: dict[str, Any]) -> N
     assert result("server_version", "http.version_disclosure")["severity"] == "medium"
     assert result("cookie_insecure", "http.cookie_flags")["severity"] == "high"
     assert result("good", "http.referrer_policy")["criteria"] == ["VN-D4"]
+
+
+def test_findings_carry_keys_of_what_was_found(scanned: dict[str, Any]) -> None:
+    """The stored key names the paths and cookies found, not the detail's words; single findings have none."""
+    fleet = scanned["fleet"]
+    with sqlite3.connect(scanned["db"]) as conn:
+        rows = conn.execute("select platform_id, check_id, endpoint, finding_key from results").fetchall()
+    keys = {(platform, check, endpoint): key for platform, check, endpoint, key in rows}
+
+    def key(case: str, check: str) -> str | None:
+        return keys[(case, check, fleet[case].https_url)]
+
+    assert key("git_exposed", "http.sensitive_files") == "/.git/HEAD"
+    assert key("autoindex", "http.directory_listing") == "/static/"
+    assert key("cookie_insecure", "http.cookie_flags") == "sessionid:no-secure"
+    assert key("good", "http.sensitive_files") is None and key("hsts_short", "http.hsts") is None
+    doc_result = results_of(scanned["doc"], "git_exposed", fleet["git_exposed"].https_url)["http.sensitive_files"]
+    assert doc_result["key"] == "/.git/HEAD", "the JSON report carries it too"
 
 
 def test_a_script_in_a_header_is_escaped_in_the_html_report(scanned: dict[str, Any]) -> None:

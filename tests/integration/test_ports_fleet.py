@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -43,7 +44,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         subprocess.run(
             [*PLATSCAN, "report", "--db", str(db), "--format", "json", "-o", str(report)], check=True, timeout=60
         )
-        yield {"scan": scan, "elapsed": elapsed, "doc": json.loads(report.read_text()), "fleet": fleet}
+        yield {"scan": scan, "elapsed": elapsed, "doc": json.loads(report.read_text()), "fleet": fleet, "db": db}
 
 
 def results_of(doc: dict[str, Any], case: str) -> dict[str, dict[str, Any]]:
@@ -118,6 +119,18 @@ def test_details_evidence_severity_and_criteria(scanned: dict[str, Any]) -> None
     web = results_of(doc, "web")
     assert web["ports.unexpected_open"]["detail"].startswith("Only allowed ports are open")
     assert web["ports.unexpected_open"]["evidence"]["open_ports"] == [f"{fleet['web'].port}/tcp"]
+
+
+def test_findings_carry_the_ports_found_as_their_key(scanned: dict[str, Any]) -> None:
+    fleet = scanned["fleet"]
+    with sqlite3.connect(scanned["db"]) as conn:
+        rows = conn.execute("select platform_id, check_id, finding_key from results").fetchall()
+    keys = {(platform, check): key for platform, check, key in rows}
+    assert keys[("mysql", "ports.database_exposed")] == f"tcp/{fleet['mysql'].port}"
+    assert keys[("ssh", "ports.unexpected_open")] == f"tcp/{fleet['ssh'].port}"
+    assert keys[("telnet", "ports.cleartext_service")] == f"tcp/{fleet['telnet'].port}"
+    assert keys[("web", "ports.unexpected_open")] is None, "a pass found nothing to name"
+    assert results_of(scanned["doc"], "mysql")["ports.database_exposed"]["key"] == f"tcp/{fleet['mysql'].port}"
 
 
 def test_without_nmap_the_scan_says_so_once_and_the_other_families_run(tmp_path: Path) -> None:
