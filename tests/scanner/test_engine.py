@@ -10,7 +10,6 @@ import pytest
 from scanner.engine import Unit, plan, run_scan
 from scanner.model import Platform, Result, Status
 from scanner.plugin import ScanSettings
-from scanner.resolver import Resolver
 from tests.scanner.sample_checks import Broken, Crash, Dies, PortProbe, Probe, read_log
 
 
@@ -27,12 +26,8 @@ def scan(platforms: list[Platform], settings: ScanSettings, checks: tuple[object
     def keep(unit: Unit, results: list[Result]) -> None:
         collected.extend(results)
 
-    run_scan(platforms, checks or (Probe(),), settings, on_results=keep, resolver=TEST_NAMES)  # type: ignore[arg-type]
+    run_scan(platforms, checks or (Probe(),), settings, on_results=keep)  # type: ignore[arg-type]
     return collected
-
-
-#: The sample checks never connect: their .test names resolve to a documentation address.
-TEST_NAMES = Resolver(lookup=lambda host, timeout: ["192.0.2.1"])
 
 
 def platform(pid: str, *hosts: str) -> Platform:
@@ -100,6 +95,5 @@ def test_criteria_come_from_the_profile_mapping(log: Path) -> None:
         ScanSettings(),
         on_results=lambda unit, results: collected.extend(results),
         criteria={"sample.probe": ("VN-X1",)},
-        resolver=TEST_NAMES,
     )
     assert collected[0].criteria == ("VN-X1",) and collected[0].duration > 0
