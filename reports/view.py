@@ -22,7 +22,6 @@ from scanner.waivers import Waiver, outcome_for_scan, scoring_view
 
 HISTORY_SCANS = 10
 EXPIRY_WARNING_DAYS = 30
-_CERT_CHECKS = ("tls.cert_expiring", "tls.cert_expired")
 
 Key = tuple[str, str]  # (check, endpoint)
 
@@ -181,11 +180,15 @@ def _fixed(results: Sequence[Result], before: Mapping[Key, str]) -> tuple[tuple[
 
 
 def _certificates(results: Sequence[Result], scan: Scan) -> tuple[CertificateExpiry, ...]:
+    """Every certificate the results name in their evidence, with the days it has left.
+
+    The evidence field ``certificate`` (with ``not_after``, ``subject`` and ``sha256``) is a
+    convention any family can use for the certificate an endpoint serves (the tls family's
+    certificate checks do): the report names no check to find them.
+    """
     when = datetime.fromisoformat(scan.started)
     found: dict[tuple[str, str], CertificateExpiry] = {}
     for r in results:
-        if r.check not in _CERT_CHECKS:
-            continue
         cert = r.evidence.get("certificate")
         if not isinstance(cert, Mapping) or not isinstance(cert.get("not_after"), str):
             continue

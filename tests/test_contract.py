@@ -203,3 +203,19 @@ def test_families_use_each_other_only_through_the_public_api_module() -> None:
 def test_the_import_rules_catch_what_they_should(source: str, module: str, private: int, non_api: int) -> None:
     assert len(private_imports(source, module)) == private
     assert len(non_api_imports(source, module)) == non_api
+
+
+def test_the_core_and_the_reports_name_no_check() -> None:
+    """Caps, itemising, report sections come from what the families declare; a check id written into
+    scanner/ or reports/ as a value (docstrings and help texts may cite examples) is a failure."""
+    import ast
+
+    ids = {check.id for check in discover_checks().checks}
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for package in ("scanner", "reports"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and node.value in ids:
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {node.value}")
+    assert found == [], found
