@@ -87,7 +87,7 @@ def _child_main(conn: multiprocessing.connection.Connection, fn: Callable[..., A
 
 
 def main_script_imports() -> set[str]:
-    """The modules the program's main script imports as it starts: ``scanner.cli`` for the
+    """The modules the program's main script imports as it starts: ``cli.main`` for the
     `platscan` console script.
 
     multiprocessing runs the main script again in every collector as it starts, and the console
@@ -105,7 +105,7 @@ def _main_script_run_again() -> str | None:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if spec is not None and spec.name.endswith(".__main__"):
-        return None  # a package's __main__ (`python -m scanner`) is not run again
+        return None  # a package's __main__ (`python -m cli`) is not run again
     origin = getattr(spec, "origin", None) or getattr(main, "__file__", None)
     return origin if isinstance(origin, str) else None
 

@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from scanner.cli import main
+from cli.main import main
 from scanner.model import Platform, Result, ScanStatus, Severity, Status
 from scanner.store import Store
 

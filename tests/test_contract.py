@@ -219,3 +219,56 @@ def test_the_core_and_the_reports_name_no_check() -> None:
                 if isinstance(node, ast.Constant) and node.value in ids:
                     found.append(f"{path.relative_to(root)}:{node.lineno}: {node.value}")
     assert found == [], found
+
+
+# -- layers: the command line sits on top of scanning and rendering --------------------------------------
+
+#: package -> the platscan packages it may import. scanner/ is the core; checks/ are plugins on it;
+#: reports/ render what the core stored; only cli/ knows scanning and rendering together.
+LAYERS = {
+    "scanner": {"scanner"},
+    "checks": {"scanner", "checks"},
+    "reports": {"scanner", "reports"},
+    "cli": {"scanner", "reports", "cli"},
+}
+#: A launcher, not part of the core: ``python -m scanner`` starts the command line.
+LAUNCHERS = {"scanner/__main__.py"}
+
+
+def layer_violations(source: str, module: str, is_package: bool = False) -> list[str]:
+    own = module.split(".")[0]
+    found: dict[int, str] = {}  # one per import statement
+    for line, name in imported_names(source, module, is_package):
+        top = name.split(".")[0]
+        if top in LAYERS and top not in LAYERS[own]:
+            found.setdefault(line, f"{module}:{line} imports {name}")
+    return list(found.values())
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    root = TESTS.parent
+    problems = []
+    for package in LAYERS:
+        for path in sorted((root / package).rglob("*.py")):
+            relative = path.relative_to(root)
+            if str(relative) in LAUNCHERS:
+                continue
+            parts = relative.with_suffix("").parts
+            is_package = parts[-1] == "__init__"
+            module = ".".join(parts[:-1] if is_package else parts)
+            problems += layer_violations(path.read_text(encoding="utf-8"), module, is_package)
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "violations"),
+    [
+        ("from reports.view import build\n", "scanner.gate", 1),  # the gate building a report view
+        ("def f():\n    from cli.common import open_store\n", "reports.html", 1),
+        ("from checks.http.api import http_facts\n", "scanner.engine", 1),
+        ("from scanner.store import Store\n", "reports.view", 0),
+        ("from reports.render import render_report\n", "cli.gate", 0),
+    ],
+)
+def test_the_layer_rule_catches_what_it_should(source: str, module: str, violations: int) -> None:
+    assert len(layer_violations(source, module)) == violations

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from checks.http.exposure import SensitiveFiles
 from checks.ports.services import DatabaseExposed
+from cli.gate import resolve_baseline
 from reports import sarif
 from scanner import grading
-from scanner.cli_gate import resolve_baseline
 from scanner.compliance import assess
 from scanner.criteria import load_profile
 from scanner.gate import Bar, Outcome, decide

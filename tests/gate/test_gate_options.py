@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scanner.cli import main
-from scanner.cli_gate import adhoc_platform
+from cli.gate import adhoc_platform
+from cli.main import main
 
 URL = "https://dvc.nghean.example/"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from scanner.cli import main
+from cli.main import main
 from tests.reports.fixtures import build_store
 
 

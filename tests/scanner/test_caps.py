@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from scanner import grading
 from scanner.caps_table import BEGIN, END, block
-from scanner.cli import main
 from scanner.criteria import Profile, Requirement
 from scanner.model import Cap, Endpoint, Platform, Result, ScanStatus, Severity, Status
 from scanner.plugin import Check, ScanContext, _contract_problem, discover_checks

@@ -32,8 +32,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from scanner.cli import main
-from scanner.cli_gate import adhoc_platform
+from cli.gate import adhoc_platform
+from cli.main import main
 from scanner.criteria import ProfileError, load_profile
 from scanner.model import Platform
 from scanner.plugin import discover_checks

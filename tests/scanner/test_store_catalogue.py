@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scanner.cli import main
+from cli.main import main
 from scanner.criteria import Profile, Requirement
 from scanner.engine import Unit
 from scanner.model import Platform, Result, Status

@@ -52,7 +52,7 @@ def test_collectors_do_not_walk_the_inherited_objects() -> None:
 
 
 def test_collectors_do_not_import_the_main_scripts_modules_again(tmp_path: Path) -> None:
-    """Like the `platscan` console script (``from scanner.cli import main``), a main script whose
+    """Like the `platscan` console script (``from cli.main import main``), a main script whose
     import is heavy: the forkserver imports it once, not each collector as it starts."""
     imports = tmp_path / "imports.log"
     (tmp_path / "heavy.py").write_text(
@@ -74,7 +74,7 @@ def test_collectors_do_not_import_the_main_scripts_modules_again(tmp_path: Path)
                 print(len({workers.run(pid, (), 30) for _ in range(3)}))
         """)
     )
-    # Installed, as scanner.cli is: importable by the forkserver too, which does not get sys.path.
+    # Installed, as cli.main is: importable by the forkserver too, which does not get sys.path.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
     assert done.stdout.strip() == "3", done.stderr

@@ -12,9 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reports.render import render_report
-from reports.view import FleetView, PlatformView, build
-from scanner.cli_common import (
+from cli.common import (
     choose_checks,
     db_option,
     fail_usage,
@@ -28,6 +26,8 @@ from scanner.cli_common import (
     timeout_option,
     write_output,
 )
+from reports.render import render_report
+from reports.view import FleetView, PlatformView, build
 from scanner.config import shown
 from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
 from scanner.grading import caps_of_scan

@@ -15,9 +15,7 @@ from typing import Any
 
 import click
 
-from reports.render import FORMATS, LANGUAGES
-from scanner import __version__
-from scanner.cli_common import (
+from cli.common import (
     Progress,
     build_report,
     choose_checks,
@@ -33,7 +31,9 @@ from scanner.cli_common import (
     timeout_option,
     write_files,
 )
-from scanner.cli_gate import gate
+from cli.gate import gate
+from reports.render import FORMATS, LANGUAGES
+from scanner import __version__
 from scanner.criteria import Profile
 from scanner.plugin import Check
 from scanner.registry import Targets
