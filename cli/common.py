@@ -18,7 +18,7 @@ import click
 
 from reports.render import OutputFile, render_report
 from scanner.criteria import Profile, ProfileError, load_profile
-from scanner.engine import Unit
+from scanner.engine import Job
 from scanner.family import declared, discover_families
 from scanner.files import write_atomically
 from scanner.gate import Outcome
@@ -174,7 +174,7 @@ class Progress:
         self.total = total
         self._draw()
 
-    def finished(self, unit: Unit, results: Sequence[Result]) -> None:
+    def finished(self, job: Job, results: Sequence[Result]) -> None:
         self.done += 1
         self.failing += sum(1 for r in results if r.status == Status.FAIL)
         self._draw()

@@ -6,7 +6,7 @@ import functools
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,17 +27,24 @@ from cli.common import (
     write_output,
 )
 from reports.render import render_report
-from reports.view import FleetView, PlatformView, build
+from reports.view import FleetView, build
+from scanner.assessment import Assessment, ScanAssessment, assess_scan
 from scanner.config import shown
 from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
-from scanner.grading import caps_of_scan
 from scanner.model import Platform, Severity, Status
-from scanner.plugin import ScanSettings
-from scanner.registry import GRADES, Targets, address_problem, ca_bundle_file, host_problem, url_problem
+from scanner.registry import (
+    GRADES,
+    Targets,
+    TargetsError,
+    address_problem,
+    ca_bundle_file,
+    host_problem,
+    targets_from,
+    url_problem,
+)
 from scanner.runner import ScanInterrupted, execute_scan
 from scanner.store import Store
 from scanner.urls import normalize_host, parse
-from scanner.waivers import outcome_for_scan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -173,35 +180,53 @@ def gate(
         except ScanInterrupted as exc:
             click.echo(f"platscan gate: {exc.stop.reason}; not a pass", err=True)
             sys.exit(exc.stop.exit_code)
-        fleet = build(store, store.scan(outcome.scan_id), profile)
+        # The gate decides on the scan's assessment; a report view is built only for the CI files.
+        assessed, assessment = assess_scan(store, outcome.scan_id, profile)
         inactive = {check.id for check in catalogue.checks if check.active}
         gated = []
-        for view in sorted(fleet.platforms, key=lambda v: v.id):
-            own = next(p for p in targets.platforms if p.id == view.id)
-            bar = bar_for(own, min_grade, fail_on, require_compliant)
-            gated.append(judge(view, bar, baselines.get(view.id), inactive))
-        write_ci_files(fleet, junit, sarif)
+        for platform in sorted(targets.platforms, key=lambda p: p.id):
+            if platform.id in assessed:
+                bar = bar_for(platform, min_grade, fail_on, require_compliant)
+                gated.append(judge(platform, assessed[platform.id], bar, baselines.get(platform.id), inactive))
+        if junit is not None or sarif is not None:
+            write_ci_files(build(store, store.scan(outcome.scan_id), profile), junit, sarif)
         # Stored last: a verdict whose CI files could not be written must not become `last-passed`.
         for item in gated:
             verdict = item.verdict
-            store.save_gate(outcome.scan_id, item.view.id, int(verdict.outcome), verdict.grade, verdict.reasons)
-    worst = summarise(gated, fleet, outcome.scan_id, quiet)
+            store.save_gate(outcome.scan_id, item.platform.id, int(verdict.outcome), verdict.grade, verdict.reasons)
+    worst = summarise(gated, assessment, outcome.scan_id, quiet)
     sys.exit(int(worst))
 
 
 def adhoc_targets(
     url: str, level: int, allowed_ports: str, resolves: Sequence[str], overrides: dict[str, Any]
 ) -> Targets:
-    platform = adhoc_platform(url, level, allowed_ports, resolves)
-    if isinstance(platform, str):
-        fail_usage(platform)
-    return Targets(path=Path("--url"), settings=replace(ScanSettings(), **overrides), platforms=(platform,))
+    document = adhoc_document(url, level, allowed_ports, resolves)
+    if isinstance(document, str):
+        fail_usage(document)
+    try:
+        return targets_from(document, Path("--url"), overrides=overrides)
+    except TargetsError as exc:
+        fail_usage("\n".join(exc.problems))
 
 
 def adhoc_platform(url: str, level: int, allowed_ports: str, resolves: Sequence[str]) -> Platform | str:
-    """The platform that ``--url`` and its options describe, or the usage error, naming the option.
+    """The platform that ``--url`` and its options describe, or the usage error, naming the option."""
+    document = adhoc_document(url, level, allowed_ports, resolves)
+    if isinstance(document, str):
+        return document
+    try:
+        return targets_from(document, Path("--url")).platforms[0]
+    except TargetsError as exc:
+        return "\n".join(exc.problems)
 
-    Validated by the same functions as a targets file: the URL, and ``--resolve`` IP addresses only."""
+
+def adhoc_document(url: str, level: int, allowed_ports: str, resolves: Sequence[str]) -> dict[str, Any] | str:
+    """The one-platform targets document that ``--url`` and its options describe (validated, as a
+    targets file is, by the registry and the families), or the usage error, naming the option.
+
+    The options are checked first so that a problem names the option: the URL, and ``--resolve``
+    IP addresses only."""
     problem = url_problem(url)
     if problem:
         return f"--url: {problem}"
@@ -209,7 +234,7 @@ def adhoc_platform(url: str, level: int, allowed_ports: str, resolves: Sequence[
     ports = parse_port_list(allowed_ports)
     if isinstance(ports, str):
         return f"--allowed-ports: {ports}"
-    resolve: list[tuple[str, str]] = []
+    resolve: dict[str, str] = {}
     for entry in resolves:
         name, equals, address = entry.partition("=")
         if not equals or host_problem(name):
@@ -221,9 +246,21 @@ def adhoc_platform(url: str, level: int, allowed_ports: str, resolves: Sequence[
             return f"--resolve: {name} is not the host of --url ({host}); the URL is the whole scope"
         if resolve:
             return f"--resolve: {host} is given twice; one address per host"
-        resolve.append((host, address))
+        resolve[host] = address
     platform_id = re.sub(r"[^a-z0-9._-]", "-", host)[:64] or "target"
-    return Platform(id=platform_id, name=url, level=level, urls=(url,), allowed_ports=ports, resolve=tuple(resolve))
+    # allowed_ports is the ports family's key; the registry hands it to whichever family declares it.
+    return {
+        "platforms": [
+            {
+                "id": platform_id,
+                "name": url,
+                "level": level,
+                "urls": [url],
+                "allowed_ports": list(ports),
+                "resolve": resolve,
+            }
+        ]
+    }
 
 
 def parse_port_list(text: str) -> tuple[int, ...] | str:
@@ -253,10 +290,12 @@ def resolve_baseline(store: Store, baseline: str, platform: str) -> Baseline | N
     grade = store.stored_scores([scan_id])[scan_id].get(platform, (None, None))[1]
     if grade is None:
         fail_usage(f"--baseline: scan {scan_id} has no grade for platform {platform!r}")
-    results = store.results(scan_id, platform)
-    scan = store.scan(scan_id)
-    waived = outcome_for_scan(store.scan_settings(scan_id), scan.started, results, caps_of_scan(store, scan_id))
-    failures = {(r.check, r.endpoint): r for r in results if r.status == Status.FAIL and waived.covers(r) is None}
+    (judged,) = ScanAssessment(store, scan_id, platform=platform)
+    failures = {
+        (r.check, r.endpoint): r
+        for r in judged.results
+        if r.status == Status.FAIL and (r.check, r.endpoint) not in judged.waived
+    }
     return Baseline(scan_id=scan_id, failures=failures, grade=grade)
 
 
@@ -265,13 +304,16 @@ class Gated:
     verdict: GateVerdict
     bar: Bar
     baseline: Baseline | None
-    view: PlatformView
+    platform: Platform
+    assessment: Assessment
 
 
-def judge(view: PlatformView, bar: Bar, baseline: Baseline | None, inactive: set[str]) -> Gated:
-    waived = [r for r in view.results if (r.check, r.endpoint) in view.waived]
-    verdict = decide(view.id, view.results, view.score, view.compliance, bar, waived, baseline, inactive)
-    return Gated(verdict, bar, baseline, view)
+def judge(platform: Platform, judged: Assessment, bar: Bar, baseline: Baseline | None, inactive: set[str]) -> Gated:
+    assert judged.compliance is not None  # assessed with the profile
+    verdict = decide(
+        platform.id, judged.results, judged.score, judged.compliance, bar, judged.waived_results, baseline, inactive
+    )
+    return Gated(verdict, bar, baseline, platform, judged)
 
 
 def bar_for(platform: Platform, min_grade: str | None, fail_on: str | None, require: bool | None) -> Bar:
@@ -292,22 +334,24 @@ def write_ci_files(fleet: FleetView, junit: Path | None, sarif: Path | None) -> 
             write_output(path, file.text)
 
 
-def summarise(gated: Sequence[Gated], fleet: FleetView, scan_id: int, quiet: bool) -> Outcome:
+def summarise(gated: Sequence[Gated], assessment: ScanAssessment, scan_id: int, quiet: bool) -> Outcome:
     """Print what was decided and why; return the worst outcome (the exit code)."""
-    for waiver in fleet.expired_waivers:
+    for waiver in assessment.expired:
         click.echo(
             f"warning: waiver for {waiver.platform} {waiver.check} expired on {waiver.expires}; it no longer applies"
         )
-    for waiver in fleet.stale_waivers:
+    for waiver in assessment.stale:
         click.echo(f"warning: waiver for {waiver.platform} {waiver.check} matches no failure (stale): remove it")
     for item in gated:
-        verdict, bar, view = item.verdict, item.bar, item.view
+        verdict, bar, platform, score = item.verdict, item.bar, item.platform, item.assessment.score
         terms = f"min grade {bar.min_grade}, fail on {bar.fail_on.value}"
         if item.baseline is not None:
             terms = f"new or worse than scan {item.baseline.scan_id}, fail on {bar.fail_on.value}"
         if bar.require_compliant:
             terms += ", compliant"
-        click.echo(f"{_LABELS[verdict.outcome]}  {view.id} ({view.name}): grade {verdict.grade or '-'}; bar: {terms}")
+        click.echo(
+            f"{_LABELS[verdict.outcome]}  {platform.id} ({platform.name}): grade {verdict.grade or '-'}; bar: {terms}"
+        )
         for reason in verdict.reasons:
             click.echo(f"  - {reason}")
         if quiet:
@@ -317,8 +361,8 @@ def summarise(gated: Sequence[Gated], fleet: FleetView, scan_id: int, quiet: boo
             fix = next((line.strip() for line in result.remediation.splitlines() if line.strip()), "")
             if fix:
                 click.echo(f"        fix: {fix}")
-        if verdict.outcome == Outcome.BELOW_BAR and view.score.fixes and view.score.next_grade:
-            click.echo(f"  to reach {view.score.next_grade}: fix {', '.join(view.score.fixes)}")
+        if verdict.outcome == Outcome.BELOW_BAR and score.fixes and score.next_grade:
+            click.echo(f"  to reach {score.next_grade}: fix {', '.join(score.fixes)}")
         if verdict.waived:
             click.echo(f"  waived: {len(verdict.waived)} ({', '.join(sorted({r.check for r in verdict.waived}))})")
         if verdict.notes:

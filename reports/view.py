@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from scanner.compliance import Compliance, assess
+from scanner.assessment import assess_scan
+from scanner.compliance import Compliance
 from scanner.criteria import Profile
-from scanner.grading import caps_of_scan
 from scanner.model import Result, Scan, ScanStatus, Severity, Status
-from scanner.scoring import GRADE_ORDER, PlatformScore, score_platform
+from scanner.scoring import GRADE_ORDER, PlatformScore
 from scanner.store import Store
-from scanner.waivers import Waiver, outcome_for_scan, scoring_view
+from scanner.waivers import Waiver
 
 HISTORY_SCANS = 10
 EXPIRY_WARNING_DAYS = 30
@@ -102,11 +102,11 @@ class FleetView:
 
 
 def build(store: Store, scan: Scan, profile: Profile, platform: str | None = None) -> FleetView:
-    """The view of ``scan`` (one platform of it with ``platform``), compared with the scan before it."""
+    """The view of ``scan`` (one platform of it with ``platform``), compared with the scan before it.
+
+    Grades, compliance and waivers come from the scan's one assessment (``scanner.assessment``)."""
     rows = [row for row in store.platforms(scan.id) if platform is None or row["id"] == platform]
-    results: dict[str, list[Result]] = {row["id"]: [] for row in rows}
-    for result in store.results(scan.id, platform):
-        results.setdefault(result.platform, []).append(result)
+    assessed, assessment = assess_scan(store, scan.id, profile, platform)
 
     earlier = [s for s in store.scans() if s.id < scan.id and s.status != ScanStatus.RUNNING]
     previous = earlier[-1] if earlier else None
@@ -115,14 +115,12 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
         before.setdefault(p, {})[(check, endpoint)] = status
     recent = [*earlier[-(HISTORY_SCANS - 1) :], scan]
     stored = store.stored_scores([s.id for s in recent])
-    caps = caps_of_scan(store, scan.id)  # the caps the scan ran with
-    everything = [r for own in results.values() for r in own]
-    waivers = outcome_for_scan(store.scan_settings(scan.id), scan.started, everything, caps)
 
     views = []
     for row in rows:
-        own = results.get(row["id"], [])
-        score = score_platform(scoring_view(own, waivers), caps)
+        judged = assessed[row["id"]]
+        own, score = judged.results, judged.score
+        assert judged.compliance is not None  # assessed with the profile
         stored[scan.id][row["id"]] = (score.score, score.grade)  # current rules for the current scan
         views.append(
             PlatformView(
@@ -133,13 +131,13 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
                 level=row["level"],
                 tags=tuple(row["tags"]),
                 score=score,
-                compliance=assess(profile, row["level"], own),
-                results=tuple(own),
+                compliance=judged.compliance,
+                results=own,
                 new=_new(own, before.get(row["id"])),
                 fixed=_fixed(own, before.get(row["id"], {})),
                 history=tuple((s.id, stored[s.id][row["id"]][1]) for s in recent if row["id"] in stored.get(s.id, {})),
                 certificates=_certificates(own, scan),
-                waived={(r.check, r.endpoint): w for r in own if (w := waivers.covers(r)) is not None},
+                waived=judged.waived,
             )
         )
     views.sort(key=lambda v: (_grade_rank(v.score.grade), -(v.score.score or 0), v.id))
@@ -152,8 +150,8 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
         profile=profile,
         platforms=tuple(views),
         history=history,
-        expired_waivers=waivers.expired,
-        stale_waivers=tuple(w for w in waivers.stale if platform is None or w.platform == platform),
+        expired_waivers=assessment.expired,
+        stale_waivers=assessment.stale,
     )
 
 

@@ -25,12 +25,36 @@ TRANSLATED_FIELDS = ("title", "why", "remediation")
 
 #: check id -> field -> text, for one language.
 Translations = Mapping[str, Mapping[str, str]]
-#: Reports a problem in a family's table: (key, message); the registry adds file, line and platform.
+#: Reports a problem in what a family reads: (key, message); the registry adds file, line and platform.
+#: A key the family declared in ``platform_keys`` (or ``scan_keys``) is located in ``[[platforms]]``
+#: (``[scan]``), any other in the family's own table ``[platforms.<family>]``.
 Report = Callable[[str, str], None]
-#: Validates a platform's ``[platforms.<family>]`` table and returns the family's settings for it
-#: (frozen and picklable: it travels to the collectors with the platform). Unknown keys must be
-#: reported, as the registry does for its own tables.
-Configure = Callable[[Mapping[str, Any], Report], Any]
+
+
+@dataclass(frozen=True)
+class PlatformSection:
+    """What a family reads of one ``[[platforms]]`` entry of the targets file.
+
+    Attributes:
+        table: its ``[platforms.<family>]`` table; None when the platform has none.
+        keys: those of the family's ``platform_keys`` that the entry sets (``ports = "top-100"``).
+        hosts: the platform's registered host names, normalised (its scope), for settings that must
+            stay on them (a login URL, say).
+    """
+
+    table: Mapping[str, Any] | None
+    keys: Mapping[str, Any]
+    hosts: frozenset[str]
+
+
+#: Validates what a family reads of one platform and returns the family's settings for it (frozen
+#: and picklable: they travel to the collectors with the platform). Called for every platform, so
+#: that defaults live in the family. Unknown keys of its table must be reported, as the registry
+#: does for its own.
+Configure = Callable[[PlatformSection, Report], Any]
+#: Validates the family's ``scan_keys`` that ``[scan]`` sets (possibly none) and returns its
+#: scan-wide settings; called once per targets file.
+ConfigureScan = Callable[[Mapping[str, Any], Report], Any]
 
 
 class FamilyError(ValueError):
@@ -46,36 +70,60 @@ class Family:
         version: the family's version; stored with every scan that ran its checks.
         package: the import package that holds the family's data files (``translations/``).
         endpoint_kinds: the kinds of endpoint its checks run on ("url", "host").
+        title: the family's name in reports ("Ports and services"); ``translations/<lang>.toml``
+            translates it (``[family] title = ...``).
         description: one line for ``platscan checks`` and the docs.
-        configure: validates the platform table ``[platforms.<name>]`` (None: the family reads none);
-            checks read the result with ``platform.family_settings(name)``.
+        configure: validates what the family reads of each platform: its table ``[platforms.<name>]``
+            and its ``platform_keys`` (None: it reads nothing); checks read the result with
+            ``platform.family_settings(name)``.
+        platform_keys: keys of ``[[platforms]]`` itself that belong to the family (``allowed_ports``);
+            a family that names one after itself (``ports``) has no ``[platforms.<name>]`` table.
+        scan_keys: keys of ``[scan]`` that belong to the family (``port_scan``), validated by
+            ``configure_scan``; checks read the result with ``settings.family_settings(name)``.
+        typical_seconds: about how long the family takes on one endpoint, so that the engine starts
+            the longest work first when the database holds no earlier scan to learn from.
     """
 
     name: str
     version: str
     package: str
     endpoint_kinds: tuple[str, ...] = ("url",)
+    title: str = ""
     description: str = ""
     configure: Configure | None = None
+    platform_keys: tuple[str, ...] = ()
+    scan_keys: tuple[str, ...] = ()
+    configure_scan: ConfigureScan | None = None
+    typical_seconds: float = 1.0
+
+    def title_in(self, lang: str) -> str:
+        """The family's title in ``lang`` (its own translation, else its English title, else its name)."""
+        if lang != "en":
+            translated = self._document(lang).get("family", {})
+            if isinstance(translated, dict) and isinstance(translated.get("title"), str):
+                return str(translated["title"])
+        return self.title or self.name
 
     def translations(self, lang: str) -> Translations:
         """check id -> {title, why, remediation} in ``lang`` from the family's own package (empty when
         it ships none). Raises ``FamilyError`` for a file that is not valid TOML."""
         if lang == "en":
             return {}
-        try:
-            path = resources.files(self.package) / "translations" / f"{lang}.toml"
-            if not path.is_file():
-                return {}
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (ModuleNotFoundError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise FamilyError(f"family {self.name!r}: translations/{lang}.toml is unusable: {exc}") from None
-        checks = doc.get("checks", {})
+        checks = self._document(lang).get("checks", {})
         return {
             check: {name: str(value) for name, value in fields.items() if name in TRANSLATED_FIELDS}
             for check, fields in (checks.items() if isinstance(checks, dict) else ())
             if isinstance(fields, dict)
         }
+
+    def _document(self, lang: str) -> Mapping[str, Any]:
+        try:
+            path = resources.files(self.package) / "translations" / f"{lang}.toml"
+            if not path.is_file():
+                return {}
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except (ModuleNotFoundError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise FamilyError(f"family {self.name!r}: translations/{lang}.toml is unusable: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -100,6 +148,10 @@ def _make_family(name: str, obj: object) -> Family:
         raise PluginRefused(f"declares name {obj.name!r}, which differs from its entry-point name")
     if not obj.version.strip():
         raise PluginRefused("has no version")
+    if obj.scan_keys and obj.configure_scan is None:
+        raise PluginRefused("declares scan_keys but no configure_scan to validate them")
+    if obj.platform_keys and obj.configure is None:
+        raise PluginRefused("declares platform_keys but no configure to validate them")
     unknown = sorted(set(obj.endpoint_kinds) - set(ENDPOINT_KINDS))
     if unknown or not obj.endpoint_kinds:
         raise PluginRefused(f"declares endpoint kinds {list(obj.endpoint_kinds)} (known: {', '.join(ENDPOINT_KINDS)})")

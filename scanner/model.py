@@ -53,19 +53,6 @@ class ScanStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class AuthSettings:
-    """How to reach a platform's login. Secrets are named by environment variable, never stored."""
-
-    login_url: str | None = None
-    protected_paths: tuple[str, ...] = ()
-    username_env: str | None = None
-    password_env: str | None = None
-    username_field: str | None = None
-    password_field: str | None = None
-    success_marker: str | None = None
-
-
-@dataclass(frozen=True)
 class GateSettings:
     """A platform's own go-live bar (``[platforms.gate]``); None means the gate's default."""
 
@@ -85,19 +72,18 @@ class Platform:
     level: int = 3
     urls: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
-    ports: str | tuple[int, ...] = "top-1000"
-    allowed_ports: tuple[int, ...] = (80, 443)
     resolve: tuple[tuple[str, str], ...] = ()
     tags: tuple[str, ...] = ()
-    auth: AuthSettings | None = None
     gate: GateSettings | None = None
+    #: family name -> what the family made of this platform's entry (its table and keys).
     families: tuple[tuple[str, Any], ...] = ()
     #: Hosts the scan's resolver found no address for, with its reason (set by the engine, not the
     #: targets file): a client must not look them up again.
     unresolved: tuple[tuple[str, str], ...] = ()
 
     def family_settings(self, family: str) -> Any:
-        """What ``family`` made of this platform's ``[platforms.<family>]`` table, or None."""
+        """What ``family`` made of this platform's entry (``Family.configure``), or None when it was not
+        configured (a platform built by hand); the family then uses its defaults."""
         return next((settings for name, settings in self.families if name == family), None)
 
     def address_for(self, host: str) -> str | None:

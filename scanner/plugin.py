@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import functools
 import itertools
+import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -39,9 +40,8 @@ class ScanSettings:
         ca_bundle: extra trust anchors (PEM), used in addition to the system store.
         profile: the criteria profile's name or path.
         active: whether checks that send more than ordinary traffic may run.
-        port_scan: how hosts are port-scanned: "connect" (nmap -sT, works for any user) or "syn"
-            (nmap -sS, needs root).
-        udp: also scan UDP 161 (SNMP); needs root.
+        families: family name -> its scan-wide settings, from the ``[scan]`` keys it declares
+            (``Family.configure_scan``).
     """
 
     concurrency: int = 8
@@ -52,8 +52,12 @@ class ScanSettings:
     ca_bundle: Path | None = None
     profile: str = "vn-baseline"
     active: bool = False
-    port_scan: str = "connect"
-    udp: bool = False
+    families: tuple[tuple[str, Any], ...] = ()
+
+    def family_settings(self, family: str) -> Any:
+        """``family``'s scan-wide settings, or None when it was not configured (settings built by
+        hand); the family then uses its defaults."""
+        return next((settings for name, settings in self.families if name == family), None)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,11 @@ class ScanContext:
         self.checks = frozenset(checks)
         #: Keys of facts that only this endpoint asks for: the engine releases them when it is done.
         self.private_keys: set[Hashable] = set()
+
+    def remaining(self) -> float:
+        """Seconds left of this endpoint's time budget: what a collector is given (a duration, never
+        the deadline itself, which is a reading of this machine's clock)."""
+        return max(0.0, self.deadline - time.monotonic())
 
     def collect(self, key: Hashable, collector: Callable[..., T], *args: Any, private: bool = False) -> T:
         """Facts for ``key``, gathered once per scan by ``collector(*args)`` in a worker process.

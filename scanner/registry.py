@@ -29,19 +29,15 @@ from scanner.config import (
 )
 from scanner.criteria import builtin_profiles
 from scanner.evidence import shorten
-from scanner.family import Families, discover_families
-from scanner.model import AuthSettings, Endpoint, GateSettings, Platform, Severity
+from scanner.family import Families, Family, PlatformSection, discover_families
+from scanner.model import Endpoint, GateSettings, Platform, Severity
 from scanner.plugin import ScanSettings
 from scanner.urls import UnusableUrl, normalize_host, parse
 
-PORT_PRESETS = ("top-100", "top-1000", "all")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_RANGE_RE = re.compile(r"^(\d{1,5})-(\d{1,5})$")
 _NUMERIC_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
 _BRACKETED_RE = re.compile(r"\[([^\[\]]*)\](:[0-9]*)?")
-_SECRET_KEYS = {"password", "username", "user", "pass", "token", "secret", "api_key"}
 
 SCAN_KEYS = {
     "concurrency",
@@ -51,10 +47,7 @@ SCAN_KEYS = {
     "endpoint_timeout",
     "ca_bundle",
     "profile",
-    "port_scan",
-    "udp",
 }
-PORT_SCAN_METHODS = ("connect", "syn")
 PLATFORM_KEYS = {
     "id",
     "name",
@@ -63,25 +56,15 @@ PLATFORM_KEYS = {
     "level",
     "urls",
     "hosts",
-    "ports",
-    "allowed_ports",
     "resolve",
     "tags",
-    "auth",
     "gate",
 }
 GATE_KEYS = {"min_grade", "fail_on", "require_compliant"}
 GRADES = ("A+", "A", "B", "C", "D", "F")
 SEVERITIES = tuple(s.value for s in Severity)
-AUTH_KEYS = {
-    "login_url",
-    "protected_paths",
-    "username_env",
-    "password_env",
-    "username_field",
-    "password_field",
-    "success_marker",
-}
+#: Keys that would hold a secret: named in the error so that nobody retries with another spelling.
+SECRET_KEYS = frozenset({"password", "username", "user", "pass", "token", "secret", "api_key"})
 
 
 class TargetsError(Exception):
@@ -120,7 +103,7 @@ def endpoints(platform: Platform) -> list[Endpoint]:
 
 
 class _Lines(Lines):
-    """Finds the line of a key in [scan], in the n-th [[platforms]] or in its [platforms.auth] / [platforms.gate]."""
+    """Finds the line of a key in [scan], in the n-th [[platforms]] or in one of its tables ([platforms.gate])."""
 
     def find(self, table: str, key: str | None, platform_index: int | None = None) -> int:
         """The line of ``key`` (of the table itself when ``key`` is None); 0 if unknown."""
@@ -142,8 +125,27 @@ class _Validator:
         self.path = path
         self.lines = _Lines(text)
         self.problems: list[str] = []
-        # [platforms.<name>] tables that a family declares and validates itself.
-        self.tables = {name: f for name, f in families.by_name.items() if f.configure is not None}
+        # Families that read the targets file validate what they read themselves.
+        self.families = [f for f in families.by_name.values() if f.configure or f.configure_scan]
+        self.platform_keys = self._owned("platform", PLATFORM_KEYS, {f.name: f.platform_keys for f in self.families})
+        # A family's table is [platforms.<name>], unless it reads a key of that name itself (ports).
+        tables = {f.name for f in self.families if f.configure is not None and f.name not in f.platform_keys}
+        self.tables = tables - PLATFORM_KEYS - set(self.platform_keys)
+        self.scan_keys = self._owned("scan", SCAN_KEYS, {f.name: f.scan_keys for f in self.families})
+        for name in sorted(tables - self.tables):
+            self.problem(f"family {name}", 0, f"its table [platforms.{name}] would shadow the platform key {name!r}")
+
+    def _owned(self, where: str, core: Collection[str], declared: Mapping[str, Collection[str]]) -> dict[str, str]:
+        """key -> the family that reads it; a key that the core or another family already reads is refused."""
+        owner: dict[str, str] = {}
+        for family, keys in declared.items():
+            for key in keys:
+                if key in core or key in owner:
+                    taken = "platscan itself" if key in core else f"the {owner[key]} family"
+                    self.problem(f"family {family}", 0, f"declares the {where} key {key!r}, which {taken} reads")
+                else:
+                    owner[key] = family
+        return owner
 
     def problem(self, where: str, line: int, message: str) -> None:
         location = f"{self.path.name}:{line}" if line else self.path.name
@@ -151,19 +153,18 @@ class _Validator:
 
     # ---- [scan] ----
     def scan(self, table: Any) -> ScanSettings:
+        if table is not None and not isinstance(table, dict):
+            self.problem("scan", self.lines.find("scan", None), "must be a table ([scan])")
+            table = None
         defaults = ScanSettings()
         if table is None:
-            return defaults
-        if not isinstance(table, dict):
-            self.problem("scan", self.lines.find("scan", None), "must be a table ([scan])")
-            return defaults
+            return replace(defaults, families=self.family_scan_settings({}))
 
-        def report(key: str, message: str) -> None:
-            self.problem(f"scan.{key_name(key)}", self.lines.find("scan", key), message)
-
-        for key in sorted(set(table) - SCAN_KEYS):
-            report(key, unknown_key(SCAN_KEYS))
-        values: dict[str, Any] = {}
+        report = self.problem_in_scan
+        known = SCAN_KEYS | set(self.scan_keys)
+        for key in sorted(set(table) - known):
+            report(key, unknown_key(known))
+        values: dict[str, Any] = {"families": self.family_scan_settings(table)}
         numbers: dict[str, tuple[type, float, float]] = {
             "concurrency": (int, 1, 256),
             "per_host": (int, 1, 32),
@@ -182,20 +183,6 @@ class _Validator:
             profile = self.profile(table["profile"], report)
             if profile is not None:
                 values["profile"] = profile
-        if "port_scan" in table:
-            if _choice(table["port_scan"], PORT_SCAN_METHODS):
-                values["port_scan"] = table["port_scan"]
-            else:
-                report(
-                    "port_scan",
-                    f'{shown(table["port_scan"])} is not a port scan type: "connect" (nmap -sT, any user) or '
-                    '"syn" (nmap -sS, needs root)',
-                )
-        if "udp" in table:
-            if isinstance(table["udp"], bool):
-                values["udp"] = table["udp"]
-            else:
-                report("udp", "must be true or false (true also scans UDP 161, SNMP; needs root)")
         if "ca_bundle" in table:
             value = table["ca_bundle"]
             bundle = (
@@ -206,6 +193,22 @@ class _Validator:
             else:
                 values["ca_bundle"] = bundle
         return replace(defaults, **values)
+
+    def problem_in_scan(self, key: str, message: str) -> None:
+        self.problem(f"scan.{key_name(key)}", self.lines.find("scan", key), message)
+
+    def family_scan_settings(self, table: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """Each family's scan-wide settings, from the ``[scan]`` keys it declared (defaults when none is set)."""
+        out: list[tuple[str, Any]] = []
+        for family in self.families:
+            if family.configure_scan is None:
+                continue
+            own = {key: table[key] for key in family.scan_keys if key in table}
+            try:
+                out.append((family.name, family.configure_scan(own, self.problem_in_scan)))
+            except Exception as exc:  # a family's validator must not crash the registry
+                self.problem("scan", 0, f"the {family.name} family could not read it: {type(exc).__name__}: {exc}")
+        return tuple(out)
 
     def profile(self, value: Any, report: Callable[[str, str], None]) -> str | None:
         """A built-in profile's name as it is, a profile file as its absolute path; None when neither (reported)."""
@@ -263,11 +266,12 @@ class _Validator:
             line = self.lines.find(table, line_key, index)
             self.problem(label, line, f"{key_name(key)}: {message}" if key else message)
 
-        for key in sorted(set(item) - PLATFORM_KEYS - set(self.tables)):
-            if key.lower() in _SECRET_KEYS:
-                report(key, "credentials never go in the targets file; name environment variables in [platforms.auth]")
+        known = PLATFORM_KEYS | self.tables | set(self.platform_keys)
+        for key in sorted(set(item) - known):
+            if key.lower() in SECRET_KEYS:
+                report(key, "credentials never go in the targets file; name the environment variables that hold them")
             else:
-                report(key, unknown_key(PLATFORM_KEYS | set(self.tables)))
+                report(key, unknown_key(known))
 
         if not isinstance(raw_id, str) or not _ID_RE.match(raw_id):
             report("id", "required: lower-case letters, digits, '.', '_' or '-' (at most 64), e.g. \"dvc\"")
@@ -300,21 +304,6 @@ class _Validator:
         if not item.get("urls") and not item.get("hosts"):
             report(None, "registers nothing to scan: give urls and/or hosts")
 
-        ports: str | tuple[int, ...] = "top-1000"
-        if "ports" in item:
-            parsed_ports = parse_ports(item["ports"])
-            if isinstance(parsed_ports, str) and parsed_ports not in PORT_PRESETS:
-                report("ports", parsed_ports)
-            else:
-                ports = parsed_ports
-        allowed: tuple[int, ...] = (80, 443)
-        if "allowed_ports" in item:
-            value = item["allowed_ports"]
-            if isinstance(value, list) and all(_is_port(p) for p in value):
-                allowed = tuple(sorted(set(value)))
-            else:
-                report("allowed_ports", "must be a list of port numbers 1-65535, e.g. [80, 443]")
-
         resolve: list[tuple[str, str]] = []
         if "resolve" in item:
             table = item["resolve"]
@@ -333,9 +322,8 @@ class _Validator:
                     else:
                         resolve.append((normalize_host(host), address))
         tags = self.string_list(item, "tags", report)
-        auth = self.auth(item.get("auth"), own_hosts, report) if "auth" in item else None
         gate = self.gate(item.get("gate"), report) if "gate" in item else None
-        families = self.family_tables(item, report)
+        families = self.family_settings(item, frozenset(own_hosts), report)
 
         if len(self.problems) > before:
             return None
@@ -348,35 +336,45 @@ class _Validator:
             level=level,
             urls=tuple(urls),
             hosts=tuple(normalize_host(h) for h in hosts),
-            ports=ports,
-            allowed_ports=allowed,
             resolve=tuple(sorted(resolve)),
             tags=tuple(tags),
-            auth=auth,
             gate=gate,
             families=families,
         )
 
-    def family_tables(self, item: dict[str, Any], report: Callable[..., None]) -> tuple[tuple[str, Any], ...]:
-        """The ``[platforms.<family>]`` tables, each validated by the family that declares it."""
+    def family_settings(
+        self, item: dict[str, Any], hosts: frozenset[str], report: Callable[..., None]
+    ) -> tuple[tuple[str, Any], ...]:
+        """Each family's settings for this platform, validated by the family: from its table
+        ``[platforms.<name>]`` and its own keys of ``[[platforms]]``."""
         out: list[tuple[str, Any]] = []
-        for name, family in self.tables.items():
-            if name not in item:
+        for family in self.families:
+            if family.configure is None:
                 continue
-            table = item[name]
-            if not isinstance(table, dict):
-                report(name, f"must be a table ([platforms.{name}])")
+            table = item.get(family.name) if family.name in self.tables else None
+            if table is not None and not isinstance(table, dict):
+                report(family.name, f"must be a table ([platforms.{family.name}])")
                 continue
-
-            def family_report(key: str, message: str, name: str = name) -> None:
-                report(f"{name}.{key}", message, name)
-
-            assert family.configure is not None
+            section = PlatformSection(
+                table=table, keys={key: item[key] for key in family.platform_keys if key in item}, hosts=hosts
+            )
             try:
-                out.append((name, family.configure(table, family_report)))
+                out.append((family.name, family.configure(section, self.family_report(family, report))))
             except Exception as exc:  # a family's validator must not crash the registry
-                report(name, f"the {name} family could not read this table: {type(exc).__name__}: {exc}")
+                report(family.name, f"the {family.name} family could not read it: {type(exc).__name__}: {exc}")
         return tuple(out)
+
+    @staticmethod
+    def family_report(family: Family, report: Callable[..., None]) -> Callable[[str, str], None]:
+        """Where a family's problem is: a key it declared in [[platforms]] itself, or one of its table."""
+
+        def family_report(key: str, message: str) -> None:
+            if re.split(r"[.\[]", key, maxsplit=1)[0] in family.platform_keys:
+                report(key, message)
+            else:
+                report(f"{family.name}.{key}", message, family.name)
+
+        return family_report
 
     def string_list(self, item: dict[str, Any], key: str, report: Callable[[str, str], None]) -> list[str]:
         value = item.get(key, [])
@@ -402,46 +400,6 @@ class _Validator:
             require_compliant=require if isinstance(require, bool) else None,
         )
 
-    def auth(self, table: Any, own_hosts: set[str], report: Callable[..., None]) -> AuthSettings | None:
-        if not isinstance(table, dict):
-            report("auth", "must be a table ([platforms.auth])")
-            return None
-
-        def auth_report(key: str, message: str) -> None:
-            report(f"auth.{key}", message, "auth")
-
-        for key in sorted(set(table) - AUTH_KEYS):
-            if key.lower() in _SECRET_KEYS:
-                auth_report(key, "credentials never go in the targets file; use username_env / password_env")
-            else:
-                auth_report(key, unknown_key(AUTH_KEYS))
-        login_url = table.get("login_url")
-        if login_url is not None:
-            message = url_problem(login_url) if isinstance(login_url, str) else "must be a URL"
-            if not message and parse(login_url).host not in own_hosts:
-                message = "is not on one of this platform's hosts"
-            if message:
-                auth_report("login_url", message)
-        paths = table.get("protected_paths", [])
-        if not (isinstance(paths, list) and all(isinstance(p, str) and p.startswith("/") for p in paths)):
-            auth_report("protected_paths", 'must be a list of paths starting with "/"')
-            paths = []
-        for key in ("username_env", "password_env"):
-            if key in table and not (isinstance(table[key], str) and _ENV_RE.match(table[key])):
-                auth_report(key, "must be the name of an environment variable, e.g. DVC_SCAN_USER")
-        for key in ("username_field", "password_field", "success_marker"):
-            if key in table and not isinstance(table[key], str):
-                auth_report(key, "must be a string")
-        return AuthSettings(
-            login_url=login_url if isinstance(login_url, str) else None,
-            protected_paths=tuple(paths),
-            username_env=table.get("username_env"),
-            password_env=table.get("password_env"),
-            username_field=table.get("username_field"),
-            password_field=table.get("password_field"),
-            success_marker=table.get("success_marker"),
-        )
-
 
 def _choice(value: Any, choices: Collection[str]) -> TypeGuard[str]:
     """Whether ``value`` is one of ``choices``; a list or table is simply not (it cannot even be hashed)."""
@@ -464,10 +422,6 @@ def _number(value: Any, kind: type, low: float, high: float) -> int | float | st
     if not low <= value <= high:
         return f"{shown(value)} is out of range ({low:g}-{high:g})"
     return kind(value)  # type: ignore[no-any-return]
-
-
-def _is_port(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
 
 
 def _is_ip(value: str, version: int | None = None) -> bool:
@@ -520,7 +474,7 @@ def url_problem(url: str) -> str | None:
     if not parts.hostname:
         return f"{shown(url)} has no host"
     if parts.username is not None or parts.password is not None:
-        return f"{shown(url)} contains credentials; name environment variables in [platforms.auth] instead"
+        return f"{shown(url)} contains credentials; credentials never go in the targets file"
     if port == 0:
         return f"{shown(url)} has port 0"
     host_port = parts.netloc.rpartition("@")[2]
@@ -549,27 +503,6 @@ def _dialled_differently(url: str, host: str, port: int | None) -> str | None:
     return None
 
 
-def parse_ports(value: Any) -> str | tuple[int, ...]:
-    """A preset name, or the sorted ports of a list of numbers and "a-b" ranges; a str message on error."""
-    if isinstance(value, str):
-        if value in PORT_PRESETS:
-            return value
-        return f"{shown(value)} is not one of {', '.join(PORT_PRESETS)} or a list of ports"
-    if not isinstance(value, list) or not value:
-        return 'must be "top-100", "top-1000", "all" or a list of ports and "a-b" ranges'
-    out: set[int] = set()
-    for entry in value:
-        if _is_port(entry):
-            out.add(entry)
-            continue
-        match = _RANGE_RE.match(entry) if isinstance(entry, str) else None
-        if match and 1 <= int(match[1]) <= int(match[2]) <= 65535:
-            out.update(range(int(match[1]), int(match[2]) + 1))
-            continue
-        return f"{shown(entry)} is not a port number or an 'a-b' range"
-    return tuple(sorted(out))
-
-
 def ca_bundle_file(value: str, base: Path) -> Path | str:
     """The PEM file of trust anchors that ``value`` names (relative to ``base``), or why it cannot be used."""
     path = existing_file(value, base)
@@ -589,11 +522,23 @@ def ca_bundle_file(value: str, base: Path) -> Path | str:
 def load_targets(path: Path, overrides: Mapping[str, Any] | None = None, families: Families | None = None) -> Targets:
     """Read and validate a targets file; raise ``TargetsError`` listing every problem.
 
-    ``families`` (the installed ones by default) validate their own ``[platforms.<name>]`` tables."""
+    ``families`` (the installed ones by default) validate what they read of it."""
     try:
         text, doc = read_toml(path)
     except ConfigFileError as exc:
         raise TargetsError(path, [str(exc)]) from None
+    return targets_from(doc, path, text, overrides, families)
+
+
+def targets_from(
+    doc: Mapping[str, Any],
+    path: Path,
+    text: str = "",
+    overrides: Mapping[str, Any] | None = None,
+    families: Families | None = None,
+) -> Targets:
+    """Validate a targets document (``text`` is its source, for line numbers; a document built by a
+    command such as ``platscan gate --url`` has none, and ``path`` then names the option)."""
     validator = _Validator(path, text, families if families is not None else discover_families())
     for key in sorted(set(doc) - {"scan", "platforms"}):
         validator.problem(key_name(key), 0, "unknown top-level key (expected [scan] and [[platforms]])")

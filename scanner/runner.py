@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from scanner.assessment import save_scores
 from scanner.criteria import Profile
-from scanner.engine import Observer, Unit, plan, run_scan
-from scanner.grading import save_scores
+from scanner.engine import DEFAULT_JOB_SECONDS, Job, Observer, plan, run_scan
+from scanner.family import Families, discover_families
 from scanner.model import Platform, Result, ScanStatus
 from scanner.plugin import Check
 from scanner.registry import Targets
@@ -62,27 +63,38 @@ def execute_scan(
     """
     settings = targets.settings
     criteria = profile.criteria_by_check()
+    families = discover_families()
+    expected = expected_seconds(store, families)
     scan_id = store.begin_scan(
         targets=str(targets.path),
         settings={
             **asdict(settings),
             "profile_version": profile.version,
+            "family_versions": {
+                name: family.version for name, family in families.by_name.items() if name in {c.family for c in checks}
+            },
             "waivers": [waiver.to_json() for waiver in waivers],
         },
         selection={"checks": [check.id for check in checks], **(selection or {})},
         platforms=targets.platforms,
         catalogue=[check.entry(criteria.get(check.id, ())) for check in checks],
     )
-    finished: list[Unit] = []
+    finished: list[Job] = []
 
-    def store_results(unit: Unit, results: list[Result]) -> None:
+    def store_results(job: Job, results: list[Result]) -> None:
         store.add_results(scan_id, results)
-        finished.append(unit)
+        finished.append(job)
 
     try:
         store.save_plan(scan_id, planned(targets.platforms, checks))
         count = run_scan(
-            targets.platforms, checks, settings, on_results=store_results, criteria=criteria, observer=observer
+            targets.platforms,
+            checks,
+            settings,
+            on_results=store_results,
+            criteria=criteria,
+            observer=observer,
+            expected=expected,
         )
     except KeyboardInterrupt as exc:
         stop = exc if isinstance(exc, Stop) else Stop()
@@ -101,7 +113,23 @@ def execute_scan(
 def planned(platforms: Sequence[Platform], checks: Sequence[Check]) -> dict[tuple[str, str], list[str]]:
     """What the engine will run, (platform, endpoint) -> check ids: the store records it, and turns
     what never ran into `error` results if the scan ends early."""
-    return {(u.platform.id, u.endpoint.target): [check.id for check in u.checks] for u in plan(platforms, checks)}
+    return {job.key: [check.id for check in job.checks] for job in plan(platforms, checks)}
+
+
+def expected_seconds(store: Store, families: Families) -> Callable[[Job], float]:
+    """How long a job is expected to take, to start the longest first: what its endpoint took in
+    the last complete scan of this database, else its slowest family's typical duration."""
+    complete = [scan for scan in store.scans() if scan.status == ScanStatus.COMPLETE]
+    history = store.durations(complete[-1].id) if complete else {}
+    typical = {name: family.typical_seconds for name, family in families.by_name.items()}
+
+    def estimate(job: Job) -> float:
+        known = history.get(job.key)
+        if known is not None:
+            return known
+        return max((typical.get(check.family, DEFAULT_JOB_SECONDS) for check in job.checks), default=0.0)
+
+    return estimate
 
 
 def close_scan(store: Store, scan_id: int, status: ScanStatus, error: str | None = None) -> None:

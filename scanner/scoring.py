@@ -10,7 +10,7 @@ stored results, so any old scan can be re-scored with the current rules.
 - The score maps to a letter through ``BANDS``; caps in the manner of SSL Labs then limit the
   letter for findings that make a platform unacceptable whatever else is right. Each check declares
   its own caps (``Check.caps``); they reach this module as an argument, the caps of the scan being
-  graded (``scanner.grading.caps_of_scan``), so this module names no check.
+  graded (``scanner.assessment.caps_of_scan``), so this module names no check.
 - ``error`` results never count as passes: they deduct nothing, but the grade is marked partial,
   says what could not be tested, and cannot be A+. With nothing tested there is no grade.
 """
@@ -188,7 +188,7 @@ def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
     """Score one platform from its results (any number of endpoints, any families).
 
     ``caps`` are the grade caps to apply, by check id: a stored scan is graded with the caps it ran
-    with (``scanner.grading.caps_of_scan``); results of no stored scan with the installed checks'
+    with (``scanner.assessment.caps_of_scan``); results of no stored scan with the installed checks'
     (``scanner.plugin.installed_caps``). The caller always says which: scoring knows no check.
     """
     outcomes = combine(results)

@@ -35,8 +35,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlite_utils
 
 from scanner import __version__
+from scanner.assessment import save_scores as grade_scan
 from scanner.files import write_atomically
-from scanner.grading import save_scores as grade_scan
 from scanner.model import Cap, CatalogueEntry, Platform, Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import PlatformScore
 
@@ -820,6 +820,22 @@ class Store:
         sql = f"select scan_id, platform_id, score, grade from scores where scan_id in ({marks})"
         for scan_id, platform, score, grade in self.db.execute(sql, list(scan_ids)):
             out[scan_id][platform] = (score, grade)
+        return out
+
+    def durations(self, scan_id: int) -> dict[tuple[str, str], float]:
+        """(platform, endpoint) -> seconds its checks took in scan ``scan_id``: per endpoint, the
+        slowest family's sum (an endpoint's families run at once). Empty for a scan stored before
+        the catalogue (schema 4), whose checks' families are not recorded."""
+        if "catalogue" not in self.db.table_names():
+            return {}
+        sql = (
+            "select r.platform_id, r.endpoint, c.family, sum(r.duration) from results r "
+            "join catalogue c on c.scan_id = r.scan_id and c.check_id = r.check_id "
+            "where r.scan_id = ? group by r.platform_id, r.endpoint, c.family"
+        )
+        out: dict[tuple[str, str], float] = {}
+        for platform, endpoint, _, seconds in self.db.execute(sql, [scan_id]):
+            out[(platform, endpoint)] = max(out.get((platform, endpoint), 0.0), seconds or 0.0)
         return out
 
     def verdicts(self, scan_id: int) -> dict[tuple[str, str, str], tuple[str, str]]:

@@ -201,11 +201,3 @@ def waivers_of_scan(settings: Mapping[str, Any]) -> list[Waiver]:
 
 def scan_day(started: str) -> dt.date:
     return dt.datetime.fromisoformat(started).date()
-
-
-def outcome_for_scan(
-    settings: Mapping[str, Any], started: str, results: Iterable[Result], caps: Caps | None = None
-) -> WaiverOutcome:
-    """The waivers a stored scan ran with, applied to its results as of the day it ran, with its
-    grade ``caps`` (``scanner.grading.caps_of_scan``)."""
-    return apply_waivers(waivers_of_scan(settings), results, scan_day(started), caps)

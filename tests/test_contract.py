@@ -196,7 +196,7 @@ def test_families_use_each_other_only_through_the_public_api_module() -> None:
         ("from checks.http.api import _hidden\n", "checks.auth.base", 1, 0),
         ("from checks.http.api import HttpFacts, http_facts\n", "checks.auth.base", 0, 0),
         ("from checks.http import api\n", "checks.auth.base", 0, 0),
-        ("from checks.auth._collect import collect_auth\n", "checks.auth.base", 0, 0),
+        ("from checks.auth._collect_anonymous import collect_auth\n", "checks.auth.base", 0, 0),
         ("from checks.http._collect import collect_http\n", "checks.http.base", 0, 0),
     ],
 )

@@ -1,14 +1,16 @@
 """The auth family: how a platform handles logins, judged from outside with pure functions.
 
-``_collect`` gathers the facts in worker processes through the http family's scoped client (and
-reuses the http family's collection of each registered URL through ``checks.http.api``, so the main
-page is not requested twice); ``forms`` finds login forms and reads answers; ``consoles`` recognises admin consoles; the
-checks in ``login`` (credentials in transit), ``access`` (protected paths, admin consoles),
-``session`` (the session cookie after a real login) and ``active`` (lockout and user enumeration,
-opt-in) judge them through ``base.AuthCheck``, which owns the policy and redacts credentials.
+``_collect_anonymous``, ``_collect_login`` and ``_collect_active`` gather the facts in worker processes
+through the http family's scoped client (and reuse the http family's collection of each registered URL
+through ``checks.http.api``, so the main page is not requested twice); ``forms`` finds login forms and reads
+answers; ``consoles`` recognises admin consoles; the checks in ``login`` (credentials in transit),
+``access`` (protected paths, admin consoles), ``session`` (the session cookie after a real login) and
+``active`` (lockout and user enumeration, opt-in) judge them through ``base.AuthCheck``, which owns the
+policy and redacts credentials.
 Settings, what each check sends, and the authorisation the active checks need: docs/auth.md.
 """
 
+from checks.auth.settings import configure
 from scanner.family import Family
 
 FAMILY = Family(
@@ -16,5 +18,7 @@ FAMILY = Family(
     version="1",
     package=__name__,
     endpoint_kinds=("url",),
+    title="Authentication",
+    configure=configure,
     description="Login pages, forms, sessions and admin consoles, over the http family's facts (active checks opt-in)",
 )

@@ -9,6 +9,7 @@ from checks.auth.base import AuthCheck
 from checks.auth.consoles import ADMIN_PATHS, Console, identify, like_baseline
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import looks_like_login_url
+from checks.auth.settings import auth_settings
 from checks.http.api import Fetch, HttpFacts, HttpResponse, page_info, same_resource
 from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Cap, Endpoint, Platform, Severity, Status
@@ -113,7 +114,8 @@ class ProtectedPaths(AuthCheck):
     )
 
     def assess(self, endpoint: Endpoint, ctx: ScanContext, http: HttpFacts) -> Verdict:
-        paths = ctx.platform.auth.protected_paths if ctx.platform.auth is not None else ()
+        settings = auth_settings(ctx.platform)
+        paths = settings.protected_paths if settings is not None else ()
         if not paths:
             return Verdict(
                 Status.SKIP,
@@ -125,8 +127,9 @@ class ProtectedPaths(AuthCheck):
 
 def judge_protected(platform: Platform, http: HttpFacts, auth: AuthFacts) -> Verdict:
     """Pure: each declared protected path, requested anonymously, is refused or sent to the login page."""
-    paths = platform.auth.protected_paths if platform.auth is not None else ()
-    login_url = platform.auth.login_url if platform.auth is not None else None
+    settings = auth_settings(platform)
+    paths = settings.protected_paths if settings is not None else ()
+    login_url = settings.login_url if settings is not None else None
     baseline = http.not_found.final if http.not_found is not None else None
     home = http.final
     evidence: dict[str, Any] = {"origin": auth.origin}

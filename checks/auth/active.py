@@ -11,7 +11,7 @@ import abc
 import statistics
 from typing import Any, ClassVar
 
-from checks.auth._collect import (
+from checks.auth._collect_active import (
     ENUMERATION,
     FINAL,
     LOCKOUT,

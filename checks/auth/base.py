@@ -31,9 +31,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-from checks.auth._collect import AuthTarget, collect_auth
+from checks.auth._collect_anonymous import AuthTarget, collect_auth
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import replace_all
+from checks.auth.settings import auth_settings
 from checks.http import api as http_api
 from checks.http.api import HttpFacts, origin_of, plain_twin, same_resource, unreachable
 from scanner.evidence import shorten
@@ -51,7 +52,8 @@ MIN_SECRET = 3
 def primary_url(platform: Platform) -> str | None:
     """The registered URL the platform-level auth checks judge on (see the module docstring)."""
     urls = platform.urls
-    login = platform.auth.login_url if platform.auth else None
+    settings = auth_settings(platform)
+    login = settings.login_url if settings else None
     https = [u for u in urls if urlsplit(u).scheme == "https"]
     if login:
         host = normalize_host(urlsplit(login).hostname or "")
@@ -65,7 +67,7 @@ def primary_url(platform: Platform) -> str | None:
 
 def secrets_of(platform: Platform, with_account: bool) -> tuple[str, ...]:
     """The declared test account's password (and account name) from the environment, for redaction."""
-    auth = platform.auth
+    auth = auth_settings(platform)
     if auth is None:
         return ()
     names = [auth.password_env] + ([auth.username_env] if with_account else [])
@@ -88,7 +90,7 @@ def redact(value: Any, secret: tuple[str, ...]) -> Any:
 
 def credentials_missing(platform: Platform) -> str | None:
     """Why the platform has no usable test account, or None when both variables are set."""
-    auth = platform.auth
+    auth = auth_settings(platform)
     if auth is None or not (auth.username_env and auth.password_env):
         return (
             "no test account is declared: name the environment variables in [platforms.auth] username_env and "
@@ -186,7 +188,7 @@ def auth_target(endpoint: Endpoint, platform: Platform, http: HttpFacts) -> Auth
     final = http.final
     origin = origin_of(final.url) if final is not None else origin_of(endpoint.target)
     primary = endpoint.target == primary_url(platform)
-    auth = platform.auth
+    auth = auth_settings(platform)
     login_url = twin = None
     protected: tuple[str, ...] = ()
     if primary and auth is not None:

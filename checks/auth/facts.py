@@ -1,6 +1,7 @@
 """What the auth family observed, as frozen, picklable values (no I/O here).
 
-Three collections, each made once per scan in a worker process (``_collect``):
+Three collections, each made once per scan in a worker process (``_collect_anonymous``, ``_collect_login``,
+``_collect_active``):
 
 * ``AuthFacts``, per registered URL: anonymous requests only (admin consoles, the login page and its
   plain-HTTP twin, the declared protected paths, and plain-HTTP twins for the Basic-auth check);

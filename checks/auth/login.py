@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from checks.auth.base import AuthCheck
 from checks.auth.consoles import ADMIN_PATHS, identify, like_baseline
 from checks.auth.facts import AuthFacts
+from checks.auth.settings import auth_settings
 from checks.http.api import ErrorKind, Fetch, Form, HttpFacts, HttpResponse, page_info, same_resource
 from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Cap, Endpoint, Platform, Severity, Status
@@ -65,14 +66,14 @@ def password_pages(platform: Platform, http: HttpFacts, auth: AuthFacts) -> list
 
 
 def declared_paths(platform: Platform) -> tuple[str, ...]:
-    return platform.auth.protected_paths if platform.auth is not None else ()
+    settings = auth_settings(platform)
+    return settings.protected_paths if settings is not None else ()
 
 
 def declared_login(platform: Platform, auth: AuthFacts) -> str | None:
     """The declared login URL when this URL judges it (the platform's primary URL), else None."""
-    if not auth.primary or platform.auth is None:
-        return None
-    return platform.auth.login_url
+    settings = auth_settings(platform)
+    return settings.login_url if auth.primary and settings is not None else None
 
 
 _NOT_SERVED = (ErrorKind.REFUSED, ErrorKind.CONNECT_TIMEOUT, ErrorKind.UNREACHABLE, ErrorKind.DNS)

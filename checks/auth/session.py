@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from checks.auth._collect import LoginTarget, collect_login
+from checks.auth._collect_login import LoginTarget, collect_login
 from checks.auth.base import AuthCheck, credentials_missing, primary_url
 from checks.auth.facts import LoginFacts, LoginOutcome, SeenCookie
+from checks.auth.settings import auth_settings
 from checks.http.api import SAMESITE_VALUES, HttpFacts, page_info
 from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Endpoint, Platform, Severity, Status
@@ -18,7 +19,7 @@ MIN_SESSION_VALUE = 16
 
 def login_target(platform: Platform, http: HttpFacts) -> LoginTarget | None:
     """Where the test account logs in: ``login_url``, else the primary URL's page if it has a login form."""
-    auth = platform.auth
+    auth = auth_settings(platform)
     if auth is not None and auth.login_url:
         return LoginTarget(platform, auth.login_url)
     final = http.final

@@ -2,8 +2,11 @@
 
 One nmap scan per host per scan (``_collect.py``), parsed into frozen facts (``facts.py``), classified
 by a data-driven policy (``policy.py``) and judged by five checks (``exposure.py``, ``services.py``).
+What it reads from the targets file (``ports``, ``allowed_ports``, ``[scan] port_scan`` and ``udp``)
+is validated in ``settings.py``.
 """
 
+from checks.ports.settings import PLATFORM_KEYS, SCAN_KEYS, configure, configure_scan
 from scanner.family import Family
 
 FAMILY = Family(
@@ -11,5 +14,10 @@ FAMILY = Family(
     version="1",
     package=__name__,
     endpoint_kinds=("host",),
+    title="Ports and services",
     description="Exposed ports and services, from one nmap run per host",
+    configure=configure,
+    platform_keys=PLATFORM_KEYS,
+    configure_scan=configure_scan,
+    scan_keys=SCAN_KEYS,
 )

@@ -58,6 +58,7 @@ from checks.ports.facts import (
     failed_scan,
     parse_nmap_xml,
 )
+from checks.ports.settings import port_scan_settings, port_settings
 from scanner.evidence import shorten
 from scanner.files import write_atomically
 from scanner.model import Endpoint, Platform
@@ -123,12 +124,13 @@ class PortScanTarget:
 
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint, platform: Platform, settings: ScanSettings) -> PortScanTarget:
+        scan = port_scan_settings(settings)
         return cls(
             host=endpoint.host,
             address=endpoint.address,
-            ports=platform.ports,
-            method=settings.port_scan,
-            udp=settings.udp,
+            ports=port_settings(platform).ports,
+            method=scan.method,
+            udp=scan.udp,
         )
 
     @property
@@ -158,7 +160,8 @@ def preflight_problem(settings: ScanSettings) -> str | None:
     """Why the ports checks cannot run here with these settings, in one line; None if they can."""
     if nmap_path() is None:
         return NMAP_MISSING
-    return privilege_problem(settings.port_scan, settings.udp)
+    scan = port_scan_settings(settings)
+    return privilege_problem(scan.method, scan.udp)
 
 
 def privilege_problem(method: str, udp: bool) -> str | None:
@@ -480,13 +483,12 @@ def resolve(host: str) -> str:
     return str(infos[0][4][0])
 
 
-def collect_ports(target: PortScanTarget, settings: ScanSettings, deadline: float) -> PortScanFacts:
-    """Port-scan one host and return its facts; every failure is a fact, not an exception.
-
-    ``deadline`` is the endpoint's deadline on the ``time.monotonic`` clock (system-wide on Linux,
-    so the same in the worker process).
+def collect_ports(target: PortScanTarget, settings: ScanSettings, budget: float) -> PortScanFacts:
+    """Port-scan one host within ``budget`` seconds and return its facts; every failure is a fact,
+    not an exception. (A duration, not a deadline: a clock reading means nothing on another machine.)
     """
     started = time.monotonic()
+    deadline = started + budget
     scanned_at = dt.datetime.now(dt.UTC)
     outcome = scan_host(target, settings, deadline)
     if isinstance(outcome, RawScan):

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from checks.ports._collect import PortScanTarget, collect_ports, preflight_problem
 from checks.ports.facts import Detection, PortFacts, PortScanFacts, ScanStatus
 from checks.ports.policy import Basis, Classified, banner_snippet, classify
+from checks.ports.settings import port_settings
 from scanner.evidence import MAX_KEY, clip, finding_key, shorten
 from scanner.facts import CollectionError
 from scanner.model import Endpoint, Result, Status
@@ -58,7 +59,7 @@ class PortsCheck(Check):
             return [self.result(endpoint, Status.ERROR, _sentence(problem), {"host": endpoint.host})]
         target = PortScanTarget.for_endpoint(endpoint, ctx.platform, ctx.settings)
         try:
-            facts = ctx.collect(target.key, collect_ports, target, ctx.settings, ctx.deadline)
+            facts = ctx.collect(target.key, collect_ports, target, ctx.settings, ctx.remaining())
         except CollectionError as exc:
             verdict = Verdict(
                 Status.ERROR,
@@ -66,7 +67,7 @@ class PortsCheck(Check):
                 {"host": target.host, "error": shorten(exc.reason)},
             )
         else:
-            verdict = self.evaluate(facts, ctx.platform.allowed_ports)
+            verdict = self.evaluate(facts, port_settings(ctx.platform).allowed_ports)
         return [self.from_verdict(endpoint, verdict)]
 
     def evaluate(self, facts: PortScanFacts, allowed_ports: Sequence[int]) -> Verdict:

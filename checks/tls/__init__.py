@@ -1,7 +1,8 @@
 """The tls check family: one sslyze scan per TLS endpoint, judged by 28 pure checks.
 
 ``_collect.collect_tls`` does the network work (a probe connection, then one sslyze scan) in a worker
-process; ``facts.facts_from_sslyze_json`` turns sslyze's JSON model into typed ``TlsFacts``; the check
+process; ``sslyze_adapter.facts_from_sslyze_json`` turns sslyze's JSON model into the typed ``TlsFacts``
+of ``facts`` (certificates read by ``certificate_parser``, chains judged by ``trust_path``); the check
 classes in ``protocols``, ``ciphers``, ``certificates`` and ``vulnerabilities`` judge those facts
 through ``base.TlsCheck``, which owns the policy for endpoints that could not be scanned.
 """

@@ -1,7 +1,7 @@
 """Collect the TLS facts about one endpoint: one probe connection, then one sslyze scan.
 
 Runs in a worker process (``ScanContext.collect``): the arguments and the returned ``TlsFacts`` pickle.
-All network I/O of the tls family happens here; ``facts.facts_from_sslyze_json`` and the checks are pure.
+All network I/O of the tls family happens here; ``sslyze_adapter.facts_from_sslyze_json`` and the checks are pure.
 
 Before sslyze, one plain connection sends a TLS ClientHello and looks at the first bytes that come back.
 That answers in one round trip what sslyze would take many seconds to conclude: refused, nothing
@@ -46,16 +46,9 @@ from sslyze.scanner.models import ScanCommandsExtraArguments, ServerScanRequest
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
-from checks.tls.facts import (
-    SCAN_COMMANDS,
-    CertificateParseError,
-    Connectivity,
-    ConnectivityFacts,
-    TlsFacts,
-    failed_connectivity,
-    load_certificate,
-)
-from checks.tls.facts import facts_from_sslyze_json as facts_from_sslyze_json
+from checks.tls.certificate_parser import CertificateParseError, load_certificate
+from checks.tls.facts import SCAN_COMMANDS, Connectivity, ConnectivityFacts, TlsFacts, failed_connectivity
+from checks.tls.sslyze_adapter import facts_from_sslyze_json
 from scanner.evidence import shorten
 from scanner.model import Endpoint
 from scanner.plugin import ScanSettings
@@ -498,7 +491,7 @@ def run_sslyze(host: str, port: int, address: str, settings: ScanSettings) -> di
     scanner.queue_scans([request])
     # sslyze parses the server's certificates and reads their serial numbers (in its threads, then for its JSON),
     # and cryptography warns on stderr about a negative one each time. The facts parse every certificate again
-    # and record that warning as a finding (facts.load_certificate); here it is only noise.
+    # and record that warning as a finding (certificate_parser.load_certificate); here it is only noise.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         results = list(scanner.get_results())

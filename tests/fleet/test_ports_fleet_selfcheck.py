@@ -61,7 +61,7 @@ def test_snmp_response_matches_nmaps_signature() -> None:
 def test_targets_limit_each_platform_to_its_own_port(tmp_path: Path) -> None:
     with start_ports_fleet() as fleet:
         targets = load_targets(fleet.write_targets(tmp_path / "targets.toml", scan={"per_host": 16}))
-    assert targets.settings.per_host == 16 and targets.settings.port_scan == "connect"
+    assert targets.settings.per_host == 16 and targets.settings.family_settings("ports").method == "connect"
     assert [p.id for p in targets.platforms] == CASE_NAMES
     for platform in targets.platforms:
         running = fleet[platform.id]

@@ -12,7 +12,7 @@ from checks.http.exposure import SensitiveFiles
 from checks.ports.services import DatabaseExposed
 from cli.gate import resolve_baseline
 from reports import sarif
-from scanner import grading
+from scanner import assessment
 from scanner.compliance import assess
 from scanner.criteria import load_profile
 from scanner.gate import Bar, Outcome, decide
@@ -42,7 +42,7 @@ def stored_baseline(tmp_path: Path, results: list[Result]) -> Path:
         scan_id = store.begin_scan("t.toml", {}, {}, [PLATFORM], [DATABASE.entry(), FILES.entry()])
         store.add_results(scan_id, results)
         store.finish_scan(scan_id, ScanStatus.COMPLETE)
-        grading.save_scores(store, scan_id)
+        assessment.save_scores(store, scan_id)
     return db
 
 

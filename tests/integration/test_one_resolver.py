@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from checks.ports._collect import nmap_path
+from checks.ports.settings import PortSettings
 from scanner.demo.http_server import HttpSiteServer, Reply, Request
 from scanner.demo.pki import LeafSpec, Pki
-from scanner.engine import Unit, run_scan
+from scanner.engine import Job, run_scan
 from scanner.model import Platform, Result, Status
 from scanner.plugin import ScanSettings, discover_checks, select_checks
 from scanner.resolver import Resolver, system_lookup
@@ -59,7 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpSiteS
 def scan(platforms: list[Platform], settings: ScanSettings, lookup: CountingLookup) -> list[Result]:
     results: list[Result] = []
 
-    def keep(unit: Unit, produced: list[Result]) -> None:
+    def keep(job: Job, produced: list[Result]) -> None:
         results.extend(produced)
 
     checks = select_checks(CATALOGUE, only=list(FAMILIES))
@@ -83,8 +84,19 @@ def test_localhost_is_resolved_once_and_every_family_tests_its_address(server: t
     assert expected, "localhost does not resolve on this machine"
     url = f"https://localhost:{site.port}/"
     platforms = [
-        Platform(id="one", name="one", urls=(url, f"{url}second"), ports=(site.port,), allowed_ports=(site.port,)),
-        Platform(id="two", name="two", urls=(f"{url}third",), hosts=("localhost",), ports=(site.port,)),
+        Platform(
+            id="one",
+            name="one",
+            urls=(url, f"{url}second"),
+            families=(("ports", PortSettings(ports=(site.port,), allowed_ports=(site.port,))),),
+        ),
+        Platform(
+            id="two",
+            name="two",
+            urls=(f"{url}third",),
+            hosts=("localhost",),
+            families=(("ports", PortSettings(ports=(site.port,))),),
+        ),
     ]
     lookup = CountingLookup()
     results = scan(platforms, ScanSettings(timeout=5, ca_bundle=bundle, concurrency=4), lookup)

@@ -161,3 +161,17 @@ class Capped(_Base):
 
     def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
         return [self.result(endpoint, Status.FAIL, "sample failure")]
+
+
+class OtherFamilyProbe(_Base):
+    """Like PortProbe, in a family of its own: the engine runs an endpoint's families at once."""
+
+    id = "other.port_probe"
+    title = "Port probe of another family"
+    family = "other"
+
+    def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
+        log = os.environ["PLATSCAN_TEST_LOG"]
+        key = ("other_probe", endpoint.host, endpoint.port)
+        facts = ctx.collect(key, collect_probe, endpoint.target, log, float(os.environ["PLATSCAN_TEST_SLEEP"]))
+        return [self.result(endpoint, Status.PASS, "probed", facts)]

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from scanner import grading
+from scanner import assessment
 from scanner.caps_table import BEGIN, END, block
 from scanner.criteria import Profile, Requirement
 from scanner.model import Cap, Endpoint, Platform, Result, ScanStatus, Severity, Status
@@ -156,7 +156,7 @@ def begin(store: Store, check: Check, recorded: bool = True) -> int:
 def upgrade(monkeypatch: pytest.MonkeyPatch) -> None:
     """The installed sample check now declares a B cap (an upgrade changed it) instead of its F."""
     monkeypatch.setattr(Capped, "caps", (Cap("B"),))
-    monkeypatch.setattr(grading, "installed_caps", lambda: {Capped.id: Capped.caps})
+    monkeypatch.setattr(assessment, "installed_caps", lambda: {Capped.id: Capped.caps})
 
 
 def test_the_catalogue_stores_the_caps(tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ def test_a_stored_scan_keeps_the_caps_it_ran_with(tmp_path: Path, monkeypatch: p
     with Store(db) as store:
         scan_id = begin(store, Capped())
         upgrade(monkeypatch)
-        assert grading.save_scores(store, scan_id)["dvc"].grade == "F", "graded with the stored cap, not today's B"
+        assert assessment.save_scores(store, scan_id)["dvc"].grade == "F", "graded with the stored cap, not today's B"
         fleet = build(store, store.scan(scan_id), PROFILE)
         (view,) = fleet.platforms
         assert (view.score.score, view.score.grade) == (90, "F")
@@ -188,10 +188,10 @@ def test_a_stored_scan_keeps_the_caps_it_ran_with(tmp_path: Path, monkeypatch: p
 
 
 def test_a_removed_cap_does_not_lift_a_stored_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(grading, "installed_caps", dict)  # the check no longer exists, or caps nothing
+    monkeypatch.setattr(assessment, "installed_caps", dict)  # the check no longer exists, or caps nothing
     with Store(tmp_path / "p.db") as store:
         scan_id = begin(store, Capped())
-        assert grading.save_scores(store, scan_id)["dvc"].grade == "F"
+        assert assessment.save_scores(store, scan_id)["dvc"].grade == "F"
 
 
 def test_a_scan_that_recorded_no_caps_uses_the_installed_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,8 +199,8 @@ def test_a_scan_that_recorded_no_caps_uses_the_installed_ones(tmp_path: Path, mo
         scan_id = begin(store, Capped(), recorded=False)
         upgrade(monkeypatch)
         assert store.catalogue(scan_id)[Capped.id].caps is None
-        assert grading.caps_of_scan(store, scan_id) == {Capped.id: (Cap("B"),)}
-        assert grading.save_scores(store, scan_id)["dvc"].grade == "B"
+        assert assessment.caps_of_scan(store, scan_id) == {Capped.id: (Cap("B"),)}
+        assert assessment.save_scores(store, scan_id)["dvc"].grade == "B"
 
 
 def test_a_schema_4_database_migrates_and_grades_with_the_installed_caps(
@@ -217,10 +217,10 @@ def test_a_schema_4_database_migrates_and_grades_with_the_installed_caps(
         version = store.db.execute("select value from meta where key = 'schema_version'").fetchone()[0]
         assert int(version) == SCHEMA_VERSION == 6
         assert store.catalogue(old)[Capped.id].caps is None, "rows of schema 4 recorded no caps"
-        assert grading.save_scores(store, old)["dvc"].grade == "B", "so they are graded with the installed caps"
+        assert assessment.save_scores(store, old)["dvc"].grade == "B", "so they are graded with the installed caps"
         new = begin(store, Capped())  # a scan taken after the upgrade records the new cap
         assert store.catalogue(new)[Capped.id].caps == (Cap("B"),)
-        assert grading.save_scores(store, new)["dvc"].grade == "B"
+        assert assessment.save_scores(store, new)["dvc"].grade == "B"
 
 
 def test_a_catalogue_without_the_caps_column_still_reads(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine import Unit, plan, run_scan
+from scanner.engine import Job, plan, run_scan, units
 from scanner.model import Platform, Result, Status
 from scanner.plugin import ScanSettings
-from tests.scanner.sample_checks import Broken, Crash, Dies, PortProbe, Probe, read_log
+from tests.scanner.sample_checks import Broken, Crash, Dies, OtherFamilyProbe, PortProbe, Probe, read_log
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def scan(platforms: list[Platform], settings: ScanSettings, checks: tuple[object, ...] | None = None) -> list[Result]:
     collected: list[Result] = []
 
-    def keep(unit: Unit, results: list[Result]) -> None:
+    def keep(job: Job, results: list[Result]) -> None:
         collected.extend(results)
 
     run_scan(platforms, checks or (Probe(),), settings, on_results=keep)  # type: ignore[arg-type]
@@ -78,13 +78,51 @@ def test_per_host_limit(log: Path, monkeypatch: pytest.MonkeyPatch, per_host: in
     assert (overlaps(entries) > 0) is expect_overlap
 
 
-def test_plan_interleaves_hosts() -> None:
+def test_units_group_each_servers_endpoints_and_start_the_longest_first() -> None:
     fleet = [
         Platform(id="big", name="big", urls=("https://a.test/1", "https://a.test/2", "https://a.test/3")),
         Platform(id="small", name="small", urls=("https://b.test/",)),
+        Platform(id="shared", name="shared", urls=("https://c.test/",), resolve=(("c.test", "192.0.2.9"),)),
+        Platform(id="alias", name="alias", urls=("https://d.test/",), resolve=(("d.test", "192.0.2.9"),)),
     ]
-    order = [unit.endpoint.target for unit in plan(fleet, (Probe(),))]
-    assert order[:2] == ["https://a.test/1", "https://b.test/"]
+    slow = {("small", "https://b.test/"): 40.0, ("big", "https://a.test/3"): 5.0}
+    made = units(plan(fleet, (Probe(),)), lambda job: slow.get(job.key, 1.0), per_host=2)
+    assert [unit.server for unit in made] == ["b.test", "a.test", "192.0.2.9"]
+    assert made[0].expected == 40.0
+    # a.test: its slowest endpoint first; 7 s of work, two at a time, but never less than the longest.
+    assert made[1].jobs[0].endpoint.target == "https://a.test/3"
+    assert made[1].expected == 5.0
+    # Two platform names on one registered address are one server: one unit, one politeness bound.
+    assert sorted(job.platform.id for job in made[2].jobs) == ["alias", "shared"]
+
+
+def test_an_endpoints_families_collect_at_once(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATSCAN_TEST_SLEEP", "1.0")
+    one = [Platform(id="p", name="p", urls=("https://one.test:8441/",))]
+    results = scan(one, ScanSettings(concurrency=1, per_host=1), (PortProbe(), OtherFamilyProbe()))
+    assert [r.check for r in results] == ["sample.port_probe", "other.port_probe"]  # in catalogue order
+    entries = read_log(log)
+    assert len(entries) == 2 and overlaps(entries) > 0, "the two families' collections did not overlap"
+
+
+def test_the_slowest_server_starts_first_so_the_fleet_does_not_wait_for_it(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLATSCAN_TEST_SLEEP", "0.3")
+    fleet = [Platform(id=f"p{n}", name="p", urls=(f"https://h{n}.test/",)) for n in range(6)]
+    expected = {("p5", "https://h5.test/"): 30.0}
+    collected: list[str] = []
+    run_scan(
+        fleet,
+        (PortProbe(),),
+        ScanSettings(concurrency=2),
+        on_results=lambda job, results: collected.append(job.platform.id),
+        expected=lambda job: expected.get(job.key, 0.3),
+    )
+    starts = sorted(read_log(log), key=lambda entry: entry["start"])
+    # Two at a time: in registry order h5 would start in the last pair; expected longest, it is in the first.
+    assert "https://h5.test/" in {entry["target"] for entry in starts[:2]}, "the longest job did not start first"
+    assert sorted(collected) == [f"p{n}" for n in range(6)]
 
 
 def test_criteria_come_from_the_profile_mapping(log: Path) -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from checks.auth.settings import auth_settings
+from checks.ports.settings import PortScanSettings, PortSettings, parse_ports, port_settings
 from scanner.model import Endpoint
-from scanner.registry import TargetsError, endpoints, load_targets, parse_ports
+from scanner.registry import TargetsError, endpoints, load_targets
 from scanner.urls import in_scope
 
 GOOD = """
@@ -60,10 +62,15 @@ def test_good_file_loads_every_field(tmp_path: Path) -> None:
     assert targets.settings.concurrency == 4 and targets.settings.timeout == 5.0
     dvc, mail = targets.platforms
     assert dvc.level == 3 and mail.level == 3  # the default level
-    assert dvc.allowed_ports == (80, 443)
-    assert dvc.ports[:2] == (1, 2) and dvc.ports[-1] == 8443 and len(dvc.ports) == 1025
+    # The families' own keys, validated by the families and handed back through the platform.
+    ports = port_settings(dvc)
+    assert ports.allowed_ports == (80, 443)
+    assert ports.ports[:2] == (1, 2) and ports.ports[-1] == 8443 and len(ports.ports) == 1025
+    assert port_settings(mail) == PortSettings()  # the family's defaults when a platform sets none
     assert dvc.address_for("DVC.nghean.example") == "10.20.0.5"
-    assert dvc.auth is not None and dvc.auth.password_env == "DVC_SCAN_PASS"
+    auth = auth_settings(dvc)
+    assert auth is not None and auth.password_env == "DVC_SCAN_PASS"
+    assert auth_settings(mail) is None
     assert dvc.all_hosts == ("dvc.nghean.example", "mail.dvc.nghean.example")
     kinds = [(e.kind, e.target, e.port, e.address) for e in endpoints(dvc)]
     assert kinds == [
@@ -231,9 +238,9 @@ def test_repeated_platform_selection_is_harmless(tmp_path: Path) -> None:
 def test_port_scan_settings(tmp_path: Path) -> None:
     base = '[[platforms]]\nid = "a"\nname = "A"\nhosts = ["a.example"]\n'
     defaults = load_targets(write(tmp_path, base)).settings
-    assert (defaults.port_scan, defaults.udp) == ("connect", False)  # works without root, no slow UDP
+    assert defaults.family_settings("ports") == PortScanSettings("connect", False)  # no root needed, no slow UDP
     chosen = load_targets(write(tmp_path, '[scan]\nport_scan = "syn"\nudp = true\n' + base)).settings
-    assert (chosen.port_scan, chosen.udp) == ("syn", True)
+    assert chosen.family_settings("ports") == PortScanSettings("syn", True)
     scan_type, udp = problems(tmp_path, '[scan]\nport_scan = "stealth"\nudp = "yes"\n' + base)
     assert scan_type.startswith("targets.toml:2: scan.port_scan: 'stealth' is not a port scan type")
     assert '"connect"' in scan_type and '"syn"' in scan_type

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.main import main
 from scanner.criteria import Profile, Requirement
-from scanner.engine import Unit
+from scanner.engine import Job
 from scanner.model import Platform, Result, Status
 from scanner.plugin import Check, ScanSettings
 from scanner.registry import Targets
@@ -49,7 +49,7 @@ class Keep:
     def started(self, total: int) -> None:
         pass
 
-    def finished(self, unit: Unit, results: Sequence[Result]) -> None:
+    def finished(self, job: Job, results: Sequence[Result]) -> None:
         self.results.extend(results)
 
 

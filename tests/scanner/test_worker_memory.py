@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine import Unit, run_scan
+from scanner.engine import Job, run_scan
 from scanner.facts import Workers
 from scanner.model import Platform, Result
 from scanner.plugin import ScanSettings
@@ -34,7 +34,7 @@ def test_private_facts_are_released_when_their_endpoint_is_done(log: Path) -> No
     fleet = [Platform(id="p", name="p", urls=("https://one.test/", "https://one.test/login"))]
     results: list[Result] = []
 
-    def keep(unit: Unit, produced: list[Result]) -> None:
+    def keep(job: Job, produced: list[Result]) -> None:
         results.extend(produced)
 
     run_scan(fleet, (Probe(), PrivateProbe()), ScanSettings(concurrency=1), on_results=keep)

@@ -262,7 +262,7 @@ def test_enumeration_alone_does_not_lock_the_account(fresh: tuple[AuthFleet, Tar
 def test_credentials_never_leave_the_environment(fresh: tuple[AuthFleet, Targets]) -> None:
     import pickle
 
-    from checks.auth._collect import credentials_from_env
+    from checks.auth._collect_login import credentials_from_env
 
     fleet, targets = fresh
     creds = credentials_from_env(targets.platform("good"))
@@ -273,7 +273,8 @@ def test_credentials_never_leave_the_environment(fresh: tuple[AuthFleet, Targets
 
 
 def test_the_active_series_is_not_started_without_time_to_finish(fresh: tuple[AuthFleet, Targets]) -> None:
-    from checks.auth._collect import LOCKOUT, OUT_OF_TIME, LoginTarget, collect_active
+    from checks.auth._collect_active import LOCKOUT, OUT_OF_TIME, collect_active
+    from checks.auth._collect_login import LoginTarget
 
     fleet, targets = fresh
     platform = targets.platform("good")

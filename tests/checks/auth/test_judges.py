@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from checks.auth import access, active, login, session
-from checks.auth._collect import ENUMERATION, FINAL, LOCKOUT, OUT_OF_TIME, TEST_ACCOUNT, UNKNOWN_USER, lockout_limit
+from checks.auth._collect_active import (
+    ENUMERATION,
+    FINAL,
+    LOCKOUT,
+    OUT_OF_TIME,
+    TEST_ACCOUNT,
+    UNKNOWN_USER,
+    lockout_limit,
+)
 from checks.auth.base import credentials_missing, primary_url, redact, secrets_of
 from checks.auth.consoles import HTTP_AUTH, LOGIN_FORM, OPEN, SIGN_IN_REDIRECT, identify, like_baseline
 from checks.auth.facts import (
@@ -30,10 +38,11 @@ from checks.auth.forms import (
     username_input,
     visible_lines,
 )
+from checks.auth.settings import AuthSettings, auth_settings
+from checks.http.api import parse_set_cookie
 from checks.http.facts import ErrorKind, Fetch, FetchError, HttpFacts, HttpResponse
 from checks.http.html import parse_html
-from checks.http.parsers import parse_set_cookie
-from scanner.model import AuthSettings, Platform, Severity, Status
+from scanner.model import Platform, Severity, Status
 from scanner.plugin import ScanContext, ScanSettings
 
 ORIGIN = "https://dvc.example"
@@ -50,7 +59,7 @@ PLATFORM = Platform(
     id="dvc",
     name="DVC",
     urls=(URL, "http://dvc.example/"),
-    auth=AuthSettings(login_url=LOGIN_URL, protected_paths=("/quan-tri/",)),
+    families=(("auth", AuthSettings(login_url=LOGIN_URL, protected_paths=("/quan-tri/",))),),
 )
 
 
@@ -161,7 +170,7 @@ def test_the_primary_url_is_the_first_https_url_on_the_login_host() -> None:
         id="p",
         name="p",
         urls=("http://a.example/", "https://b.example/", "https://a.example/portal/"),
-        auth=AuthSettings(login_url="https://a.example/login"),
+        families=(("auth", AuthSettings(login_url="https://a.example/login")),),
     )
     assert primary_url(platform) == "https://a.example/portal/"
     assert primary_url(Platform(id="p", name="p", urls=("http://a.example/", "https://b.example/"))) == (
@@ -171,7 +180,9 @@ def test_the_primary_url_is_the_first_https_url_on_the_login_host() -> None:
 
 
 def test_secrets_and_missing_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    platform = Platform(id="p", name="p", auth=AuthSettings(username_env="P_USER", password_env="P_PASS"))
+    platform = Platform(
+        id="p", name="p", families=(("auth", AuthSettings(username_env="P_USER", password_env="P_PASS")),)
+    )
     monkeypatch.delenv("P_USER", raising=False)
     monkeypatch.delenv("P_PASS", raising=False)
     assert credentials_missing(platform) == "the test account's environment variables P_USER and P_PASS are not set"
@@ -335,8 +346,10 @@ def test_judge_admin_severity_and_errors() -> None:
 def protected(*fetches: Fetch, paths: tuple[str, ...] | None = None) -> Any:
     platform = PLATFORM
     if paths is not None:
-        assert platform.auth is not None
-        platform = Platform(id="dvc", name="DVC", urls=PLATFORM.urls, auth=AuthSettings(LOGIN_URL, paths))
+        assert auth_settings(platform) is not None
+        platform = Platform(
+            id="dvc", name="DVC", urls=PLATFORM.urls, families=(("auth", AuthSettings(LOGIN_URL, paths)),)
+        )
     return access.judge_protected(platform, http_facts(), auth_facts(protected=fetches))
 
 

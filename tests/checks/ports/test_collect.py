@@ -30,6 +30,7 @@ from checks.ports._collect import (
 )
 from checks.ports.base import PortsCheck
 from checks.ports.facts import Detection, PortScanFacts, ScanStatus
+from checks.ports.settings import PortScanSettings, PortSettings
 from scanner.demo.tls_server import SilentServer
 from scanner.facts import FactCache, Workers
 from scanner.model import Endpoint, Platform, Status
@@ -106,7 +107,7 @@ def test_nmap_missing_is_one_line_with_the_install_command(monkeypatch: pytest.M
     problem = preflight_problem(ScanSettings())
     assert problem is not None and "nmap is not installed" in problem and "apt-get install nmap" in problem
     assert "\n" not in problem
-    facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,)), SETTINGS, time.monotonic() + 10)
+    facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,)), SETTINGS, 10)
     assert facts.status is ScanStatus.FAILED and "apt-get install nmap" in facts.reason
 
 
@@ -115,16 +116,16 @@ def test_syn_and_udp_need_root(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("nmap is not installed")
     monkeypatch.setattr(_collect, "is_root", lambda: False)
     assert preflight_problem(ScanSettings()) is None
-    syn = preflight_problem(ScanSettings(port_scan="syn"))
+    syn = preflight_problem(ScanSettings(families=(("ports", PortScanSettings(method="syn")),)))
     assert syn is not None and "SYN scan" in syn and "needs root" in syn and 'port_scan = "connect"' in syn
-    udp = preflight_problem(ScanSettings(udp=True))
+    udp = preflight_problem(ScanSettings(families=(("ports", PortScanSettings(udp=True)),)))
     assert udp is not None and "UDP scan" in udp and "udp = false" in udp
-    both = preflight_problem(ScanSettings(port_scan="syn", udp=True))
+    both = preflight_problem(ScanSettings(families=(("ports", PortScanSettings(method="syn", udp=True)),)))
     assert both is not None and "SYN scan" in both and "UDP scan" in both
-    facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,), method="syn"), SETTINGS, time.monotonic() + 9)
+    facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,), method="syn"), SETTINGS, 9)
     assert facts.status is ScanStatus.FAILED and "needs root" in facts.reason
     monkeypatch.setattr(_collect, "is_root", lambda: True)
-    assert preflight_problem(ScanSettings(port_scan="syn", udp=True)) is None
+    assert preflight_problem(ScanSettings(families=(("ports", PortScanSettings(method="syn", udp=True)),))) is None
 
 
 def test_checks_report_the_preflight_problem_as_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -150,7 +151,7 @@ def fleet_scan() -> Iterator[tuple[dict[str, int], int, PortScanFacts, float]]:
         closed = free_port()
         started = time.monotonic()
         target = PortScanTarget("fleet.ports.test", "127.0.0.1", (*sorted(ports.values()), closed))
-        facts = collect_ports(target, SETTINGS, time.monotonic() + 60)
+        facts = collect_ports(target, SETTINGS, 60)
         yield ports, closed, facts, time.monotonic() - started
 
 
@@ -186,9 +187,7 @@ def test_a_host_scan_is_bounded_by_the_endpoint_budget() -> None:
         ssh = fleet["ssh"].port
         budget = 8.0
         started = time.monotonic()
-        facts = collect_ports(
-            PortScanTarget("slow.ports.test", "127.0.0.1", (ssh, silent.port)), SETTINGS, started + budget
-        )
+        facts = collect_ports(PortScanTarget("slow.ports.test", "127.0.0.1", (ssh, silent.port)), SETTINGS, budget)
         elapsed = time.monotonic() - started
         assert elapsed < budget, elapsed
         assert facts.status is ScanStatus.COMPLETE
@@ -288,7 +287,7 @@ def _ipv6_banner(banner: bytes) -> Iterator[int]:
 @needs_nmap
 def test_ipv6_address_is_scanned_with_dash_6() -> None:
     with _ipv6_banner(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n") as port:
-        facts = collect_ports(PortScanTarget("::1", None, (port,)), SETTINGS, time.monotonic() + 30)
+        facts = collect_ports(PortScanTarget("::1", None, (port,)), SETTINGS, 30)
     assert facts.status is ScanStatus.COMPLETE, facts.reason
     assert facts.address == "::1" and all(" -6 " in command for command in facts.commands)
     (found,) = facts.open_ports
@@ -300,7 +299,7 @@ def test_a_host_that_accepts_everything_is_not_service_scanned(monkeypatch: pyte
     monkeypatch.setattr(_collect, "MAX_SERVICE_PORTS", 1)  # stands for a tarpit answering on every port
     with start_ports_fleet(["ssh", "web"]) as fleet:
         ports = (fleet["ssh"].port, fleet["web"].port)
-        facts = collect_ports(PortScanTarget("tarpit.ports.test", "127.0.0.1", ports), SETTINGS, time.monotonic() + 30)
+        facts = collect_ports(PortScanTarget("tarpit.ports.test", "127.0.0.1", ports), SETTINGS, 30)
     assert facts.detection is Detection.SKIPPED and "accepts every connection" in facts.detection_reason
     assert len(facts.commands) == 1 and sorted(p.port for p in facts.open_ports) == sorted(ports)
     assert next(p for p in facts.open_ports if p.port == ports[0]).banner.startswith(b"SSH-2.0")
@@ -310,7 +309,7 @@ def test_dns_failure_is_a_fact() -> None:
     if _collect.nmap_path() is None:
         pytest.skip("nmap is not installed")
     started = time.monotonic()
-    facts = collect_ports(PortScanTarget("no-such-host.invalid", None, (22,)), SETTINGS, time.monotonic() + 20)
+    facts = collect_ports(PortScanTarget("no-such-host.invalid", None, (22,)), SETTINGS, 20)
     assert facts.status is ScanStatus.DNS_FAILURE and "no-such-host.invalid does not resolve" in facts.reason
     assert time.monotonic() - started < 10
 
@@ -318,7 +317,7 @@ def test_dns_failure_is_a_fact() -> None:
 def test_no_time_left_is_a_timeout() -> None:
     if _collect.nmap_path() is None:
         pytest.skip("nmap is not installed")
-    facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,)), SETTINGS, time.monotonic() + 1)
+    facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,)), SETTINGS, 1)
     assert facts.status is ScanStatus.TIMED_OUT and "No time was left" in facts.reason
 
 
@@ -331,9 +330,8 @@ def test_judged_through_a_scan_context_in_a_worker() -> None:
             id="p",
             name="P",
             hosts=("telnet.ports.test",),
-            ports=(port,),
-            allowed_ports=(port,),
             resolve=(("telnet.ports.test", "127.0.0.1"),),
+            families=(("ports", PortSettings(ports=(port,), allowed_ports=(port,))),),
         )
         endpoint = Endpoint.for_host(platform, "telnet.ports.test")
         workers = Workers(preload=["checks.ports._collect"])

@@ -20,7 +20,8 @@ from sslyze.json.json_output import ServerScanResultAsJson
 from sslyze.plugins.certificate_info.json_output import _CertificateAsJson
 
 from checks.tls._collect import read_pem_certificates
-from checks.tls.facts import TlsFacts, facts_from_sslyze_json
+from checks.tls.facts import TlsFacts
+from checks.tls.sslyze_adapter import facts_from_sslyze_json
 
 DATA = Path(__file__).parent / "data"
 RECORDED_AT = dt.datetime(2026, 11, 21, 20, 38, 58, tzinfo=dt.UTC)

@@ -16,19 +16,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
 from sslyze.json.json_output import ServerScanResultAsJson
 
-from checks.tls import facts as facts_module
+from checks.tls import trust_path
 from checks.tls._collect import TlsTarget, classify_first_bytes, handshake_headers
 from checks.tls.certificates import hostname_matches
 from checks.tls.ciphers import has_forward_secrecy, key_exchange, weaknesses
-from checks.tls.facts import (
-    MAX_CHAIN_CERTS,
-    MAX_CHAIN_DEPTH,
-    CipherSuite,
-    Connectivity,
-    TlsVersion,
-    assess_trust,
-    facts_from_sslyze_json,
-)
+from checks.tls.facts import CipherSuite, Connectivity, TlsVersion
+from checks.tls.sslyze_adapter import facts_from_sslyze_json
+from checks.tls.trust_path import MAX_CHAIN_CERTS, MAX_CHAIN_DEPTH, assess_trust
 from scanner.model import Endpoint, Platform
 from tests.checks.tls import fixtures as fx
 from tests.checks.tls.fixtures import DATA, FIXTURES, RECORDED_AT
@@ -280,13 +274,13 @@ def _look_alike_chain(count: int, *, cross_signed_at_end: bool) -> tuple[list[x5
 @pytest.fixture
 def count_signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls = [0]
-    real = facts_module._issued_by
+    real = trust_path.issued_by
 
     def counting(child: x509.Certificate, issuer: x509.Certificate) -> bool:
         calls[0] += 1
         return real(child, issuer)
 
-    monkeypatch.setattr(facts_module, "_issued_by", counting)
+    monkeypatch.setattr(trust_path, "issued_by", counting)
     return calls
 
 

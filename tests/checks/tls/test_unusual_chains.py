@@ -33,7 +33,9 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from checks.tls._collect import CLIENT_CERT_LIST_LIMIT, TlsTarget, collect_tls
 from checks.tls.base import TlsCheck
-from checks.tls.facts import MAX_CHAIN_DEPTH, UNPARSEABLE_CERTIFICATE, Connectivity, unparseable_sentence
+from checks.tls.certificate_parser import unparseable_sentence
+from checks.tls.facts import UNPARSEABLE_CERTIFICATE, Connectivity
+from checks.tls.trust_path import MAX_CHAIN_DEPTH
 from scanner.demo.pki import IssuedCert, LeafSpec, Pki, resign
 from scanner.demo.tls_server import LOOPBACK, TlsServer, TlsServerConfig
 from scanner.plugin import ScanSettings, discover_checks

@@ -8,11 +8,9 @@ The targets file gets a table of the family's own, validated here (the registry 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from scanner.family import Family, Report
+from scanner.family import Family, PlatformSection, Report
 
 KEYS = {"forbidden"}
 
@@ -22,7 +20,9 @@ class BannerSettings:
     forbidden: tuple[str, ...] = ()
 
 
-def configure(table: Mapping[str, Any], report: Report) -> BannerSettings:
+def configure(section: PlatformSection, report: Report) -> BannerSettings:
+    """Called for every platform; one without a ``[platforms.banner]`` table forbids nothing."""
+    table = section.table or {}
     for key in sorted(set(table) - KEYS):
         report(key, f"unknown key (known: {', '.join(sorted(KEYS))})")
     forbidden = table.get("forbidden", [])
@@ -37,6 +37,7 @@ FAMILY = Family(
     version="0.1.0",
     package=__name__,
     endpoint_kinds=("url",),
+    title="Server banner",
     description="The Server header names no product the platform forbids",
     configure=configure,
 )
