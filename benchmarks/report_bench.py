@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from reports import csv_report, html
+from reports.catalogue import installed_entries
 from reports.view import build
 from scanner.criteria import load_profile
 from scanner.model import Platform, Result, ScanStatus, Severity, Status
@@ -157,7 +158,7 @@ def main() -> None:
                 lambda: populate(db, args.platforms, args.results, args.scans),
             )
         profile = load_profile("vn-baseline")
-        html.installed_catalogue()  # check discovery (entry points) is not what this measures
+        installed_entries()  # check discovery (entry points) is not what this measures
         with Store(db) as store:
             scan = store.scan()
             rows = store.db.execute("select count(*) from results").fetchone()[0]

@@ -47,9 +47,9 @@ def neutralise(value: object) -> object:
 def render(fleet: FleetView, lang: str = "en", texts: Mapping[str, CheckText] | None = None) -> str:
     t = Translator(lang)
     if texts is None:
-        from reports.html import installed_catalogue
+        from reports.catalogue import catalogue_of
 
-        texts = installed_catalogue().texts
+        texts = catalogue_of(fleet).texts
     titles = CheckTexts(lang, texts)
     out = io.StringIO()
     writer = csv.writer(out, dialect="excel", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")

@@ -245,10 +245,6 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "severity.medium": ("Medium", "Trung bình"),
     "severity.low": ("Low", "Thấp"),
     "severity.info": ("Info", "Thông tin"),
-    "family.tls": ("TLS", "TLS"),
-    "family.ports": ("Ports and services", "Cổng và dịch vụ"),
-    "family.http": ("HTTP", "HTTP"),
-    "family.auth": ("Authentication", "Xác thực"),
     "yes": ("yes", "có"),
     "no": ("no", "không"),
     # CSV column headers

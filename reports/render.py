@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports import csv_report, html, json_report, junit, sarif
+from reports.catalogue import rules_of
 from reports.i18n import LANGUAGES
 from reports.view import FleetView
-from scanner.plugin import discover_checks
 from scanner.waivers import Waiver
 
 FORMATS = ("json", "html", "csv", "sarif", "junit")
@@ -43,7 +43,7 @@ def render_report(
         return [OutputFile(name, text) for name, text in html.render_fleet(fleet, lang, main_name)]
     results = [r for view in fleet.platforms for r in view.results]
     if fmt == "sarif":
-        return [OutputFile(None, sarif.render(results, discover_checks().checks, waived(fleet)))]
+        return [OutputFile(None, sarif.render(results, rules_of(fleet), waived(fleet)))]
     if fmt == "junit":
         names = {view.id: view.name for view in fleet.platforms}
         return [OutputFile(None, junit.render(results, names, waived(fleet)))]

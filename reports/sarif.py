@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 for CI systems: one rule per check in the catalogue, one result per finding."""
+"""SARIF 2.1.0 for CI systems: one rule per check of the scan's stored catalogue, one result per finding."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scanner import __version__
-from scanner.model import Result, Severity, Status
-from scanner.plugin import Check
+from scanner.model import CatalogueEntry, Result, Severity, Status
 from scanner.waivers import Waiver
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -30,10 +29,10 @@ SECURITY_SEVERITY: Mapping[Severity, str] = {
 }
 
 
-def _rule(check: Check) -> dict[str, Any]:
-    words = check.id.split(".", 1)[1].split("_")
+def _rule(check: CatalogueEntry) -> dict[str, Any]:
+    words = check.check.split(".", 1)[-1].split("_")
     return {
-        "id": check.id,
+        "id": check.check,
         "name": "".join(word.capitalize() for word in words),
         "shortDescription": {"text": check.title},
         "fullDescription": {"text": check.why or check.title},
@@ -58,14 +57,14 @@ def fingerprint(result: Result) -> str:
 
 def render(
     results: Sequence[Result],
-    catalogue: Sequence[Check],
+    catalogue: Sequence[CatalogueEntry],
     waivers: Mapping[tuple[str, str, str], Waiver] | None = None,
     executed: bool = True,
 ) -> str:
     """``results`` of any platforms; failures and warnings become SARIF results, errors notifications."""
     waivers = waivers or {}
-    checks = sorted(catalogue, key=lambda c: c.id)
-    index = {check.id: i for i, check in enumerate(checks)}
+    checks = sorted(catalogue, key=lambda c: c.check)
+    index = {check.check: i for i, check in enumerate(checks)}
     sarif_results = []
     notifications = []
     for result in sorted(results, key=lambda r: (r.platform, r.check, r.endpoint)):

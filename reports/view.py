@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from scanner.assessment import assess_scan
 from scanner.compliance import Compliance
 from scanner.criteria import Profile
-from scanner.model import Result, Scan, ScanStatus, Severity, Status
+from scanner.model import CatalogueEntry, Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import GRADE_ORDER, PlatformScore
 from scanner.store import Store
 from scanner.waivers import Waiver
@@ -90,6 +90,8 @@ class FleetView:
     history: tuple[tuple[Scan, Mapping[str, int]], ...]
     expired_waivers: tuple[Waiver, ...] = ()
     stale_waivers: tuple[Waiver, ...] = ()
+    #: check id -> what the check said about itself when the scan ran (empty: stored before schema 4).
+    catalogue: Mapping[str, CatalogueEntry] = field(default_factory=dict)
 
     @property
     def expiring(self) -> tuple[CertificateExpiry, ...]:
@@ -152,6 +154,7 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
         history=history,
         expired_waivers=assessment.expired,
         stale_waivers=assessment.stale,
+        catalogue=store.catalogue(scan.id),
     )
 
 

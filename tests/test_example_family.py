@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -91,3 +92,9 @@ def test_a_scan_applies_its_cap_and_the_report_speaks_vietnamese(venv: Path, tmp
     pages = sorted(tmp_path.rglob("*.html"))  # the fleet page and the platform's own page
     showing = [page.name for page in pages if "Tiêu đề Server không nêu sản phẩm bị cấm" in page.read_text("utf-8")]
     assert "p.html" in showing, (showing, pages)
+    # The scan records the version of the family it ran (the catalogue holds its checks' texts and cap).
+    with sqlite3.connect(db) as conn:
+        (settings,) = conn.execute("select settings from scans").fetchone()
+        (cap,) = conn.execute("select caps from catalogue where check_id = 'banner.forbidden_server'").fetchone()
+    assert json.loads(settings)["family_versions"] == {"banner": "0.1.0"}
+    assert json.loads(cap)[0]["grade"] == "C"

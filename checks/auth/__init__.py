@@ -20,5 +20,6 @@ FAMILY = Family(
     endpoint_kinds=("url",),
     title="Authentication",
     configure=configure,
+    typical_seconds=2.0,  # a few page loads
     description="Login pages, forms, sessions and admin consoles, over the http family's facts (active checks opt-in)",
 )

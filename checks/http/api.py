@@ -24,7 +24,7 @@ from checks.http.client import PAGE_CAP, PROBE_CAP, HttpClient, origin_of
 from checks.http.detect import same_as_baseline
 from checks.http.facts import ErrorKind, Fetch, HttpFacts, HttpResponse
 from checks.http.html import Form, FormInput, PageInfo, page_info
-from checks.http.parsers import SAMESITE_VALUES, SetCookie, parse_set_cookie
+from checks.http.set_cookie import SAMESITE_VALUES, SetCookie, parse_set_cookie
 
 __all__ = [
     "PAGE_CAP",

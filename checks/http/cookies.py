@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from checks.http.base import HttpCheck, page_evidence, worst_severity
 from checks.http.facts import HttpFacts
-from checks.http.parsers import SetCookie, cookie_findings, parse_set_cookie
+from checks.http.set_cookie import SetCookie, cookie_findings, parse_set_cookie
 from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict

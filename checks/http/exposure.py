@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from checks.http.base import HttpCheck, page_evidence, probe_failed, worst_severity
 from checks.http.detect import SENSITIVE_FILES, SensitiveFile, autoindex, error_signatures, exposed
 from checks.http.facts import Fetch, HttpFacts, HttpResponse
-from checks.http.parsers import parse_security_txt
+from checks.http.security_txt import parse_security_txt
 from scanner.evidence import clip, finding_key, listing, plural, shorten
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict

@@ -1,31 +1,21 @@
 """Security headers of the page: HSTS, CSP, framing, nosniff, Referrer-Policy, Permissions-Policy,
 and version numbers in any response. Each judge reads the headers exactly as received and parses
-them as browsers do (``parsers``), so an invalid value fails like a missing one."""
+them as browsers do (``csp``, ``hsts``, ``list_headers``, ``permissions_policy``), so an invalid
+value fails like a missing one."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from checks.http.base import HttpCheck, header_line, page_evidence
+from checks.http.csp import CspPolicy, frame_ancestors_restrict, judge_scripts, object_src_restricted, parse_csp
 from checks.http.detect import page_versions
 from checks.http.facts import HttpFacts, HttpResponse
+from checks.http.hsts import parse_hsts
 from checks.http.html import page_info
-from checks.http.parsers import (
-    PRIVATE_REFERRER_POLICIES,
-    VERSION_HEADERS,
-    CspPolicy,
-    end_of_life,
-    frame_ancestors_restrict,
-    judge_scripts,
-    nosniff,
-    object_src_restricted,
-    parse_csp,
-    parse_hsts,
-    parse_permissions_policy,
-    parse_referrer_policy,
-    parse_xfo,
-    versions_in,
-)
+from checks.http.list_headers import PRIVATE_REFERRER_POLICIES, nosniff, parse_referrer_policy, parse_xfo
+from checks.http.permissions_policy import parse_permissions_policy
+from checks.http.server_versions import VERSION_HEADERS, end_of_life, versions_in
 from scanner.evidence import clip, listing, shorten
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict

@@ -6,9 +6,9 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from checks.http.base import HttpCheck, page_evidence
+from checks.http.csp import parse_csp
 from checks.http.facts import ErrorKind, HttpFacts
 from checks.http.html import page_info
-from checks.http.parsers import parse_csp
 from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict

@@ -15,6 +15,7 @@ FAMILY = Family(
     package=__name__,
     endpoint_kinds=("host",),
     title="Ports and services",
+    typical_seconds=20.0,  # nmap's service detection waits on every open port
     description="Exposed ports and services, from one nmap run per host",
     configure=configure,
     platform_keys=PLATFORM_KEYS,

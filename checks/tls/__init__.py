@@ -14,5 +14,7 @@ FAMILY = Family(
     version="1",
     package=__name__,
     endpoint_kinds=("url",),
+    title="TLS",
+    typical_seconds=4.0,  # sslyze's handshakes
     description="TLS protocols, cipher suites, certificates and known flaws, from one sslyze scan per endpoint",
 )

@@ -91,7 +91,7 @@ def test_json_output_carries_the_key() -> None:
 
 
 def fingerprints(results: list[Result]) -> list[str]:
-    doc = json.loads(sarif.render(results, [DATABASE, FILES]))
+    doc = json.loads(sarif.render(results, [DATABASE.entry(), FILES.entry()]))
     return [r["partialFingerprints"]["platscan/v1"] for r in doc["runs"][0]["results"]]
 
 

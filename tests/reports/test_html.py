@@ -12,7 +12,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from reports import html
+from reports import html, page_assets, page_parts, page_text, palette
+from reports.catalogue import Catalogue
 from reports.render import OutputFile, render_report
 from reports.view import FleetView, build
 from scanner.criteria import load_profile
@@ -64,7 +65,7 @@ def assert_self_contained_and_inert(text: str) -> Page:
     page = Page(text)
     tags = {tag for tag, _ in page.tags}
     assert not tags & {"img", "iframe", "object", "embed", "link", "base", "form", "input", "video", "audio"}
-    assert len(page.scripts) == 1 and page.scripts[0] == html.script()
+    assert len(page.scripts) == 1 and page.scripts[0] == page_assets.script()
     assert not [attrs for _, attrs in page.tags if "src" in attrs]
     assert not [key for _, attrs in page.tags for key in attrs if key.startswith("on")], "no inline event handlers"
     for href in page.attrs("href"):
@@ -95,7 +96,7 @@ def files(fleet: FleetView, lang: str = "en", platform: str | None = None) -> di
 
 
 def test_environment_autoescapes_explicitly_and_refuses_undefined_names() -> None:
-    env = html.environment()
+    env = page_assets.environment()
     assert env.autoescape is True  # a bool, not select_autoescape(), which ignores *.html.j2
     assert env.undefined is jinja2.StrictUndefined
     with pytest.raises(jinja2.UndefinedError):
@@ -248,7 +249,7 @@ def test_checks_without_translation_or_installation_fall_back(tmp_path: Path) ->
     vi = Page(files(fleet, "vi")["fleet-platforms/p.html"]).plain
     assert "Stored title" in vi and "Stored remediation: ServerTokens Prod" in vi  # no translation, not installed
     assert "Đã tắt TLS 1.0 và TLS 1.1" in vi  # translated
-    bare = dict(html.render_fleet(fleet, "en", "fleet.html", html.Catalogue(texts={}, severities={})))
+    bare = dict(html.render_fleet(fleet, "en", "fleet.html", Catalogue(texts={}, severities={})))
     assert "Old" in Page(bare["fleet-platforms/p.html"]).plain  # the stored title when the check is gone
 
 
@@ -269,7 +270,7 @@ def test_output_is_deterministic(fleet: FleetView) -> None:
 
 @pytest.mark.parametrize(
     ("colours", "what"),
-    [(html.GRADE_COLOURS, "grade"), ({s.value: c for s, c in html.SEVERITY_COLOURS.items()}, "sev")],
+    [(palette.GRADE_COLOURS, "grade"), ({s.value: c for s, c in palette.SEVERITY_COLOURS.items()}, "sev")],
 )
 def test_colours_have_enough_contrast(colours: dict[str, str], what: str) -> None:
     def luminance(colour: str) -> float:
@@ -283,13 +284,13 @@ def test_colours_have_enough_contrast(colours: dict[str, str], what: str) -> Non
 
 
 def test_page_names_are_safe_file_names() -> None:
-    assert html.page_name("dvc") == "dvc.html"
-    assert html.page_name("sở-tt") != "sở-tt.html" and html.page_name("../etc") != "../etc.html"
-    assert re.fullmatch(r"platform-[0-9a-f]{16}\.html", html.page_name("../../x"))
+    assert page_parts.page_name("dvc") == "dvc.html"
+    assert page_parts.page_name("sở-tt") != "sở-tt.html" and page_parts.page_name("../etc") != "../etc.html"
+    assert re.fullmatch(r"platform-[0-9a-f]{16}\.html", page_parts.page_name("../../x"))
 
 
 def test_remediation_snippets_become_code_after_escaping() -> None:
-    out = str(html.rich_text("Apache: `<VirtualHost *:443>` then <b>reload</b>\nnginx: `a && b`"))
+    out = str(page_text.rich_text("Apache: `<VirtualHost *:443>` then <b>reload</b>\nnginx: `a && b`"))
     assert out == (
         "<strong>Apache:</strong> <code>&lt;VirtualHost *:443&gt;</code> then &lt;b&gt;reload&lt;/b&gt;\n"
         "<strong>nginx:</strong> <code>a &amp;&amp; b</code>"

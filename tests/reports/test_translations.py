@@ -58,7 +58,7 @@ def test_translations_name_real_checks_and_keep_every_snippet() -> None:
             assert check in installed, f"vi.toml translates {check!r}, which no installed check has (typo?)"
         if check not in installed:
             continue
-        # Fenced blocks first, then inline code that stays on one line (as reports/html.py pairs them).
+        # Fenced blocks first, then inline code that stays on one line (as reports/page_text.py pairs them).
         snippet = re.compile(r"```.*?```|`[^`\n]+`", re.S)
         english = snippet.findall(installed[check].remediation)
         vietnamese = snippet.findall(text.get("remediation", ""))
@@ -72,7 +72,8 @@ def test_each_family_ships_its_own_literal_toml_with_only_its_checks(family: str
     package = discover_families().by_name[family].package
     raw = (resources.files(package) / "translations" / "vi.toml").read_text(encoding="utf-8")
     doc = tomllib.loads(raw)
-    assert set(doc) == {"checks"}
+    assert set(doc) == {"family", "checks"}
+    assert set(doc["family"]) == {"title"} and doc["family"]["title"].strip()
     for check, entry in doc["checks"].items():
         assert check.startswith(f"{family}."), f"{family}'s vi.toml translates another family's check {check}"
         assert set(entry) <= {"title", "why", "remediation"}, check

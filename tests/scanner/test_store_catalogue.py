@@ -3,6 +3,7 @@ and schema-3 databases (the check's text in every row) migrated without changing
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
@@ -178,3 +179,22 @@ def test_a_schema_3_database_migrates_and_reads_back_identically(tmp_path: Path)
         own = conn.execute("select count(*) from results where scan_id = ? and remediation is not null", [added])
         assert own.fetchone() == (1,), "a scan added after the migration stores its catalogue once"
     assert {scan_id: reports(old, scan_id) for scan_id in (scans[-2], catalogued)} == before
+
+
+def test_reports_of_a_scan_use_the_catalogue_it_ran_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade that renames a check's title or drops a check does not rewrite last month's SARIF,
+    CSV or HTML: they show the checks as they were when the scan ran, and only those."""
+    db = tmp_path / "p.db"
+    with Store(db) as store:
+        scan_id, _ = scan(store)
+        versions = store.scan_settings(scan_id)["family_versions"]
+    assert versions == {}, "the sample family is not declared: no version to record"  # see the example family
+    monkeypatch.setattr(Probe, "title", "Renamed after the scan")
+    produced = reports(db, scan_id)
+    sarif_rules = json.loads(produced["sarif"])["runs"][0]["tool"]["driver"]["rules"]
+    assert {rule["id"]: rule["shortDescription"]["text"] for rule in sarif_rules} == {
+        "sample.probe": "Probe",
+        "sample.varied": VariedRemediation.title,
+    }, "the rules are the scan's two checks with their stored titles, not today's catalogue"
+    for fmt in ("csv", "html", "junit", "json"):
+        assert "Renamed after the scan" not in produced[fmt], fmt

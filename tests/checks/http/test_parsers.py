@@ -6,9 +6,17 @@ import datetime as dt
 
 import pytest
 
-from checks.http import detect, parsers
+from checks.http import detect
+from checks.http.csp import frame_ancestors_restrict, judge_scripts, object_src_restricted, parse_csp, parse_csp_policy
 from checks.http.facts import HttpResponse
+from checks.http.hsts import parse_hsts
 from checks.http.html import directories, parse_html
+from checks.http.list_headers import nosniff, parse_referrer_policy, parse_xfo
+from checks.http.permissions_policy import parse_permissions_policy
+from checks.http.security_txt import parse_rfc3339, parse_security_txt
+from checks.http.server_versions import end_of_life, versions_in
+from checks.http.set_cookie import cookie_problems, parse_set_cookie
+from checks.http.structured_fields import SfInnerList, SfItem, parse_sf_dictionary
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 
@@ -17,7 +25,7 @@ NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 
 
 def test_csp_header_with_several_policies_and_repeated_directives() -> None:
-    policies = parsers.parse_csp(
+    policies = parse_csp(
         "default-src 'self'; SCRIPT-SRC 'self' https://cdn.example; script-src *;;  , frame-ancestors 'none'"
     )
     assert len(policies) == 2
@@ -46,25 +54,25 @@ def test_csp_header_with_several_policies_and_repeated_directives() -> None:
     ],
 )
 def test_script_judgement(policy: str, safe: bool, failures: tuple[str, ...], warnings: tuple[str, ...]) -> None:
-    verdict = parsers.judge_scripts(parsers.parse_csp_policy(policy))
+    verdict = judge_scripts(parse_csp_policy(policy))
     assert (verdict.safe, verdict.failures, verdict.warnings) == (safe, failures, warnings)
 
 
 def test_a_policy_without_script_or_default_src_does_not_govern_scripts() -> None:
-    verdict = parsers.judge_scripts(parsers.parse_csp_policy("frame-ancestors 'self'; object-src 'none'"))
+    verdict = judge_scripts(parse_csp_policy("frame-ancestors 'self'; object-src 'none'"))
     assert verdict.directive is None and not verdict.safe
 
 
 def test_object_src_and_frame_ancestors() -> None:
-    assert parsers.object_src_restricted(parsers.parse_csp_policy("default-src 'self'"))
-    assert parsers.object_src_restricted(parsers.parse_csp_policy("script-src 'self'; object-src 'none'"))
-    assert not parsers.object_src_restricted(parsers.parse_csp_policy("script-src 'self'"))
-    assert not parsers.object_src_restricted(parsers.parse_csp_policy("default-src *"))
-    assert parsers.frame_ancestors_restrict(("'none'",))
-    assert parsers.frame_ancestors_restrict(("'self'", "https://portal.example"))
-    assert not parsers.frame_ancestors_restrict(("*",))
-    assert not parsers.frame_ancestors_restrict(("https:",))
-    assert not parsers.frame_ancestors_restrict(("*.example", "'self'"))
+    assert object_src_restricted(parse_csp_policy("default-src 'self'"))
+    assert object_src_restricted(parse_csp_policy("script-src 'self'; object-src 'none'"))
+    assert not object_src_restricted(parse_csp_policy("script-src 'self'"))
+    assert not object_src_restricted(parse_csp_policy("default-src *"))
+    assert frame_ancestors_restrict(("'none'",))
+    assert frame_ancestors_restrict(("'self'", "https://portal.example"))
+    assert not frame_ancestors_restrict(("*",))
+    assert not frame_ancestors_restrict(("https:",))
+    assert not frame_ancestors_restrict(("*.example", "'self'"))
 
 
 # -- HSTS ------------------------------------------------------------------------------------------
@@ -83,7 +91,7 @@ def test_object_src_and_frame_ancestors() -> None:
     ],
 )
 def test_hsts(value: str, max_age: int | None, subdomains: bool, preload: bool, valid: bool) -> None:
-    hsts = parsers.parse_hsts(value)
+    hsts = parse_hsts(value)
     assert (hsts.max_age, hsts.include_subdomains, hsts.preload, hsts.valid) == (max_age, subdomains, preload, valid)
 
 
@@ -103,30 +111,30 @@ def test_hsts(value: str, max_age: int | None, subdomains: bool, preload: bool, 
     ],
 )
 def test_x_frame_options(values: tuple[str, ...], protects: bool, problem: str | None) -> None:
-    xfo = parsers.parse_xfo(values)
+    xfo = parse_xfo(values)
     assert xfo is not None and (xfo.protects, xfo.problem) == (protects, problem)
-    assert parsers.parse_xfo(()) is None
+    assert parse_xfo(()) is None
 
 
 def test_nosniff_takes_the_first_value() -> None:
-    assert parsers.nosniff(("nosniff",)) and parsers.nosniff(("NoSniff, other",))
-    assert not parsers.nosniff(("no-sniff",)) and not parsers.nosniff(("other, nosniff",)) and not parsers.nosniff(())
+    assert nosniff(("nosniff",)) and nosniff(("NoSniff, other",))
+    assert not nosniff(("no-sniff",)) and not nosniff(("other, nosniff",)) and not nosniff(())
 
 
 def test_referrer_policy_last_known_token_wins() -> None:
-    assert parsers.parse_referrer_policy(("no-referrer, strict-origin-when-cross-origin",)).policy == (
+    assert parse_referrer_policy(("no-referrer, strict-origin-when-cross-origin",)).policy == (
         "strict-origin-when-cross-origin"
     )
-    fallback = parsers.parse_referrer_policy(("strict-origin, future-policy",))
+    fallback = parse_referrer_policy(("strict-origin, future-policy",))
     assert fallback.policy == "strict-origin" and fallback.unknown == ("future-policy",)
-    assert parsers.parse_referrer_policy(("<script>alert(1)</script>",)).policy == ""
+    assert parse_referrer_policy(("<script>alert(1)</script>",)).policy == ""
 
 
 # -- Permissions-Policy (structured fields) ---------------------------------------------------------------
 
 
 def test_permissions_policy_dictionary() -> None:
-    policy = parsers.parse_permissions_policy('camera=(), geolocation=(self "https://map.example"), fullscreen=*')
+    policy = parse_permissions_policy('camera=(), geolocation=(self "https://map.example"), fullscreen=*')
     assert policy.problem is None
     assert dict(policy.features) == {
         "camera": "()",
@@ -141,37 +149,35 @@ def test_permissions_policy_dictionary() -> None:
     ["camera 'none'; microphone 'none'", "camera=(), ", "Camera=()", 'camera=("unterminated)', "camera=(self"],
 )
 def test_invalid_permissions_policies(value: str) -> None:
-    assert parsers.parse_permissions_policy(value).problem
+    assert parse_permissions_policy(value).problem
 
 
 def test_permissions_policy_members_with_bad_values_are_ignored() -> None:
-    policy = parsers.parse_permissions_policy("camera=?0, microphone=(), usb=(1)")
+    policy = parse_permissions_policy("camera=?0, microphone=(), usb=(1)")
     assert policy.problem is None and policy.ignored == ("camera", "usb") and policy.restricted == ("microphone",)
 
 
 def test_structured_field_items() -> None:
-    members = dict(parsers.parse_sf_dictionary('a=1, b=?0, c="x\\"y";p=2, d=:aGk=:, e=(t1 "s");q, f=-1.5'))
-    assert members["a"] == parsers.SfItem("integer", 1)
-    assert members["b"] == parsers.SfItem("boolean", False)
-    assert members["c"] == parsers.SfItem("string", 'x"y', (("p", 2),))
-    assert members["d"] == parsers.SfItem("bytes", "aGk=")
-    assert members["e"] == parsers.SfInnerList(
-        (parsers.SfItem("token", "t1"), parsers.SfItem("string", "s")), (("q", True),)
-    )
-    assert members["f"] == parsers.SfItem("decimal", -1.5)
+    members = dict(parse_sf_dictionary('a=1, b=?0, c="x\\"y";p=2, d=:aGk=:, e=(t1 "s");q, f=-1.5'))
+    assert members["a"] == SfItem("integer", 1)
+    assert members["b"] == SfItem("boolean", False)
+    assert members["c"] == SfItem("string", 'x"y', (("p", 2),))
+    assert members["d"] == SfItem("bytes", "aGk=")
+    assert members["e"] == SfInnerList((SfItem("token", "t1"), SfItem("string", "s")), (("q", True),))
+    assert members["f"] == SfItem("decimal", -1.5)
 
 
 # -- Set-Cookie ------------------------------------------------------------------------------------------
 
 
 def test_set_cookie_parsing_redacts_the_value() -> None:
-    cookie = parsers.parse_set_cookie("SID=31d4d96e407aad42; Path=/; secure; HttpOnly; SameSite=Strict; Domain=a.test")
+    cookie = parse_set_cookie("SID=31d4d96e407aad42; Path=/; secure; HttpOnly; SameSite=Strict; Domain=a.test")
     assert cookie is not None
     assert (cookie.name, cookie.value_length, cookie.secure, cookie.http_only) == ("SID", 16, True, True)
     assert (cookie.samesite, cookie.domain, cookie.path) == ("Strict", "a.test", "/")
     assert "31d4d96e407aad42" not in cookie.raw and cookie.raw.startswith("SID=[16 characters];")
     assert cookie.looks_like_session
-    assert parsers.parse_set_cookie("no-equals-sign; Secure") is None
+    assert parse_set_cookie("no-equals-sign; Secure") is None
 
 
 @pytest.mark.parametrize(
@@ -210,14 +216,14 @@ def test_set_cookie_parsing_redacts_the_value() -> None:
     ],
 )
 def test_cookie_problems(header: str, over_https: bool, problems: list[tuple[str, str]]) -> None:
-    cookie = parsers.parse_set_cookie(header)
+    cookie = parse_set_cookie(header)
     assert cookie is not None
-    assert parsers.cookie_problems(cookie, over_https) == problems
+    assert cookie_problems(cookie, over_https) == problems
 
 
 def test_deleted_cookies() -> None:
     def deleted(header: str) -> bool:
-        cookie = parsers.parse_set_cookie(header)
+        cookie = parse_set_cookie(header)
         assert cookie is not None
         return cookie.deleted(NOW)
 
@@ -232,20 +238,20 @@ def test_deleted_cookies() -> None:
 
 
 def test_security_txt_plain_and_signed() -> None:
-    plain = parsers.parse_security_txt(
+    plain = parse_security_txt(
         "# comment\nContact: mailto:a@b.example\ncontact: https://b.example/report\nExpires: 2027-01-01T00:00:00Z\n"
     )
     assert plain.contacts == ("mailto:a@b.example", "https://b.example/report")
     assert plain.expires() == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
-    signed = parsers.parse_security_txt(
+    signed = parse_security_txt(
         "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nContact: mailto:a@b.example\n"
         "Expires: 2027-01-01T07:00:00+07:00\n- -dash escaped line\n-----BEGIN PGP SIGNATURE-----\nxyz\n"
         "-----END PGP SIGNATURE-----\n"
     )
     assert signed.signed and signed.contacts == ("mailto:a@b.example",)
     assert signed.expires() == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
-    assert parsers.parse_rfc3339("2027-01-01") is None  # no time zone
-    assert parsers.parse_security_txt("<html>Not found</html>").problems == ("<html>Not found</html>",)
+    assert parse_rfc3339("2027-01-01") is None  # no time zone
+    assert parse_security_txt("<html>Not found</html>").problems == ("<html>Not found</html>",)
 
 
 # -- versions ------------------------------------------------------------------------------------------------
@@ -271,18 +277,14 @@ def test_security_txt_plain_and_signed() -> None:
     ],
 )
 def test_versions_in_headers(name: str, value: str, versions: list[str]) -> None:
-    assert parsers.versions_in(name, value) == versions
+    assert versions_in(name, value) == versions
 
 
 def test_end_of_life() -> None:
-    assert (
-        parsers.end_of_life("Apache/2.2.15")
-        and parsers.end_of_life("PHP/8.1.2")
-        and parsers.end_of_life("OpenSSL/1.0.2k")
-    )
-    assert parsers.end_of_life("Microsoft-IIS/8.5") and parsers.end_of_life("Tomcat/8.5.99")
-    assert not parsers.end_of_life("Apache/2.4.62") and not parsers.end_of_life("PHP/8.3.1")
-    assert not parsers.end_of_life("nginx/1.18.0") and not parsers.end_of_life("Microsoft-IIS/10.0")
+    assert end_of_life("Apache/2.2.15") and end_of_life("PHP/8.1.2") and end_of_life("OpenSSL/1.0.2k")
+    assert end_of_life("Microsoft-IIS/8.5") and end_of_life("Tomcat/8.5.99")
+    assert not end_of_life("Apache/2.4.62") and not end_of_life("PHP/8.3.1")
+    assert not end_of_life("nginx/1.18.0") and not end_of_life("Microsoft-IIS/10.0")
 
 
 # -- detectors ------------------------------------------------------------------------------------------------

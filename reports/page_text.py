@@ -1,0 +1,110 @@
+"""The sentences and labels the HTML pages say about checks, grades and findings, in the report's language.
+
+Apart from the page models so that both pages word the same thing the same way; ``rich_text`` is the
+one place where check texts become markup, and it builds that markup from escaped text only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from reports.i18n import CheckTexts, Translator
+from scanner.family import discover_families
+from scanner.model import Severity, Status
+from scanner.scoring import PlatformScore
+from scanner.waivers import Waiver
+
+EVIDENCE_LIMIT = 6000
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+_LABEL = re.compile(r"^((?:nginx|Apache|IIS|Windows)[^:\n`]{0,40}:)", re.MULTILINE)
+
+
+def rich_text(text: str) -> Markup:
+    """Remediation text: escaped, `code` spans as <code>, server product labels ("nginx:") in bold.
+
+    The result keeps its line breaks (the template shows it with ``white-space: pre-wrap``).
+    """
+    escaped = str(escape(text))
+    escaped = _CODE.sub(r"<code>\1</code>", escaped)
+    escaped = _LABEL.sub(r"<strong>\1</strong>", escaped)
+    return Markup(escaped)  # built from escaped text only
+
+
+def evidence_text(evidence: Mapping[str, Any], t: Translator) -> str:
+    text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    if len(text) > EVIDENCE_LIMIT:
+        text = text[:EVIDENCE_LIMIT] + "\n… " + t("evidence_truncated", n=EVIDENCE_LIMIT)
+    return text
+
+
+def family_name(family: str, t: Translator) -> str:
+    """The family's own title in the report's language (a family no longer installed: its name)."""
+    return _family_titles(t.lang).get(family, family)
+
+
+@functools.cache
+def _family_titles(lang: str) -> Mapping[str, str]:
+    return {name: family.title_in(lang) for name, family in discover_families().by_name.items()}
+
+
+def severity_label(severity: Severity, t: Translator) -> str:
+    return t(f"severity.{severity.value}")
+
+
+def status_label(status: Status, t: Translator) -> str:
+    return t(f"status.{status.value}")
+
+
+def coverage_lines(score: PlatformScore, t: Translator) -> list[str]:
+    cov = score.coverage
+    if cov.complete:
+        return [t("coverage_full", tested=cov.tested, applicable=cov.applicable)]
+    lines = [t("coverage_partial", tested=cov.tested, applicable=cov.applicable)]
+    lines += [
+        t("family_untested", family=family_name(family, t), reason=reason.rstrip("."))
+        for family, reason in sorted(cov.untested.items())
+    ]
+    return lines
+
+
+def explanation(score: PlatformScore, texts: CheckTexts, t: Translator) -> list[str]:
+    """Why this grade and what lifts it, as sentences in the report's language (mirrors ``explain()``)."""
+    if score.grade is None:
+        return [t("not_graded_long")]
+
+    def named(checks: Iterable[str]) -> str:
+        return t.join([f"“{texts.title(c)}” ({c})" for c in checks])
+
+    sentences = []
+    by_grade: dict[str, list[str]] = {}
+    for cap in score.caps:
+        by_grade.setdefault(cap.grade, []).append(cap.check)
+    for grade, checks in by_grade.items():
+        sentences.append(t("capped", grade=grade, checks=named(checks)))
+    if score.caps and score.band and score.band != score.grade:
+        sentences.append(t("band_note", band=score.band))
+    if score.next_grade and score.fixes:
+        sentences.append(t("fix_to_reach", checks=named(score.fixes), grade=score.next_grade))
+    elif score.next_grade == "A+" and score.partial:
+        sentences.append(t("plus_needs_coverage"))
+    if score.grade == "A+":
+        sentences.append(t("top_grade"))
+    return sentences
+
+
+def waiver_text(waiver: Waiver | None, t: Translator) -> str:
+    if waiver is None:
+        return ""
+    return t("waived_by").format(
+        approved_by=waiver.approved_by, expires=waiver.expires.isoformat(), reason=waiver.reason
+    )
