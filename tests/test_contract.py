@@ -272,3 +272,24 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
 )
 def test_the_layer_rule_catches_what_it_should(source: str, module: str, violations: int) -> None:
     assert len(layer_violations(source, module)) == violations
+
+
+#: Family names that are also other words the core must use: "http" is a URL scheme.
+NOT_ONLY_A_FAMILY = {"http"}
+
+
+def test_the_core_and_the_reports_name_no_family() -> None:
+    """A family's name, or a prefix such as "ports.", written into scanner/ or reports/ as a value is a
+    failure: what a report needs from a family (its title, its settings) comes from its declaration."""
+    names = set(discover_families().by_name)
+    root = TESTS.parent
+    found = []
+    for package in ("scanner", "reports"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                    continue
+                value = node.value
+                if (value in names - NOT_ONLY_A_FAMILY) or any(value.startswith(f"{name}.") for name in names):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {value!r}")
+    assert found == [], found

@@ -7,6 +7,7 @@ import socket
 import struct
 from pathlib import Path
 
+from checks.ports.settings import port_settings
 from scanner.registry import load_targets
 from tests.fleet.ports_fleet import CASE_NAMES, PORTS_CHECKS, mysql_greeting, snmp_v1_response, start_ports_fleet
 
@@ -65,7 +66,8 @@ def test_targets_limit_each_platform_to_its_own_port(tmp_path: Path) -> None:
     assert [p.id for p in targets.platforms] == CASE_NAMES
     for platform in targets.platforms:
         running = fleet[platform.id]
-        assert platform.ports == (running.port,)
-        assert platform.allowed_ports == ((running.port,) if running.case.allowed else (1,))
+        ports = port_settings(platform)
+        assert ports.ports == (running.port,)
+        assert ports.allowed_ports == ((running.port,) if running.case.allowed else (1,))
         assert platform.address_for(running.host) == "127.0.0.1"
         assert sorted(running.expect) == sorted(PORTS_CHECKS)
