@@ -10,24 +10,36 @@ import math
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from reports.render import OutputFile, render_report
 from scanner.criteria import Profile, ProfileError, load_profile
 from scanner.engine import Job
 from scanner.family import declared, discover_families
 from scanner.files import write_atomically
 from scanner.gate import Outcome
 from scanner.model import Result, Status
-from scanner.plugin import Catalogue, Check, SelectionError, discover_checks, select_checks
+from scanner.plugin import (
+    Catalogue,
+    Check,
+    PluginProblem,
+    SelectionError,
+    check_names,
+    discover_checks,
+    select_checks,
+    selection_filter,
+)
 from scanner.registry import Targets, TargetsError, load_targets
 from scanner.runner import Stop
 from scanner.store import LOCK_TIMEOUT, Store, StoreError
 from scanner.waivers import Waiver, WaiverError, load_waivers
+
+if TYPE_CHECKING:
+    from reports.render import OutputFile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,17 +76,91 @@ def fail_usage(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def load_catalogue(quiet: bool = False) -> Catalogue:
-    catalogue = declared(discover_checks(), discover_families())
-    if not quiet:
-        for problem in catalogue.problems:
-            click.echo(f"warning: {problem}", err=True)
-    return catalogue
+class DeferredCatalogue(Catalogue):
+    """The installed checks, loaded when first needed: ``choose_checks`` with ``--only`` loads (and
+    imports) only the checks the selection can name, so ``scan --only tls`` never imports the
+    other families; ``checks`` and ``problems`` are the whole catalogue's, loaded when first asked
+    for, as ``load_catalogue`` always gave.
+
+    ``known`` is what a criteria profile may name: every check id before the whole catalogue is
+    needed (the selected part's ids and the names of the entry points it did not load, under a
+    declared family); a plugin among those that would fail to load is not reported then.
+    """
+
+    _quiet: bool
+    _lock: threading.Lock
+    _whole: Catalogue | None
+    _part: tuple[Catalogue, frozenset[str]] | None
+
+    def __init__(self, quiet: bool) -> None:  # no dataclass __init__: the fields are properties
+        object.__setattr__(self, "_quiet", quiet)
+        object.__setattr__(self, "_lock", threading.Lock())
+        object.__setattr__(self, "_whole", None)
+        object.__setattr__(self, "_part", None)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return self.whole().checks
+
+    @property
+    def problems(self) -> tuple[PluginProblem, ...]:
+        return self.whole().problems
+
+    @property
+    def known(self) -> frozenset[str]:
+        part, whole = self._part, self._whole
+        if whole is not None or part is None:
+            return frozenset(check.id for check in self.whole().checks)
+        return frozenset(check.id for check in part[0].checks) | part[1]
+
+    def whole(self) -> Catalogue:
+        with self._lock:
+            whole = self._whole
+            if whole is None:
+                whole = declared(discover_checks(), discover_families())
+                object.__setattr__(self, "_whole", whole)
+                if not self._quiet and self._part is None:  # else the selected part's were said
+                    warn(whole.problems)
+            return whole
+
+    def select(self, only: Sequence[str], skip: Sequence[str], active: bool) -> tuple[Check, ...]:
+        """The selected checks, loading only what the selection needs (the rest in the background);
+        raises ``SelectionError`` as ``select_checks`` does on the whole catalogue."""
+        wanted = selection_filter(only, skip)
+        if wanted is None or self._whole is not None:
+            return select_checks(self.checks, only, skip, active)
+        families = discover_families()
+        part = declared(discover_checks(wanted=wanted), families)
+        try:
+            checks = select_checks(part.checks, only, skip, active)
+        except SelectionError:
+            checks = ()
+        if not checks:  # an unknown name, or nothing left: the whole catalogue says so, as always
+            return select_checks(self.checks, only, skip, active)
+        prefixes = tuple(f"{family}." for family in families.by_name)
+        unloaded = frozenset(name for name in check_names() if not wanted(name) and name.startswith(prefixes))
+        object.__setattr__(self, "_part", (part, unloaded))
+        if not self._quiet:
+            warn(part.problems)
+        return checks
+
+
+def warn(problems: Sequence[PluginProblem]) -> None:
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
+def load_catalogue(quiet: bool = False) -> DeferredCatalogue:
+    """The check catalogue; what ``choose_checks`` does not need is loaded later (``DeferredCatalogue``)."""
+    return DeferredCatalogue(quiet)
 
 
 def choose_checks(catalogue: Catalogue, only: Sequence[str], skip: Sequence[str], active: bool) -> tuple[Check, ...]:
     try:
-        checks = select_checks(catalogue.checks, only, skip, active)
+        if isinstance(catalogue, DeferredCatalogue):
+            checks = catalogue.select(only, skip, active)
+        else:
+            checks = select_checks(catalogue.checks, only, skip, active)
     except SelectionError as exc:
         fail_usage(str(exc))
     if not checks:
@@ -83,8 +169,9 @@ def choose_checks(catalogue: Catalogue, only: Sequence[str], skip: Sequence[str]
 
 
 def open_profile(name: str, catalogue: Catalogue) -> Profile:
+    known = catalogue.known if isinstance(catalogue, DeferredCatalogue) else {check.id for check in catalogue.checks}
     try:
-        return load_profile(name, {check.id for check in catalogue.checks})
+        return load_profile(name, known)
     except ProfileError as exc:
         if len(exc.problems) <= 1:
             fail_usage(str(exc))
@@ -210,6 +297,7 @@ def build_report(
     profile: str | None,
     main_name: str = "fleet.html",
 ) -> list[OutputFile]:
+    from reports.render import render_report
     from reports.view import build
 
     try:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,8 +26,6 @@ from cli.common import (
     timeout_option,
     write_output,
 )
-from reports.render import render_report
-from reports.view import FleetView, build
 from scanner.assessment import Assessment, ScanAssessment, assess_scan
 from scanner.config import shown
 from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
@@ -45,6 +43,9 @@ from scanner.registry import (
 from scanner.runner import ScanInterrupted, execute_scan
 from scanner.store import Store
 from scanner.urls import normalize_host, parse
+
+if TYPE_CHECKING:
+    from reports.view import FleetView
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -189,6 +190,8 @@ def gate(
                 bar = bar_for(platform, min_grade, fail_on, require_compliant)
                 gated.append(judge(platform, assessed[platform.id], bar, baselines.get(platform.id), inactive))
         if junit is not None or sarif is not None:
+            from reports.view import build
+
             write_ci_files(build(store, store.scan(outcome.scan_id), profile), junit, sarif)
         # Stored last: a verdict whose CI files could not be written must not become `last-passed`.
         for item in gated:
@@ -328,6 +331,8 @@ def bar_for(platform: Platform, min_grade: str | None, fail_on: str | None, requ
 
 
 def write_ci_files(fleet: FleetView, junit: Path | None, sarif: Path | None) -> None:
+    from reports.render import render_report
+
     for path, fmt in ((junit, "junit"), (sarif, "sarif")):
         if path is not None:
             (file,) = render_report(fmt, fleet)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,40 @@ from cli.common import (
     write_files,
 )
 from cli.gate import gate
-from reports.render import FORMATS, LANGUAGES
+from reports.i18n import LANGUAGES
 from scanner import __version__
 from scanner.criteria import Profile
 from scanner.plugin import Check
 from scanner.registry import Targets
-from scanner.runner import ScanInterrupted, execute_scan
+from scanner.runner import ScanInterrupted, execute_scan, start_workers
 from scanner.store import Store, StoreError
 from scanner.waivers import Waiver
+
+
+class LazyChoice(click.Choice[str]):
+    """A ``click.Choice`` whose choices are read when first needed (parsing or help for its own
+    command), so that building the command line does not import what defines them."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        super().__init__(())
+        self._load = load
+        self._loaded: tuple[str, ...] | None = None
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if self._loaded is None:
+            self._loaded = tuple(self._load())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        self._loaded = tuple(value) if value else None
+
+
+def report_formats() -> Sequence[str]:
+    from reports.render import FORMATS
+
+    return FORMATS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -96,6 +122,7 @@ def scan(
     targets = read_targets(targets_file, overrides, platforms)
     catalogue = load_catalogue(quiet)
     checks = choose_checks(catalogue, only, skip, active)
+    start_workers(targets.platforms, checks)  # the forkserver preloads while the scan is prepared
     profile = open_profile(targets.settings.profile, catalogue)
     approved = read_waivers(waivers, targets_file)  # before the store: a bad file leaves no database behind
     with open_store(db) as store:
@@ -141,7 +168,7 @@ def run_and_summarise(
 @main.command()
 @db_option
 @click.option("--scan", "scan_id", type=int, help="Scan number (default: the latest).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option("--format", "fmt", type=LazyChoice(report_formats), default="json", show_default=True)
 @click.option(
     "-o",
     "--output",

@@ -58,8 +58,11 @@ def caps_of_scan(store: Store, scan_id: int) -> Mapping[str, tuple[Cap, ...]]:
     4) is graded with the installed checks' caps, check by check: what it would have got before
     caps were stored.
     """
-    caps = dict(installed_caps())
-    for check, entry in store.catalogue(scan_id).items():
+    stored = store.catalogue(scan_id)
+    if stored and all(entry.caps is not None for entry in stored.values()):
+        return {check: entry.caps for check, entry in stored.items() if entry.caps is not None}
+    caps = dict(installed_caps())  # loads every installed check: only for scans that lack caps
+    for check, entry in stored.items():
         if entry.caps is not None:
             caps[check] = entry.caps
     return caps

@@ -125,8 +125,24 @@ def _top_level_imports(path: Path) -> set[str]:
     return names
 
 
+def start_forkserver(preload: Sequence[str] = ()) -> None:
+    """Start the forkserver now, preloading ``preload`` and the main script's imports, instead of
+    at a scan's first collection: it imports them in its own process while this one goes on (reads
+    the targets, opens the store), so the first collector forks from a ready server.
+
+    ``Workers(preload)`` then uses the running server (the preload is fixed when it starts, so give
+    the same modules: the check modules of the scan's jobs). Does nothing when one is running.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(sorted(set(preload) | main_script_imports()))
+    multiprocessing.forkserver.ensure_running()
+
+
 class Workers:
-    """Starts collector processes and kills them all on request (Ctrl-C, scan end)."""
+    """Starts collector processes and kills them all on request (Ctrl-C, scan end).
+
+    The forkserver starts at the first collection unless ``start_forkserver`` started it before.
+    """
 
     def __init__(self, preload: Sequence[str] = ()) -> None:
         self._context = multiprocessing.get_context("forkserver")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import functools
 import itertools
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -297,22 +298,71 @@ def _make_check(name: str, obj: object) -> Check:
     return obj()
 
 
-def discover_checks(found: Iterable[EntryPoint] | None = None) -> Catalogue:
-    """Load every check registered under ``platscan.checks``, sorted by id.
+def discover_checks(
+    found: Iterable[EntryPoint] | None = None, wanted: Callable[[str], bool] | None = None
+) -> Catalogue:
+    """Load every check registered under ``platscan.checks`` (with ``wanted``, only the entry points
+    whose names it accepts: nothing else is imported), sorted by id.
 
     A plugin that fails to import or breaks the contract is reported in ``problems`` by name and
     left out; it never stops the others. On an id clash the built-in check wins.
     """
-    chosen, problems = load_plugins(ENTRY_POINT_GROUP, found, _make_check, "id")
+    eps = list(entry_points(group=ENTRY_POINT_GROUP) if found is None else found)
+    if wanted is not None:
+        eps = [ep for ep in eps if wanted(ep.name)]
+    chosen, problems = load_plugins(ENTRY_POINT_GROUP, eps, _make_check, "id")
     checks = tuple(sorted(chosen.values(), key=lambda check: check.id))
     return Catalogue(checks=checks, problems=tuple(problems))
 
 
-@functools.cache
+def check_names(found: Iterable[EntryPoint] | None = None) -> frozenset[str]:
+    """The names (check ids) of every entry point under ``platscan.checks``, without loading any."""
+    return frozenset(ep.name for ep in (entry_points(group=ENTRY_POINT_GROUP) if found is None else found))
+
+
+def selection_filter(only: Sequence[str], skip: Sequence[str]) -> Callable[[str], bool] | None:
+    """Which entry-point names a ``--only``/``--skip`` selection can need, or None for all of them
+    (no ``--only``).
+
+    A check's id is its entry-point name and starts with its family and a dot (the contract), so
+    the checks that ``select_checks`` picks are all among the names equal to, or under, a token of
+    ``only``; those under a token of ``skip`` are loaded too, so that every token is known exactly
+    as with the whole catalogue. ``select_checks`` still decides on the loaded checks.
+    """
+    wanted = _tokens(only)
+    if not wanted:
+        return None
+    names = wanted | _tokens(skip)
+    prefixes = tuple(f"{name}." for name in names)
+    return lambda name: name in names or name.startswith(prefixes)
+
+
+def _tokens(values: Sequence[str]) -> set[str]:
+    return {token.strip() for value in values for token in value.split(",") if token.strip()}
+
+
+_CAPS_LOCK = threading.Lock()
+
+
 def installed_caps() -> Mapping[str, tuple[Cap, ...]]:
     """check id -> the caps the installed checks declare: what a scan that did not record its caps
     (stored before schema 5) is graded with, and what results of no stored scan are scored with."""
+    with _CAPS_LOCK:  # one loading, even when ``prefetch_installed_caps`` has started it
+        return _installed_caps()
+
+
+@functools.cache
+def _installed_caps() -> Mapping[str, tuple[Cap, ...]]:
     return {check.id: check.caps for check in discover_checks().checks if check.caps}
+
+
+def prefetch_installed_caps() -> threading.Thread:
+    """Load the whole catalogue for ``installed_caps`` in a background thread: a scan of a few
+    families grades itself with it when it ends, and loading every family's modules while the
+    collectors work costs that scan no time."""
+    thread = threading.Thread(target=installed_caps, name="platscan-installed-caps", daemon=True)
+    thread.start()
+    return thread
 
 
 def distribution_of(ep: EntryPoint) -> str:
@@ -335,7 +385,7 @@ def select_checks(
     known_families = {check.family for check in checks}
 
     def tokens(values: Sequence[str]) -> set[str]:
-        out = {token.strip() for value in values for token in value.split(",") if token.strip()}
+        out = _tokens(values)
         unknown = sorted(out - known_ids - known_families)
         if unknown:
             raise SelectionError(

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from scanner.assessment import save_scores
 from scanner.criteria import Profile
 from scanner.engine import DEFAULT_JOB_SECONDS, Job, Observer, plan, run_scan
+from scanner.facts import start_forkserver
 from scanner.family import Families, discover_families
 from scanner.model import Platform, Result, ScanStatus
 from scanner.plugin import Check
@@ -16,7 +17,7 @@ from scanner.registry import Targets
 from scanner.store import Store
 from scanner.waivers import Waiver
 
-__all__ = ["ScanInterrupted", "ScanOutcome", "Stop", "execute_scan", "planned", "save_scores"]
+__all__ = ["ScanInterrupted", "ScanOutcome", "Stop", "execute_scan", "planned", "save_scores", "start_workers"]
 
 
 class Stop(KeyboardInterrupt):
@@ -61,6 +62,7 @@ def execute_scan(
     that never ran are stored as `error` results. StoreError when the scan could not be stored
     (its message says where what was not written is kept).
     """
+    start_workers(targets.platforms, checks)  # while the scan is registered
     settings = targets.settings
     criteria = profile.criteria_by_check()
     families = discover_families()
@@ -108,6 +110,15 @@ def execute_scan(
         raise
     close_scan(store, scan_id, ScanStatus.COMPLETE)
     return ScanOutcome(scan_id=scan_id, status=ScanStatus.COMPLETE, endpoints=count)
+
+
+def start_workers(platforms: Sequence[Platform], checks: Sequence[Check]) -> None:
+    """Start the collectors' forkserver now, preloading what the engine's workers preload (the
+    modules of the checks that have jobs), so that it is ready by the first collection; nothing
+    when no check has a job."""
+    modules = {type(check).__module__ for job in plan(platforms, checks) for check in job.checks}
+    if modules:
+        start_forkserver(sorted(modules))
 
 
 def planned(platforms: Sequence[Platform], checks: Sequence[Check]) -> dict[tuple[str, str], list[str]]:
