@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE = int(Outcome.USAGE)
+#: `scan`: stored, but a platform could not be assessed (the gate's "could not scan").
+EXIT_NOT_ASSESSED = int(Outcome.COULD_NOT_SCAN)
 
 
 def db_option(func: F) -> F:

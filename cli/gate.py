@@ -370,8 +370,21 @@ def summarise(gated: Sequence[Gated], assessment: ScanAssessment, scan_id: int, 
             click.echo(f"  to reach {score.next_grade}: fix {', '.join(score.fixes)}")
         if verdict.waived:
             click.echo(f"  waived: {len(verdict.waived)} ({', '.join(sorted({r.check for r in verdict.waived}))})")
+        compliance = item.assessment.compliance
+        if compliance is not None:
+            # The reports' words for the same state (Compliant, Not compliant, Undetermined).
+            state = {True: "Compliant", False: "Not compliant", None: "Undetermined"}[compliance.compliant]
+            click.echo(f"  compliance at level {compliance.level}: {state}")
+            active_only = [r.requirement.id for r in compliance.requirements if r.needs_active]
+            if active_only:
+                click.echo(
+                    f"  {', '.join(active_only)}: only an authorised `platscan scan --active` can test "
+                    "(the gate never sends login attempts)"
+                )
         if verdict.notes:
-            click.echo(f"  warnings: {len(verdict.notes)} (warnings never fail the gate)")
+            click.echo(f"  warnings ({len(verdict.notes)}; warnings never fail the gate):")
+            for note in verdict.notes:
+                click.echo(f"    - {note}")
     worst = max((item.verdict.outcome for item in gated), default=Outcome.PASSED)
     below = sum(1 for item in gated if item.verdict.outcome == Outcome.BELOW_BAR)
     unscanned = sum(1 for item in gated if item.verdict.outcome == Outcome.COULD_NOT_SCAN)

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cli.common import (
+    EXIT_NOT_ASSESSED,
     Progress,
     build_report,
     choose_checks,
@@ -34,6 +35,7 @@ from cli.common import (
 from cli.gate import gate
 from reports.i18n import LANGUAGES
 from scanner import __version__
+from scanner.assessment import ScanAssessment
 from scanner.criteria import Profile
 from scanner.plugin import Check
 from scanner.registry import Targets
@@ -107,8 +109,10 @@ def scan(
 ) -> None:
     """Scan every registered platform in TARGETS and store the results.
 
-    Exits 0 when the scan ran and is stored, whatever it found; 2 on a bad targets file or
-    option, or when the database cannot take the scan (the message says where its results are).
+    Exits 0 when the scan ran and is stored, whatever it found; 3 when it is stored but a platform
+    could not be assessed (none of its web URLs could be tested: it has no grade); 2 on a bad
+    targets file or option, or when the database cannot take the scan (the message says where its
+    results are).
 
     \b
     Example:
@@ -138,8 +142,9 @@ def run_and_summarise(
     selection: dict[str, list[str]],
     quiet: bool,
     waivers: Sequence[Waiver] = (),
+    exit_when_unassessed: bool = True,
 ) -> int:
-    from reports.text import summary
+    from reports.text import assessed_summary
 
     if not quiet:
         for warning in sorted({w for check in checks if (w := check.preflight(targets.settings))}):
@@ -151,17 +156,29 @@ def run_and_summarise(
     except ScanInterrupted as exc:
         click.echo(f"\n{exc.stop.reason}: scan {exc.scan_id} kept the results of {exc.finished} endpoint(s)", err=True)
         sys.exit(exc.stop.exit_code)
+    # One platform at a time: a fleet's results need not all be in memory to be summarised.
+    names = {row["id"]: row["name"] for row in store.platforms(outcome.scan_id)}
+    stored, unassessed = 0, []
+    for judged in ScanAssessment(store, outcome.scan_id):
+        if not quiet:
+            click.echo(assessed_summary(names[judged.platform], judged))
+        stored += len(judged.results)
+        if judged.score.grade is None:
+            unassessed.append(judged.platform)
     if not quiet:
-        # One platform at a time: a fleet's results need not all be in memory to be summarised.
-        rows = {row["id"]: row for row in store.platforms(outcome.scan_id)}
-        stored = 0
-        for platform, own in store.results_by_platform(outcome.scan_id):
-            click.echo(summary([rows[platform]], own))
-            stored += len(own)
         click.echo(
             f"\nscan {outcome.scan_id} {outcome.status.value}: {outcome.endpoints} endpoints, "
             f"{stored} results stored in {store.path}"
         )
+    if unassessed:
+        # Stored, but not a success: a scheduled job must alert on a fleet it could not see.
+        click.echo(
+            f"platscan: {len(unassessed)} of {len(names)} platform(s) could not be assessed "
+            f"({', '.join(unassessed)}); exit {EXIT_NOT_ASSESSED}",
+            err=True,
+        )
+    if unassessed and exit_when_unassessed:
+        sys.exit(EXIT_NOT_ASSESSED)
     return outcome.scan_id
 
 
@@ -289,7 +306,8 @@ def demo(workdir: Path, quiet: bool) -> None:
         profile = open_profile(targets.settings.profile, catalogue)
         with open_store(db) as store:
             passive = tuple(check for check in catalogue.checks if not check.active)  # the demo never sends logins
-            scan_id = run_and_summarise(store, targets, passive, profile, {}, quiet)
+            # The demo fleet includes unreachable cases on purpose: its job is the report.
+            scan_id = run_and_summarise(store, targets, passive, profile, {}, quiet, exit_when_unassessed=False)
             report_path = workdir / "report.json"
             write_files(report_path, build_report(store, scan_id, "json", "en", None, None))
             html_path = workdir / "fleet.html"

@@ -35,7 +35,7 @@ class BarChart:
 
 
 def grade_chart(counts: Mapping[str, int], t: Translator) -> BarChart:
-    rows = [(g, counts.get(g, 0)) for g in GRADES if g != "-" or counts.get(g, 0)]
+    rows = [(g, counts.get(g, 0)) for g in GRADES if g not in ("?", "-") or counts.get(g, 0)]
     top = max((n for _, n in rows), default=0) or 1
     bar_x, span, step, bar_height = 44, 250, 30, 20
     bars = tuple(

@@ -107,7 +107,7 @@ def fleet_page(fleet: FleetView, t: Translator, texts: CheckTexts, catalogue: Ca
                 href=hrefs[view.id],
                 owner=view.owner,
                 level=view.level,
-                badge=badge(score.grade, t),
+                badge=badge(score.grade, t, score.provisional),
                 grade_sort=grade_rank(score.grade),
                 score="–" if score.score is None else str(score.score),
                 score_sort=-1 if score.score is None else score.score,

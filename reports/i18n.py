@@ -157,12 +157,20 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "family_untested": ("{family} not tested: {reason}", "Chưa kiểm tra được {family}: {reason}"),
     "sort_by": ("Sort by {column}", "Sắp xếp theo {column}"),
     "no_grade": ("not graded", "chưa xếp hạng"),
+    "grade_provisional": (
+        "grade {grade}, provisional: too few checks could be tested",
+        "hạng {grade}, tạm thời: quá ít bài kiểm tra thực hiện được",
+    ),
     "score_of": ("{score}/100", "{score}/100"),
     # platform page
     "grade_and_score": ("Grade {grade}, score {score} of 100", "Hạng {grade}, điểm {score}/100"),
-    "not_graded_long": (
-        "Not graded: no check could be tested.",
-        "Chưa xếp hạng: không hạng mục nào kiểm tra được.",
+    "not_assessed": (
+        "Could not be assessed (no grade): {reason}.",
+        "Không đánh giá được (không xếp hạng): {reason}.",
+    ),
+    "coverage_provisional": (
+        "Provisional grade: only {tested} of {applicable} checks tested (a grade needs 80 %)",
+        "Xếp hạng tạm thời: mới kiểm tra {tested}/{applicable} hạng mục (cần 80 % để xếp hạng)",
     ),
     "explanation": ("Why this grade", "Lý do xếp hạng"),
     "capped": ("Capped at {grade} because of: {checks}.", "Bị giới hạn ở hạng {grade} do không đạt: {checks}."),
@@ -196,6 +204,12 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "result": ("Result", "Kết quả"),
     "checks_failing": ("Failing", "Không đạt"),
     "checks_untested": ("Not tested", "Chưa kiểm tra"),
+    "needs_active": (
+        "Only an authorised active scan (platscan scan --active, with written permission) can test this; "
+        "no scheduled scan or gate will.",
+        "Chỉ lần quét chủ động được cho phép (platscan scan --active, có văn bản đồng ý) mới kiểm tra được "
+        "yêu cầu này; quét định kỳ và cổng CI không kiểm tra.",
+    ),
     "req.met": ("Met", "Đạt"),
     "req.not_met": ("Not met", "Không đạt"),
     "req.not_tested": ("Not tested", "Chưa kiểm tra được"),

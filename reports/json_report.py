@@ -30,10 +30,13 @@ def platform_document(view: PlatformView) -> dict[str, Any]:
             "version": score.version,
             "band": score.band,
             "partial": score.partial,
+            "provisional": score.provisional,
+            "assessed": score.assessed,
             "coverage": {
                 "tested": score.coverage.tested,
                 "applicable": score.coverage.applicable,
                 "untested": dict(score.coverage.untested),
+                "unreachable": score.coverage.unreachable,
             },
             "caps": [{"check": cap.check, "grade": cap.grade} for cap in score.caps],
             "next_grade": score.next_grade,
@@ -50,6 +53,7 @@ def platform_document(view: PlatformView) -> dict[str, Any]:
                     "mandatory": r.requirement.mandatory,
                     "failing": list(r.failing),
                     "untested": list(r.untested),
+                    "needs_active": list(r.needs_active),
                 }
                 for r in view.compliance.requirements
             ],

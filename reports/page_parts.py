@@ -46,7 +46,11 @@ class Badge:
     label: str  # what a screen reader says
 
 
-def badge(grade: str | None, t: Translator) -> Badge:
+def badge(grade: str | None, t: Translator, provisional: bool = False) -> Badge:
+    """A grade badge; a provisional grade is written with a question mark and drawn dashed, so that it
+    never reads as a full grade, in colour or in grayscale print."""
+    if grade and provisional:
+        return Badge(f"{grade}?", f"{grade_slug(grade)} provisional", t("grade_provisional", grade=grade))
     return Badge(grade or "–", grade_slug(grade), f"{t('grade')} {grade}" if grade else t("no_grade"))
 
 

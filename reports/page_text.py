@@ -69,7 +69,12 @@ def coverage_lines(score: PlatformScore, t: Translator) -> list[str]:
     cov = score.coverage
     if cov.complete:
         return [t("coverage_full", tested=cov.tested, applicable=cov.applicable)]
-    lines = [t("coverage_partial", tested=cov.tested, applicable=cov.applicable)]
+    if score.grade is None:
+        lines = [t("not_assessed", reason=(cov.unreachable or "").rstrip("."))]
+    elif score.provisional:
+        lines = [t("coverage_provisional", tested=cov.tested, applicable=cov.applicable)]
+    else:
+        lines = [t("coverage_partial", tested=cov.tested, applicable=cov.applicable)]
     lines += [
         t("family_untested", family=family_name(family, t), reason=reason.rstrip("."))
         for family, reason in sorted(cov.untested.items())
@@ -80,7 +85,7 @@ def coverage_lines(score: PlatformScore, t: Translator) -> list[str]:
 def explanation(score: PlatformScore, texts: CheckTexts, t: Translator) -> list[str]:
     """Why this grade and what lifts it, as sentences in the report's language (mirrors ``explain()``)."""
     if score.grade is None:
-        return [t("not_graded_long")]
+        return [t("not_assessed", reason=(score.coverage.unreachable or "").rstrip("."))]
 
     def named(checks: Iterable[str]) -> str:
         return t.join([f"“{texts.title(c)}” ({c})" for c in checks])

@@ -20,6 +20,7 @@ GRADE_COLOURS: Mapping[str, str] = {
     "C": "#8a5a00",
     "D": "#b24a00",
     "F": "#b42318",
+    "?": "#5b6470",
     "-": "#5b6470",
 }
 
@@ -33,15 +34,15 @@ SEVERITY_COLOURS: Mapping[Severity, str] = {
 }
 
 
-#: Best first, as the fleet table and the charts list them; "-" is "not graded".
-GRADES: tuple[str, ...] = (*reversed(GRADE_ORDER), "-")
+#: Best first, as the fleet table and the charts list them; "?" is a provisional grade, "-" "not graded".
+GRADES: tuple[str, ...] = (*reversed(GRADE_ORDER), "?", "-")
 
 
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
 
 
 def grade_slug(grade: str | None) -> str:
-    return {"A+": "aplus", "-": "none", None: "none"}.get(grade, (grade or "none").lower())
+    return {"A+": "aplus", "?": "provisional", "-": "none", None: "none"}.get(grade, (grade or "none").lower())
 
 
 def grade_rank(grade: str | None) -> int:

@@ -54,6 +54,8 @@ class RequirementRow:
     icon: str
     failing: tuple[CheckRef, ...]
     untested: tuple[CheckRef, ...]
+    #: Only an authorised ``platscan scan --active`` can test it: no scheduled scan ever will.
+    needs_active: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def platform_page(
         contact=view.contact,
         level=view.level,
         tags=view.tags,
-        badge=badge(score.grade, t),
+        badge=badge(score.grade, t, score.provisional),
         score="–" if score.score is None else str(score.score),
         explanation=tuple(explanation(score, texts, t)),
         coverage=tuple(coverage_lines(score, t)),
@@ -205,6 +207,7 @@ def platform_page(
                 icon={RequirementStatus.MET: "✓", RequirementStatus.NOT_MET: "✗"}.get(r.status, "?"),
                 failing=tuple(ref(c) for c in r.failing),
                 untested=tuple(ref(c) for c in r.untested),
+                needs_active=bool(r.needs_active),
             )
             for r in sorted(view.compliance.requirements, key=lambda r: _REQUIREMENT_ORDER[r.status])
         ),

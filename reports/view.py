@@ -99,8 +99,10 @@ class FleetView:
         return tuple(sorted(certs, key=lambda c: (c.days_left, c.platform, c.endpoint)))
 
     def grade_counts(self) -> dict[str, int]:
-        counts = Counter(p.score.grade or "-" for p in self.platforms)
-        return {grade: counts.get(grade, 0) for grade in (*reversed(GRADE_ORDER), "-")}
+        """Platforms per grade; provisional grades under "?" (they are not that letter yet), platforms
+        that could not be assessed under "-"."""
+        counts = Counter(("?" if p.score.provisional else p.score.grade) or "-" for p in self.platforms)
+        return {grade: counts.get(grade, 0) for grade in (*reversed(GRADE_ORDER), "?", "-")}
 
 
 def build(store: Store, scan: Scan, profile: Profile, platform: str | None = None) -> FleetView:

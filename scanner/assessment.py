@@ -10,6 +10,7 @@ process that could not), so this module needs it for types alone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from scanner.compliance import Compliance, assess
 from scanner.criteria import Profile
 from scanner.model import Cap, Result
-from scanner.plugin import installed_caps
+from scanner.plugin import installed_active, installed_caps
 from scanner.scoring import PlatformScore, score_platform
 from scanner.waivers import Waiver, apply_waivers, scan_day, scoring_view, waivers_of_scan
 
@@ -101,6 +102,12 @@ class ScanAssessment:
         self._stale += [w for w in self._waivers if w.platform not in seen and not w.expired(self._day)]
         self._done = True
 
+    @functools.cached_property
+    def _active_checks(self) -> frozenset[str]:
+        """Active checks: the scan's (its stored catalogue says) and the installed ones it did not run."""
+        stored = frozenset(c for c, entry in self._store.catalogue(self.scan_id).items() if entry.active)
+        return stored | installed_active()
+
     def _assess(self, platform: str, level: int, results: Iterable[Result]) -> Assessment:
         own = tuple(results)
         outcome = apply_waivers([w for w in self._waivers if w.platform == platform], own, self._day, self.caps)
@@ -111,7 +118,7 @@ class ScanAssessment:
             level=level,
             results=own,
             score=score_platform(scoring_view(own, outcome), self.caps),
-            compliance=assess(self._profile, level, own) if self._profile is not None else None,
+            compliance=assess(self._profile, level, own, self._active_checks) if self._profile is not None else None,
             waived={(r.check, r.endpoint): w for r in own if (w := outcome.covers(r)) is not None},
         )
 

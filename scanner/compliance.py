@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from scanner.criteria import Profile, Requirement
@@ -27,12 +27,15 @@ class RequirementResult:
             (a check could not run, or none of its checks were in the scan).
         failing: checks that failed.
         untested: checks that errored or did not run.
+        needs_active: the untested checks that are active: only an authorised ``platscan scan
+            --active`` can evidence them, so no scheduled (passive) scan or gate ever will.
     """
 
     requirement: Requirement
     status: RequirementStatus
     failing: tuple[str, ...] = ()
     untested: tuple[str, ...] = ()
+    needs_active: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ class Compliance:
         return sum(1 for r in self.requirements if r.status == status)
 
 
-def assess(profile: Profile, level: int, results: Iterable[Result]) -> Compliance:
+def assess(
+    profile: Profile, level: int, results: Iterable[Result], active: Collection[str] = frozenset()
+) -> Compliance:
+    """Compliance at ``level``; ``active`` names the active checks (``needs_active``)."""
     outcomes = {o.check: o for o in combine(results)}
     assessed = []
     for requirement in profile.requirements:
@@ -66,7 +72,8 @@ def assess(profile: Profile, level: int, results: Iterable[Result]) -> Complianc
             status = RequirementStatus.NOT_TESTED
         else:
             status = RequirementStatus.MET
-        assessed.append(RequirementResult(requirement, status, failing, untested))
+        needs_active = tuple(c for c in untested if c in active and c not in outcomes)
+        assessed.append(RequirementResult(requirement, status, failing, untested, needs_active))
     mandatory = [r for r in assessed if r.requirement.mandatory]
     compliant: bool | None
     if any(r.status == RequirementStatus.NOT_MET for r in mandatory):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -50,3 +51,16 @@ def finding_key(items: Iterable[str], limit: int = MAX_KEY) -> str:
     if len(joined) <= limit:
         return joined
     return f"{len(values)} items sha256:{hashlib.sha256(joined.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+
+
+#: The evidence field that names the underlying facts a finding rests on (see ``software_fact``):
+#: two checks of different families reporting the same fact deduct once (``scanner.scoring``).
+FACTS = "facts"
+
+
+def software_fact(host: str, product: str, version: str) -> str:
+    """The fact "``host`` announces ``product`` ``version``", spelled the same whoever saw it: the
+    http family reading ``Server: Apache/2.4.58`` and the ports family reading nmap's "Apache httpd"
+    "2.4.58" on that host both give ``software:apache/2.4.58@host``."""
+    vendor = re.split(r"[\s/_-]+", product.strip().lower(), maxsplit=1)[0]
+    return f"software:{vendor}/{version.strip().lower()}@{host.lower()}"

@@ -98,10 +98,17 @@ def decide(
     waived_keys = {(r.check, r.endpoint) for r in waived}
     unscanned = [r for r in results if r.status == Status.ERROR]
     if unscanned or score.grade is None:
+        # Never a pass on what was not tested: a provisional grade, or none at all, is not a verdict.
         untested = sorted({f"{r.check.split('.')[0]} not tested: {r.detail}" for r in unscanned})
-        return GateVerdict(
-            platform, Outcome.COULD_NOT_SCAN, tuple(untested) or ("nothing could be tested",), grade=score.grade
-        )
+        if score.grade is None:
+            untested.insert(0, f"could not be assessed: {score.coverage.unreachable or 'nothing could be tested'}")
+        elif score.provisional:
+            untested.insert(
+                0,
+                f"grade {score.grade} is provisional: {score.coverage.tested} of {score.coverage.applicable} "
+                "applicable checks tested",
+            )
+        return GateVerdict(platform, Outcome.COULD_NOT_SCAN, tuple(untested), grade=score.grade)
 
     def is_new_or_worse(result: Result) -> bool:
         return baseline is None or not baseline.accepts(result)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import abc
 import functools
 import itertools
-import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -341,28 +340,22 @@ def _tokens(values: Sequence[str]) -> set[str]:
     return {token.strip() for value in values for token in value.split(",") if token.strip()}
 
 
-_CAPS_LOCK = threading.Lock()
-
-
 def installed_caps() -> Mapping[str, tuple[Cap, ...]]:
     """check id -> the caps the installed checks declare: what a scan that did not record its caps
     (stored before schema 5) is graded with, and what results of no stored scan are scored with."""
-    with _CAPS_LOCK:  # one loading, even when ``prefetch_installed_caps`` has started it
-        return _installed_caps()
+    return _installed()[0]
+
+
+def installed_active() -> frozenset[str]:
+    """The ids of the installed active checks (they run only with ``--active``): what a requirement
+    that a passive scan cannot evidence names."""
+    return _installed()[1]
 
 
 @functools.cache
-def _installed_caps() -> Mapping[str, tuple[Cap, ...]]:
-    return {check.id: check.caps for check in discover_checks().checks if check.caps}
-
-
-def prefetch_installed_caps() -> threading.Thread:
-    """Load the whole catalogue for ``installed_caps`` in a background thread: a scan of a few
-    families grades itself with it when it ends, and loading every family's modules while the
-    collectors work costs that scan no time."""
-    thread = threading.Thread(target=installed_caps, name="platscan-installed-caps", daemon=True)
-    thread.start()
-    return thread
+def _installed() -> tuple[Mapping[str, tuple[Cap, ...]], frozenset[str]]:
+    checks = discover_checks().checks
+    return {c.id: c.caps for c in checks if c.caps}, frozenset(c.id for c in checks if c.active)
 
 
 def distribution_of(ep: EntryPoint) -> str:

@@ -11,20 +11,26 @@ stored results, so any old scan can be re-scored with the current rules.
   letter for findings that make a platform unacceptable whatever else is right. Each check declares
   its own caps (``Check.caps``); they reach this module as an argument, the caps of the scan being
   graded (``scanner.assessment.caps_of_scan``), so this module names no check.
-- ``error`` results never count as passes: they deduct nothing, but the grade is marked partial,
-  says what could not be tested, and cannot be A+. With nothing tested there is no grade.
+- ``error`` results (a check that could not run, or never ran because the scan was stopped) never
+  count as passes: they deduct nothing, but the grade is marked partial, says what could not be
+  tested, and cannot be A+. Below ``PROVISIONAL_BELOW`` of the applicable checks tested the grade
+  is provisional (shown as such everywhere; the gate never passes on it). A platform with nothing
+  tested, or whose registered web URLs could none of them be tested at all, is not graded: it
+  "could not be assessed", as SSL Labs says "Assessment failed"; the checks of its other endpoints
+  (say, five port checks that passed) must not make an unreachable portal look like an A.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from scanner.evidence import listing
+from scanner.evidence import FACTS, listing
 from scanner.model import Cap, Result, Severity, Status
 
-SCORING_VERSION = 1
+SCORING_VERSION = 2  # 2: no grade when no web URL could be tested; provisional below 80 % coverage
 
 WEIGHTS: Mapping[Severity, int] = {
     Severity.CRITICAL: 40,
@@ -38,6 +44,11 @@ WARN_FACTOR = 0.5
 #: Lowest score for each letter, best first. A+ is an A with nothing failed or warned and full coverage.
 BANDS: tuple[tuple[str, int], ...] = (("A", 90), ("B", 80), ("C", 65), ("D", 50), ("F", 0))
 GRADE_ORDER: tuple[str, ...] = ("F", "D", "C", "B", "A", "A+")
+#: A grade resting on fewer than this share of the applicable checks is provisional.
+PROVISIONAL_BELOW = 0.8
+#: The endpoints a platform is assessed through: if it registered web URLs and none of them could be
+#: tested at all, the platform is not graded.
+WEB_SCHEMES = ("http://", "https://")
 
 
 #: check id -> its caps, strictest first (``Cap`` is part of the check contract: scanner.model).
@@ -57,9 +68,15 @@ class CheckOutcome:
     severity: Severity
     detail: str
     endpoints: int
+    #: The underlying facts its failures rest on (``evidence["facts"]``), and the check whose larger
+    #: deduction already counts every one of them: this one then deducts nothing.
+    facts: frozenset[str] = frozenset()
+    counted_by: str | None = None
 
     @property
     def deduction(self) -> float:
+        if self.counted_by is not None:
+            return 0.0
         if self.status == Status.FAIL:
             return float(WEIGHTS[self.severity])
         if self.status == Status.WARN:
@@ -82,15 +99,22 @@ class Coverage:
         tested: checks with a verdict (pass, fail or warn).
         applicable: checks that applied (everything but skip).
         untested: family -> the reason its checks could not run (first error seen).
+        unreachable: the reason the platform could not be assessed (none of its web URLs could be
+            tested, or nothing could), or None when it could.
     """
 
     tested: int
     applicable: int
     untested: Mapping[str, str] = field(default_factory=dict)
+    unreachable: str | None = None
 
     @property
     def complete(self) -> bool:
         return self.tested == self.applicable
+
+    @property
+    def ratio(self) -> float:
+        return self.tested / self.applicable if self.applicable else 0.0
 
 
 @dataclass(frozen=True)
@@ -122,11 +146,25 @@ class PlatformScore:
     def partial(self) -> bool:
         return not self.coverage.complete
 
+    @property
+    def assessed(self) -> bool:
+        return self.grade is not None
+
+    @property
+    def provisional(self) -> bool:
+        """A grade on too little evidence (below ``PROVISIONAL_BELOW`` of the checks tested)."""
+        return self.grade is not None and self.coverage.ratio < PROVISIONAL_BELOW
+
     def explain(self) -> str:
         """One or two sentences: why this grade, and what would lift it."""
         if self.grade is None:
-            return "Not graded: no check could be tested."
+            return f"Could not be assessed: {self.coverage.unreachable or 'no check could be tested'}."
         parts = []
+        if self.provisional:
+            parts.append(
+                f"Provisional: only {self.coverage.tested} of {self.coverage.applicable} applicable checks "
+                f"were tested (a grade needs {PROVISIONAL_BELOW:.0%})."
+            )
         if self.caps:
             names = ", ".join(cap.check for cap in self.caps)
             parts.append(f"Capped at {self.grade} by {names}.")
@@ -145,9 +183,31 @@ def combine(results: Iterable[Result]) -> list[CheckOutcome]:
     outcomes = []
     for check, group in by_check.items():
         worst = min(group, key=lambda r: (_STATUS_RANK[r.status], -r.severity.rank))
-        outcomes.append(CheckOutcome(check, worst.status, worst.severity, worst.detail, len(group)))
+        facts = frozenset(fact for r in group if r.status in (Status.FAIL, Status.WARN) for fact in _facts_of(r))
+        outcomes.append(CheckOutcome(check, worst.status, worst.severity, worst.detail, len(group), facts))
     outcomes.sort(key=lambda o: (_STATUS_RANK[o.status], -o.severity.rank, o.check))
-    return outcomes
+    return _count_each_fact_once(outcomes)
+
+
+def _facts_of(result: Result) -> list[str]:
+    listed = result.evidence.get(FACTS)
+    return [str(fact) for fact in listed] if isinstance(listed, list) else []
+
+
+def _count_each_fact_once(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
+    """One underlying fact, one deduction: a failure whose every fact a larger deduction of another
+    check already counts (one ``Server: Apache/2.4.58`` seen by the http and the ports family)
+    deducts nothing; both results stay, the second names the first."""
+    counted: dict[str, str] = {}
+    out: dict[str, CheckOutcome] = {}
+    for outcome in sorted(outcomes, key=lambda o: (-o.deduction, o.check)):
+        if outcome.facts and outcome.deduction and outcome.facts <= counted.keys():
+            out[outcome.check] = replace(outcome, counted_by=counted[min(outcome.facts)])
+            continue
+        for fact in outcome.facts:
+            counted.setdefault(fact, outcome.check)
+        out[outcome.check] = outcome
+    return [out[o.check] for o in outcomes]
 
 
 def band_for(score: float) -> str:
@@ -184,6 +244,18 @@ def _grade(outcomes: Sequence[CheckOutcome], complete: bool, caps: Caps) -> tupl
     return score, band, grade
 
 
+def _unreachable(results: Sequence[Result]) -> str | None:
+    """Why the platform cannot be assessed through its web URLs (registered, and none with a single
+    tested check), or None."""
+    web = [r for r in results if r.endpoint.startswith(WEB_SCHEMES) and r.status != Status.SKIP]
+    if not web or any(r.status != Status.ERROR for r in web):
+        return None
+    reasons = Counter(r.detail for r in web)
+    reason, _ = reasons.most_common(1)[0]
+    urls = sorted({r.endpoint for r in web})
+    return f"none of its {len(urls)} web URL(s) could be tested ({urls[0]}: {reason.rstrip('.')})"
+
+
 def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
     """Score one platform from its results (any number of endpoints, any families).
 
@@ -191,14 +263,22 @@ def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
     with (``scanner.assessment.caps_of_scan``); results of no stored scan with the installed checks'
     (``scanner.plugin.installed_caps``). The caller always says which: scoring knows no check.
     """
+    results = list(results)
     outcomes = combine(results)
     applicable = [o for o in outcomes if o.status != Status.SKIP]
     errors = [o for o in applicable if o.status == Status.ERROR]
     untested: dict[str, str] = {}
     for outcome in errors:
         untested.setdefault(outcome.check.split(".", 1)[0], outcome.detail)
-    coverage = Coverage(tested=len(applicable) - len(errors), applicable=len(applicable), untested=untested)
-    if coverage.tested == 0:
+    coverage = Coverage(
+        tested=len(applicable) - len(errors),
+        applicable=len(applicable),
+        untested=untested,
+        unreachable=_unreachable(results),
+    )
+    if coverage.tested == 0 or coverage.unreachable is not None:
+        if coverage.unreachable is None:
+            coverage = replace(coverage, unreachable="no check could be tested")
         return PlatformScore(None, None, None, (), tuple(outcomes), coverage, None, ())
     score, band, grade = _grade(outcomes, coverage.complete, caps)
     binding = tuple(

@@ -16,9 +16,10 @@ from checks.http.html import page_info
 from checks.http.list_headers import PRIVATE_REFERRER_POLICIES, nosniff, parse_referrer_policy, parse_xfo
 from checks.http.permissions_policy import parse_permissions_policy
 from checks.http.server_versions import VERSION_HEADERS, end_of_life, versions_in
-from scanner.evidence import clip, listing, shorten
+from scanner.evidence import FACTS, clip, listing, shorten, software_fact
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
+from scanner.urls import parse
 
 #: One year, the minimum HSTS max-age (OWASP ASVS 5.0 V3.4.1; the HSTS preload list).
 HSTS_MIN_AGE = 31_536_000
@@ -452,6 +453,10 @@ class VersionDisclosure(HttpCheck):
         if eol:
             evidence["end_of_life"] = eol
         products = [v for versions in found.values() for v in versions]
+        host = parse(facts.url).host
+        evidence[FACTS] = sorted(
+            {software_fact(host, *v.rsplit("/", 1)) for v in products if "/" in v and ": " not in v}
+        )
         detail = f"Responses reveal {listing(sorted(set(products), key=products.index))}"
         if eol:
             return Verdict(

@@ -17,7 +17,7 @@ from checks.ports.policy import (
     database_auth,
     disclosed_version,
 )
-from scanner.evidence import clip, listing, plural
+from scanner.evidence import FACTS, clip, listing, plural, software_fact
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
@@ -239,6 +239,10 @@ class VersionDisclosure(PortsCheck):
         if not disclosed:
             return Verdict(Status.PASS, f"No service on {facts.target} announces a software version.", evidence)
         evidence["ports"] = clip(port_evidence(p, disclosed=v) for p, v in disclosed)
+        # The same announcement the http family may read in a Server header: counted once.
+        evidence[FACTS] = sorted(
+            {software_fact(facts.host, p.product, p.version) for p, _ in disclosed if p.product and p.version}
+        )
         texts = [f"{v} on {p.label}" for p, v in disclosed]
         return Verdict(
             Status.FAIL,

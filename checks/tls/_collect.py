@@ -16,6 +16,10 @@ second probe after sslyze's attempts) was reset, the endpoint is RESET (not reac
 HANDSHAKE_FAILED is left for servers that answered: with TLS (an alert), or by closing the connection
 cleanly after reading the ClientHello, as some TLS stacks do.
 
+Insecure-only servers: a server that accepts only suites or protocols sslyze cannot negotiate (NULL, EXPORT,
+SSL 2.0 ...) also ends as HANDSHAKE_FAILED (or SSL2_ONLY). Then, and only then, hand-built hellos offering only
+insecure suites (``raw_hello``) ask which one it chooses; the cipher and SSL checks judge that choice.
+
 Oversized handshakes: sslyze also reports a server whose certificate list is larger than OpenSSL accepts
 (100 KiB by default, in OpenSSL and BoringSSL alike) as "no TLS version and cipher suite supported": the
 "excessive message size" its OpenSSL raised is lost on the way. So when sslyze's handshakes all failed, one
@@ -47,12 +51,25 @@ from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
 from checks.tls.certificate_parser import CertificateParseError, load_certificate
-from checks.tls.facts import SCAN_COMMANDS, Connectivity, ConnectivityFacts, TlsFacts, failed_connectivity
+from checks.tls.facts import (
+    SCAN_COMMANDS,
+    Connectivity,
+    ConnectivityFacts,
+    TlsFacts,
+    TlsVersion,
+    failed_connectivity,
+)
+from checks.tls.raw_hello import probe_insecure
 from checks.tls.sslyze_adapter import facts_from_sslyze_json
 from scanner.evidence import shorten
 from scanner.model import Endpoint
 from scanner.plugin import ScanSettings
 
+#: The hand-built hellos (four connections) may take this many ``timeout``s in all: a server that lets each one
+#: time out cannot hold the scan for four.
+RAW_HELLO_BUDGET_TIMEOUTS = 2
+#: sslyze outcomes after which, if the server answered the probe, the hand-built hellos are sent.
+RAW_HELLO_AFTER = frozenset({Connectivity.HANDSHAKE_FAILED, Connectivity.SSL2_ONLY, Connectivity.UNREACHABLE})
 #: Connections sslyze may open at once to one server (politeness).
 CONNECTIONS_PER_SERVER = 5
 PROBE_READ_BYTES = 512
@@ -141,6 +158,8 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         duration=time.monotonic() - started,
         sslyze_version=SSLYZE_VERSION,
     )
+    if facts.connectivity.status is Connectivity.SSL2_ONLY:
+        return _with_raw_hellos(facts, address, target, timeout)
     if facts.connectivity.status not in MAYBE_RESET:
         return facts
     if problem is None:
@@ -148,7 +167,9 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         again = probe(address, target.port, target.host, timeout)
         if again is None or again.status is not Connectivity.RESET:
             oversized = _oversized_instead(facts, address, target, timeout)
-            return facts if oversized is None else failed(oversized.status, oversized.reason, oversized.error)
+            if oversized is not None:
+                return failed(oversized.status, oversized.reason, oversized.error)
+            return _with_raw_hellos(facts, address, target, timeout)
         problem = dataclasses.replace(
             again,
             reason=f"The server on port {target.port} answered the first TLS ClientHello, then reset the "
@@ -156,6 +177,35 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         )
     error = f"{problem.error}; sslyze: {facts.connectivity.error}" if facts.connectivity.error else problem.error
     return failed(Connectivity.RESET, problem.reason, error)
+
+
+def _with_raw_hellos(facts: TlsFacts, address: str, target: TlsTarget, timeout: float) -> TlsFacts:
+    """``facts`` with what the server chose from hand-built hellos offering only insecure suites, when sslyze's
+    handshakes all failed against a server that answers in TLS (see ``raw_hello``); else ``facts`` unchanged.
+
+    sslyze reports some of those servers as unreachable (its legacy OpenSSL chokes on what they send: "Unexpected
+    connection error"); when a hand-built hello is answered, such a server is reached and offers no usable TLS.
+    """
+    status = facts.connectivity.status
+    if status not in RAW_HELLO_AFTER:
+        return facts
+    chosen, invalid = probe_insecure(
+        address, target.port, _server_name(target.host), timeout, RAW_HELLO_BUDGET_TIMEOUTS * timeout
+    )
+    facts = dataclasses.replace(facts, raw_hellos=chosen, raw_probed=True, raw_invalid=invalid)
+    if status is not Connectivity.UNREACHABLE or not chosen:
+        return facts
+    only_ssl2 = all(h.version is TlsVersion.SSL_2_0 for h in chosen)
+    reason = (
+        f"No handshake of sslyze's with port {target.port} succeeded, but the server answers hand-built hellos "
+        "that offer only insecure suites."
+    )
+    if only_ssl2:
+        reason = f"The server on port {target.port} accepts only SSL 2.0 (it answers only an SSL 2.0 CLIENT-HELLO)."
+    connectivity = ConnectivityFacts(
+        Connectivity.SSL2_ONLY if only_ssl2 else Connectivity.HANDSHAKE_FAILED, reason, facts.connectivity.error
+    )
+    return dataclasses.replace(facts, connectivity=connectivity)
 
 
 def _oversized_instead(facts: TlsFacts, address: str, target: TlsTarget, timeout: float) -> ConnectivityFacts | None:

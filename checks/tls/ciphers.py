@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from checks.tls.base import TlsCheck, target_evidence
-from checks.tls.facts import CIPHER_COMMANDS, CipherSuite, TlsFacts, TlsVersion
+from checks.tls.facts import CIPHER_COMMANDS, CipherSuite, RawServerHello, TlsFacts, TlsVersion
 from scanner.evidence import clip, listing, plural
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
@@ -89,6 +89,13 @@ def _by_suite(facts: TlsFacts, keep: Callable[[CipherSuite], object]) -> list[tu
     return list(found.values())
 
 
+def raw_evidence(hellos: Sequence[RawServerHello]) -> list[dict[str, Any]]:
+    """The hand-built hellos' outcomes as evidence: what was offered, what the server chose."""
+    return clip(
+        {"offered": h.offered.value, "version": h.version.value, "suite": h.suite, "code": h.code} for h in hellos
+    )
+
+
 def _suite_list(entries: Sequence[tuple[CipherSuite, list[TlsVersion]]]) -> list[dict[str, Any]]:
     return clip({"suite": s.name, "versions": [v.value for v in versions]} for s, versions in entries)
 
@@ -107,6 +114,33 @@ class CipherInsecure(TlsCheck):
     )
     remediation: ClassVar[str] = _CIPHERS_REMEDIATION
     commands = CIPHER_COMMANDS
+
+    def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
+        # sslyze could not negotiate, but a hand-built hello may have: a suite the server chose is accepted.
+        chosen = [h for h in facts.raw_hellos if weaknesses(h.as_suite)]
+        if not chosen:
+            return super().unreachable(facts, scheme)
+        suites: dict[str, tuple[CipherSuite, list[TlsVersion]]] = {}
+        for hello in chosen:
+            suites.setdefault(hello.suite, (hello.as_suite, []))[1].append(hello.version)
+        names = [
+            f"{s.name} ({', '.join(weaknesses(s))}) with {listing([v.value for v in versions])}"
+            for s, versions in suites.values()
+        ]
+        kinds = {w for suite, _ in suites.values() for w in weaknesses(suite)}
+        severity = Severity.CRITICAL if kinds & set(_CRITICAL_WEAKNESSES) else Severity.HIGH
+        evidence = {
+            **target_evidence(facts),
+            "insecure_suites": _suite_list(list(suites.values())),
+            "raw_handshakes": raw_evidence(chosen),
+        }
+        return Verdict(
+            Status.FAIL,
+            f"{facts.target} completes no handshake with standard TLS clients, but when a hand-built hello offers "
+            f"only insecure suites it chooses {plural(len(suites), 'insecure suite')}: {listing(names)}.",
+            evidence,
+            severity,
+        )
 
     def judge(self, facts: TlsFacts) -> Verdict:
         bad = _by_suite(facts, weaknesses)

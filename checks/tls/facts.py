@@ -178,6 +178,29 @@ class CipherSuite:
 
 
 @dataclass(frozen=True)
+class RawServerHello:
+    """What a server chose in answer to a hand-built hello (``raw_hello``), sent when sslyze could not negotiate.
+
+    Attributes:
+        offered: the highest version the hello offered (SSL 2.0 for the SSL 2.0 CLIENT-HELLO).
+        version: the version the server chose.
+        suite: the IANA name of the suite it chose (SSL 2.0: the cipher kind, "SSL_CK_...").
+        code: the suite's code in hex, as on the wire ("0x0003"; SSL 2.0: three bytes).
+        key_size: the suite's symmetric key size in bits (0 for NULL).
+    """
+
+    offered: TlsVersion
+    version: TlsVersion
+    suite: str
+    code: str
+    key_size: int
+
+    @property
+    def as_suite(self) -> CipherSuite:
+        return CipherSuite(self.suite, "", self.key_size, anonymous="_anon_" in self.suite)
+
+
+@dataclass(frozen=True)
 class ProtocolFacts:
     """What the server accepted for one protocol version.
 
@@ -376,6 +399,10 @@ class TlsFacts:
         secure_renegotiation: RFC 5746 secure renegotiation supported; None if unknown.
         client_renegotiation: client-initiated renegotiation honoured (a DoS vector); None if unknown.
         errors: sslyze scan commands that did not complete.
+        raw_hellos: what the server chose when offered only insecure suites in hand-built hellos; these run only
+            when sslyze could not negotiate at all (``raw_probed``).
+        raw_probed: whether the hand-built hellos were sent.
+        raw_invalid: replies to them that broke the protocol, one sentence each (not believed).
         duration: seconds the collection took.
         sslyze_version: the sslyze version that scanned.
     """
@@ -397,6 +424,9 @@ class TlsFacts:
     secure_renegotiation: bool | None = None
     client_renegotiation: bool | None = None
     errors: tuple[CommandError, ...] = ()
+    raw_hellos: tuple[RawServerHello, ...] = ()
+    raw_probed: bool = False
+    raw_invalid: tuple[str, ...] = ()
     duration: float = 0.0
     sslyze_version: str = ""
 

@@ -7,6 +7,7 @@ from typing import ClassVar
 from sslyze.plugins.scan_commands import ScanCommand
 
 from checks.tls.base import TlsCheck, did_not_run, no_tls_sentence, target_evidence
+from checks.tls.ciphers import raw_evidence
 from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, Connectivity, TlsFacts, TlsVersion
 from scanner.evidence import listing
 from scanner.model import Cap, Severity, Status
@@ -110,6 +111,22 @@ class ProtocolSsl(TlsCheck):
     )
 
     def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
+        # A hand-built hello (sent when sslyze could not negotiate) that the server answered with SSL 2.0 or 3.0.
+        chosen = [h for h in facts.raw_hellos if h.version in (TlsVersion.SSL_2_0, TlsVersion.SSL_3_0)]
+        if chosen:
+            versions = sorted({h.version for h in chosen}, key=list(TlsVersion).index)
+            verb = "is" if len(versions) == 1 else "are"
+            suites = listing([f"{h.suite} ({h.version.value})" for h in chosen])
+            return Verdict(
+                Status.FAIL,
+                f"{listing([v.value for v in versions])} {verb} accepted: standard TLS clients complete no handshake "
+                f"with {facts.target}, but in answer to a hand-built hello it chose {suites}.",
+                {
+                    **target_evidence(facts),
+                    "accepted_versions": [v.value for v in versions],
+                    "raw_handshakes": raw_evidence(chosen),
+                },
+            )
         if facts.connectivity.status is Connectivity.SSL2_ONLY:
             return Verdict(
                 Status.FAIL,

@@ -344,6 +344,16 @@ CASES: tuple[Case, ...] = (
         client_cert=True,
     ),
     Case(
+        "null_only",
+        "accepts only TLS 1.2 with NULL-SHA256: sslyze completes no handshake, a hand-built ClientHello does",
+        # Standard clients cannot connect (https_available fails, the rest could not test), but the suite the
+        # server chose from a hand-built hello offering only insecure suites is judged: tls.cipher_insecure fails.
+        _expect(NO_TLS, {"tls.cipher_insecure": "fail"}),
+        min_version=TLS12,
+        max_version=TLS12,
+        ciphers="NULL-SHA256" + WEAK_OK,
+    ),
+    Case(
         "plain_http",
         "plain HTTP/1.1 where HTTPS was expected",
         dict(NO_TLS),

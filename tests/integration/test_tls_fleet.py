@@ -50,7 +50,9 @@ def results_of(doc: dict[str, Any], case: str) -> dict[str, dict[str, Any]]:
 
 def test_scan_runs_cleanly_and_within_its_bounds(scanned: dict[str, Any]) -> None:
     scan = scanned["scan"]
-    assert scan.returncode == 0, scan.stderr
+    # Stored whole, and loud about the cases nobody could reach (they get no grade): exit 3.
+    assert scan.returncode == 3, scan.stderr
+    assert "platform(s) could not be assessed (closed, reset, silent, trickle)" in scan.stderr
     assert "Traceback" not in scan.stderr
     assert f"{len(CASES)} endpoints, {len(CASES) * len(TLS_CHECKS)} results stored" in scan.stdout
     # silent and trickle are cut off by their timeouts; nothing waits for minutes.
@@ -79,6 +81,10 @@ def test_details_are_specific_and_evidence_is_kept(scanned: dict[str, Any]) -> N
     assert "expired.fleet.test" in json.dumps(expired["evidence"])
     null = results_of(doc, "null_cipher")["tls.cipher_insecure"]
     assert null["severity"] == "critical" and "NULL" in null["detail"]
+    # sslyze cannot negotiate with a NULL-only server; the suite it chose from a hand-built hello is the finding.
+    null_only = results_of(doc, "null_only")["tls.cipher_insecure"]
+    assert null_only["severity"] == "critical" and "TLS_RSA_WITH_NULL_SHA256 (NULL) with TLS 1.2" in null_only["detail"]
+    assert null_only["evidence"]["raw_handshakes"][0]["code"] == "0x003B"
     wrong = results_of(doc, "wrong_host")["tls.cert_hostname_mismatch"]
     assert "wrong-host.fleet.test" in wrong["detail"] and "other.fleet.test" in wrong["detail"]
     assert "refused" in results_of(doc, "closed")["tls.https_available"]["detail"].lower()

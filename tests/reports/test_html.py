@@ -127,13 +127,17 @@ def test_fleet_page_header_summary_and_table(fleet: FleetView) -> None:
     text = page.plain
     assert re.search(
         r"Scan #3 Started \S+ \S+ UTC Finished \S+ \S+ UTC Status complete Compared with Scan #2 "
-        r"Criteria profile vn-baseline 2026.11 platscan version \S+ Scoring rules v1",
+        r"Criteria profile vn-baseline 2026.11 platscan version \S+ Scoring rules v2",
         text,
     )
     assert "4 platforms scanned" in text
     rows = [a["data-platform"] for t, a in page.tags if t == "tr" and "data-platform" in a]
     assert rows == ["yte", "mail", "motcua", "dvc"], "worst grade first; not graded below F"
-    assert re.search(r"yte.*Partial grade: 0 of 9 checks tested TLS not tested: connection timed out after 3 s", text)
+    assert re.search(
+        r"yte.*Could not be assessed \(no grade\): none of its 1 web URL\(s\) could be tested .* "
+        r"TLS not tested: connection timed out after 3 s",
+        text,
+    )
     # compliance counts: motcua and mail fail VN-A6 (OCSP stapling); dvc and yte cannot be decided
     assert re.search(r"✓ Compliant 0 ✗ Not compliant 1 \? Undetermined [^0-9]* 3 ", text)
     # failed checks by severity across the fleet: mail medium (expiring) + low (ocsp), motcua low (ocsp)
@@ -194,7 +198,7 @@ def test_platform_page_explains_the_grade_and_how_to_fix_it(fleet: FleetView) ->
 
 def test_platform_page_lists_what_could_not_be_tested(fleet: FleetView) -> None:
     text = Page(files(fleet)["fleet-platforms/yte.html"]).plain
-    assert "Not graded: no check could be tested." in text
+    assert "Could not be assessed (no grade): none of its 1 web URL(s) could be tested" in text
     assert "Not tested (9)" in text and "connection timed out after 3 seconds" in text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from scanner.model import Result, Severity, Status
@@ -133,9 +135,41 @@ def test_errors_never_count_as_passes() -> None:
 
 
 def test_nothing_tested_means_no_grade() -> None:
-    score = score_platform([r("tls.a", Status.ERROR), r("tls.b", Status.SKIP)], CAPS)
-    assert (score.score, score.grade) == (None, None)
-    assert score.explain() == "Not graded: no check could be tested."
+    score = score_platform([r("tls.a", Status.ERROR), r("tls.b", Status.SKIP, endpoint="a.host")], CAPS)
+    assert (score.score, score.grade, score.assessed) == (None, None, False)
+    assert score.explain().startswith("Could not be assessed: none of its 1 web URL(s) could be tested")
+    hosts_only = score_platform([r("ports.a", Status.ERROR, endpoint="a.host")], CAPS)
+    assert hosts_only.explain() == "Could not be assessed: no check could be tested."
+
+
+def test_a_platform_whose_web_urls_could_not_be_tested_is_not_graded() -> None:
+    """`gate --url https://127.0.0.1:1/`: five port checks pass, every web check errors. That is not
+    an A 100: the portal was never looked at."""
+    ports = [r(f"ports.p{i}", endpoint="127.0.0.1") for i in range(5)]
+    refused = [
+        replace(r(f"{family}.c{i}", Status.ERROR, endpoint="https://127.0.0.1:1/"), detail="connection refused")
+        for family in ("tls", "http")
+        for i in range(10)
+    ]
+    score = score_platform([*ports, *refused], CAPS)
+    assert (score.grade, score.score) == (None, None)
+    assert (
+        score.coverage.unreachable
+        == "none of its 1 web URL(s) could be tested (https://127.0.0.1:1/: connection refused)"
+    )
+    # One web URL answering is enough to be assessed; the rest of the coverage decides the rest.
+    reached = score_platform([*ports, *refused, r("http.ok", endpoint="https://127.0.0.1:2/")], CAPS)
+    assert reached.grade is not None
+
+
+def test_below_the_coverage_threshold_the_grade_is_provisional() -> None:
+    tested = [r(f"x.check{i}") for i in range(7)]
+    untested = [r(f"tls.u{i}", Status.ERROR) for i in range(3)]
+    at_70 = score_platform([*tested, *untested], CAPS)
+    assert at_70.grade == "A" and at_70.provisional and at_70.partial
+    assert at_70.explain().startswith("Provisional: only 7 of 10 applicable checks were tested")
+    at_80 = score_platform([*tested, r("x.more"), *untested[:2]], CAPS)
+    assert at_80.partial and not at_80.provisional
 
 
 def test_skips_do_not_count() -> None:
