@@ -55,7 +55,7 @@ class ActiveCheck(AuthCheck):
         missing = credentials_missing(ctx.platform)
         if missing:
             return Verdict(
-                Status.SKIP,
+                Status.ERROR,
                 f"Not run: {missing}. Active checks need a dedicated test account (and written authorisation).",
                 {"url": endpoint.target},
             )

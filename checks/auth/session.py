@@ -157,8 +157,9 @@ class SessionCookie(AuthCheck):
     def precondition(self, endpoint: Endpoint, ctx: ScanContext) -> Verdict | None:
         missing = credentials_missing(ctx.platform)
         if missing:
+            # The check applies (the platform has a login); it could not run: untested, never "n/a".
             return Verdict(
-                Status.SKIP,
+                Status.ERROR,
                 f"Not tested: {missing}; the session cookie can only be judged after a login.",
                 {"url": endpoint.target},
             )

@@ -297,7 +297,10 @@ class AuthCase:
         return f"Mk!{self.name}-s3cr3t-9d81e2"
 
 
-NO_ACCOUNT = {"auth.session_cookie": "skip", "auth.lockout": "skip", "auth.user_enumeration": "skip"}
+# Without a test account the login checks apply but cannot run: untested (error), never "does not apply".
+NO_ACCOUNT = {"auth.session_cookie": "error", "auth.lockout": "error", "auth.user_enumeration": "error"}
+#: The login checks run once per platform, on its primary URL; on its other URLs they do not apply.
+JUDGED_ON_PRIMARY = dict.fromkeys(NO_ACCOUNT, "skip")
 
 CASES: tuple[AuthCase, ...] = (
     AuthCase(
@@ -317,7 +320,7 @@ CASES: tuple[AuthCase, ...] = (
                 "auth.form_action_https": "skip",
                 "auth.protected_paths": "skip",
             }
-            | NO_ACCOUNT
+            | JUDGED_ON_PRIMARY
         ),
         protected_paths=("/quan-tri/",),
         credentials=False,

@@ -43,7 +43,8 @@ def test_demo_scans_its_fleet_and_says_where_the_results_are(tmp_path: Path) -> 
     assert status[("congthuong", "tls.cert_untrusted")] == "fail"
     assert status[("nongnghiep", "tls.cert_chain_incomplete")] == "fail"
     assert status[("dvc", "tls.protocol_legacy")] == "pass" and status[("dvc", "tls.cert_untrusted")] == "pass"
-    assert "error" not in {s for s in status.values()}
+    # Nothing errs but the session cookie, which no demo platform has a test account for: untested, as it should.
+    assert {check for (_, check), s in status.items() if s == "error"} <= {"auth.session_cookie"}
     assert not {check for _, check in status if check in ("auth.lockout", "auth.user_enumeration")}  # never active
 
 
