@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from checks.auth.base import AuthCheck
-from checks.auth.consoles import ADMIN_PATHS, Console, identify, like_baseline
+from checks.auth.consoles import ADMIN_PATHS, Console, OrdinaryLogin, form_key, identify, like_baseline
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import looks_like_login_url
 from checks.auth.settings import auth_settings
@@ -200,16 +200,89 @@ class AdminExposed(AuthCheck):
         "IIS: IP Address and Domain Restrictions (deny by default, allow the management network) on those paths.\n"
         "Application: Spring Boot `management.server.port=8081` with `management.endpoints.web.exposure.include="
         "health`, `springdoc.swagger-ui.enabled=false`; Tomcat: remove the manager webapp or keep its "
-        "`RemoteAddrValve`; WordPress: restrict /wp-admin and /wp-login.php by address."
+        "`RemoteAddrValve`; WordPress: restrict /wp-admin and /wp-login.php by address.\n"
+        "Where /admin only leads to the ordinary user login (a warning), make sure administrator accounts need a "
+        "second factor when they sign in from the Internet, or that the admin functions answer only from the "
+        "management network (TCVN 14423 x.6.2.4, QĐ 742 II.4.1 b)."
     )
 
     def assess(self, endpoint: Endpoint, ctx: ScanContext, http: HttpFacts) -> Verdict:
-        return judge_admin(http, self.auth_facts(endpoint, ctx, http))
+        settings = auth_settings(ctx.platform)
+        login_url = settings.login_url if settings is not None else None
+        return judge_admin(http, self.auth_facts(endpoint, ctx, http), login_url)
 
 
-def judge_admin(http: HttpFacts, auth: AuthFacts) -> Verdict:
-    """Pure: no admin path answers with a real admin console (judged from content, against the soft 404)."""
+#: What the criteria ask of administration reachable from the Internet (the owner must verify it).
+ADMIN_REMOTE = "TCVN 14423 x.6.2.4, QĐ 742 II.4.1"
+TO_VERIFY = (
+    "administrator accounts need a second factor (MFA) when they sign in from the Internet",
+    "admin functions answer only from the management network (address restriction, VPN)",
+)
+
+
+def ordinary_login(http: HttpFacts, auth: AuthFacts, login_url: str | None = None) -> OrdinaryLogin:
+    """The platform's ordinary user login as observed: the declared login_url, and the login forms of the
+    registered page and of the login page (with where that page redirects off the platform, for SSO)."""
+    page = auth.login_page
+    forms = [
+        (response.url, form_key(form))
+        for response in (http.final, page.final if page is not None else None)
+        if response is not None and response.is_html and 200 <= response.status < 300
+        for form in page_info(response).forms
+        if form.has_password
+    ]
+    sign_in = page.blocked_redirect if page is not None else None
+    return OrdinaryLogin(login_url or auth.login_url, tuple(forms), sign_in)
+
+
+def _describe(console: Console) -> str:
+    if not console.demands_auth:
+        return f"{console.path} ({console.product}, open without a login)"
+    if console.ordinary:
+        return f"{console.path} ({console.access}: {console.ordinary})"
+    return f"{console.path} ({console.product}, {console.access})"
+
+
+def _exposed(origin: str, consoles: list[Console], ordinary: list[Console], evidence: dict[str, Any]) -> Verdict:
+    open_ones = [c for c in consoles if not c.demands_auth]
+    if open_ones:
+        summary = "Admin console reachable without a login" if len(open_ones) == 1 else "Admin consoles reachable"
+    elif len(consoles) == 1:
+        summary = "Admin console reachable (it asks for a login, but is exposed)"
+    else:
+        summary = "Admin consoles reachable (they ask for a login, but are exposed)"
+    also = f"; {listing([_describe(c) for c in ordinary])} only lead to the ordinary login" if ordinary else ""
+    return Verdict(
+        Status.FAIL,
+        f"{summary} at {origin}: {listing([_describe(c) for c in consoles])}{also}.",
+        evidence,
+        Severity.HIGH if open_ones else Severity.MEDIUM,
+        finding_key(f"{c.path}:{'open' if not c.demands_auth else 'login'}" for c in consoles),
+    )
+
+
+def _ordinary_only(origin: str, ordinary: list[Console], evidence: dict[str, Any]) -> Verdict:
+    # Not a console of its own, so no failure; but whether administrators can sign in there from the
+    # Internet without MFA cannot be seen from outside: the owner has to confirm it.
+    evidence["requirement"] = ADMIN_REMOTE
+    evidence["verify_one_of"] = list(TO_VERIFY)
+    lead = "leads" if len(ordinary) == 1 else "lead"
+    return Verdict(
+        Status.WARN,
+        f"{listing([_describe(c) for c in ordinary])} at {origin} {lead} to the ordinary user login, not to an "
+        f"admin console of its own; administration reachable from the Internet needs an address restriction or "
+        f"a second factor ({ADMIN_REMOTE}): verify that {TO_VERIFY[0]}, or that {TO_VERIFY[1]}.",
+        evidence,
+        Severity.MEDIUM,
+        finding_key(f"{c.path}:ordinary" for c in ordinary),
+    )
+
+
+def judge_admin(http: HttpFacts, auth: AuthFacts, login_url: str | None = None) -> Verdict:
+    """Pure: no admin path answers with a real admin console (judged from content, against the soft 404); one
+    that only leads to the platform's ordinary user login warns."""
     baseline = http.not_found.final if http.not_found is not None else None
+    ordinary = ordinary_login(http, auth, login_url)
     evidence: dict[str, Any] = {"origin": auth.origin}
     if baseline is not None:
         evidence["not_found_baseline"] = {"status": baseline.status, "size": len(baseline.body)}
@@ -217,7 +290,7 @@ def judge_admin(http: HttpFacts, auth: AuthFacts) -> Verdict:
     notes: dict[str, str] = {}
     untested: list[str] = []
     for path, fetch in zip(ADMIN_PATHS, auth.admin, strict=False):
-        probed = identify(path, fetch, baseline, http.final)
+        probed = identify(path, fetch, baseline, http.final, ordinary)
         notes[path] = probed.note
         if probed.console is not None:
             consoles.append(probed.console)
@@ -229,26 +302,11 @@ def judge_admin(http: HttpFacts, auth: AuthFacts) -> Verdict:
         evidence["untested"] = untested
     if consoles:
         evidence["consoles"] = [c.evidence() for c in consoles]
-        open_ones = [c for c in consoles if not c.demands_auth]
-        severity = Severity.HIGH if open_ones else Severity.MEDIUM
-        described = [
-            f"{c.path} ({c.product}, {'open without a login' if not c.demands_auth else c.access})" for c in consoles
-        ]
-        if open_ones:
-            summary = "Admin console reachable without a login" if len(open_ones) == 1 else "Admin consoles reachable"
-        else:
-            summary = (
-                "Admin console reachable (it asks for a login, but is exposed)"
-                if len(consoles) == 1
-                else ("Admin consoles reachable (they ask for a login, but are exposed)")
-            )
-        return Verdict(
-            Status.FAIL,
-            f"{summary} at {auth.origin}: {listing(described)}.",
-            evidence,
-            severity,
-            finding_key(f"{c.path}:{'open' if not c.demands_auth else 'login'}" for c in consoles),
-        )
+    exposed = [c for c in consoles if not c.ordinary]
+    if exposed:
+        return _exposed(auth.origin, exposed, [c for c in consoles if c.ordinary], evidence)
+    if consoles:
+        return _ordinary_only(auth.origin, consoles, evidence)
     if len(untested) == len(ADMIN_PATHS):
         return Verdict(Status.ERROR, f"None of the {len(ADMIN_PATHS)} admin paths got an answer.", evidence)
     soft = ""

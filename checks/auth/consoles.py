@@ -13,7 +13,10 @@ What remains is a console when it shows:
 * an HTTP authentication challenge (401 with WWW-Authenticate) that unknown paths do not get.
 
 A console that demands authentication (login form, HTTP authentication, a redirect to a sign-in
-page) is still *exposed*: the criteria want admin interfaces off the public network.
+page) is still *exposed*: the criteria want admin interfaces off the public network. But a login
+that is provably the platform's *ordinary* user login (the declared ``login_url``, the same login
+form as the registered page or the login page, or the same single sign-on page) is no console of its
+own: ``Console.ordinary`` says which, and the check only warns about it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from checks.auth.forms import looks_like_login_url
-from checks.http.api import Fetch, HttpResponse, PageInfo, page_info, same_as_baseline
+from checks.http.api import Fetch, Form, HttpResponse, PageInfo, page_info, same_as_baseline, same_resource
 from scanner.evidence import shorten
 
 #: The well-known admin paths probed on every registered URL's origin (catalogue: auth.admin_exposed).
@@ -69,6 +72,8 @@ class Console:
         status: the final status code.
         title: the page title, if any.
         size: bytes of body read.
+        ordinary: why the login it leads to is the platform's ordinary user login ("the declared
+            login_url", …), or "" when it is not (or not provably).
     """
 
     path: str
@@ -78,6 +83,7 @@ class Console:
     status: int
     title: str = ""
     size: int = 0
+    ordinary: str = ""
 
     @property
     def demands_auth(self) -> bool:
@@ -94,7 +100,54 @@ class Console:
         }
         if self.title:
             out["title"] = shorten(self.title, 120)
+        if self.ordinary:
+            out["ordinary_login"] = self.ordinary
         return out
+
+
+FormKey = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+def form_key(form: Form) -> FormKey:
+    """What makes two login forms the same login: where they post and the fields a user fills in.
+    Queries (``?next=/admin/``), hidden values (CSRF tokens) and submit buttons vary between renderings."""
+    action = form.action.split("#", 1)[0].split("?", 1)[0]
+    fields = sorted((i.name, i.type) for i in form.inputs if i.name and i.type not in ("hidden", "submit"))
+    return action, (form.method or "get").upper(), tuple(fields)
+
+
+def _bare(url: str) -> str:
+    return url.split("#", 1)[0].split("?", 1)[0]
+
+
+@dataclass(frozen=True)
+class OrdinaryLogin:
+    """The platform's ordinary user login, to tell an admin path that merely leads there from a console.
+
+    Attributes:
+        login_url: the declared ``login_url``, if any.
+        forms: (where it was found, key) of each login form on the registered page and the login page.
+        sign_in: where ``login_url`` redirects off the platform (single sign-on), if it does.
+    """
+
+    login_url: str | None = None
+    forms: tuple[tuple[str, FormKey], ...] = ()
+    sign_in: str | None = None
+
+    def same_page(self, url: str) -> str:
+        if self.login_url and same_resource(_bare(url), _bare(self.login_url)):
+            return "the declared login_url"
+        return ""
+
+    def same_form(self, info: PageInfo) -> str:
+        keys = {form_key(f) for f in info.forms if f.has_password}
+        found = next((where for where, key in self.forms if key in keys), "")
+        return f"the same login form as {shorten(found, 200)}" if found else ""
+
+    def same_sign_in(self, target: str) -> str:
+        if self.sign_in and same_resource(_bare(target), _bare(self.sign_in)):
+            return "the same sign-in page as the declared login_url"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -247,8 +300,15 @@ def realm(response: HttpResponse) -> str:
     return ", ".join(response.values("WWW-Authenticate"))
 
 
-def identify(path: str, fetch: Fetch, baseline: HttpResponse | None, home: HttpResponse | None) -> Probed:
+def identify(
+    path: str,
+    fetch: Fetch,
+    baseline: HttpResponse | None,
+    home: HttpResponse | None,
+    ordinary: OrdinaryLogin | None = None,
+) -> Probed:
     """Whether ``fetch`` (the probe of ``path``, redirects on the platform followed) shows an admin console."""
+    ordinary = ordinary or OrdinaryLogin()
     first, final = fetch.first, fetch.final
     if first is None or final is None:
         reason = fetch.error.message if fetch.error is not None else "no response"
@@ -258,7 +318,8 @@ def identify(path: str, fetch: Fetch, baseline: HttpResponse | None, home: HttpR
     if fetch.blocked_redirect:
         target = fetch.blocked_redirect
         if looks_like_login_url(target):
-            console = Console(path, target, "sign-in elsewhere", SIGN_IN_REDIRECT, final.status)
+            same = ordinary.same_sign_in(target)
+            console = Console(path, target, "sign-in elsewhere", SIGN_IN_REDIRECT, final.status, ordinary=same)
             return Probed(path, console, f"redirects to a sign-in page off the platform ({shorten(target, 120)})")
         return Probed(path, None, f"redirects off the platform to {shorten(target, 120)} (not followed)")
     if fetch.error is not None:
@@ -292,9 +353,11 @@ def identify(path: str, fetch: Fetch, baseline: HttpResponse | None, home: HttpR
     if final.status == 403:
         return Probed(path, None, "403 Forbidden")
     if _has_login(info):
-        return Probed(
-            path, Console(path, final.url, "admin login page", LOGIN_FORM, final.status, title, size), "login form"
-        )
+        # A product's own login was recognised above; this one may be the ordinary user login.
+        same = ordinary.same_page(final.url) or ordinary.same_form(info)
+        product = "ordinary user login" if same else "admin login page"
+        console = Console(path, final.url, product, LOGIN_FORM, final.status, title, size, same)
+        return Probed(path, console, f"the ordinary login ({same})" if same else "login form")
     headings = " ".join([title, *re.findall(r"<h1[^>]*>(.*?)</h1>", text[:16384], re.IGNORECASE | re.DOTALL)])
     if ADMIN_TITLE.search(headings):
         return Probed(path, Console(path, final.url, "admin page", OPEN, final.status, title, size), "admin page")

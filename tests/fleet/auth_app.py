@@ -58,6 +58,15 @@ PHPMYADMIN = """<!doctype html><html lang="en" dir="ltr"><head><meta charset="ut
 </head><body><div id="pma_navigation"><div id="pma_navigation_tree">information_schema hoso_congdan mysql</div></div>
 <div id="serverinfo">Server: localhost:3306</div></body></html>
 """
+PHPMYADMIN_LOGIN = """<!doctype html><html lang="en" dir="ltr"><head><meta charset="utf-8">
+<title>phpMyAdmin</title><link rel="stylesheet" href="themes/pmahomme/css/theme.css"></head><body>
+<div class="container"><h1>Welcome to <bdo dir="ltr" lang="en">phpMyAdmin</bdo></h1>
+<form method="post" id="login_form" action="index.php?route=/" name="login_form" class="disableAjax">
+<input type="text" name="pma_username" id="input_username" autocomplete="username">
+<input type="password" name="pma_password" id="input_password" autocomplete="current-password">
+<input type="hidden" name="server" value="1"><input type="hidden" name="token" value="5a3f9c">
+<input class="btn btn-primary" value="Log in" type="submit" id="input_go"></form></div></body></html>
+"""
 SPA_SHELL = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Cổng dịch vụ công</title>
 <script src="/static/app.js"></script></head><body><div id="app"></div>
 <form method="post" action="/dang-nhap"><input name="ten_dang_nhap"><input type="password" name="mat_khau"></form>
@@ -83,6 +92,7 @@ class AuthSite:
         plain_basic: paths that answer 401 with a Basic challenge over plain HTTP.
         pages: extra (path, status, headers, body) answers.
         spa: every unknown path answers 200 with the same page shell (which has a login form).
+        login_at: more paths that serve the ordinary login page itself (its form posts to the login URL).
     """
 
     plain: str = "redirect"
@@ -98,6 +108,7 @@ class AuthSite:
     plain_basic: tuple[str, ...] = ()
     pages: tuple[tuple[str, int, tuple[tuple[str, str], ...], bytes], ...] = ()
     spa: bool = False
+    login_at: tuple[str, ...] = ()
 
 
 GOOD = AuthSite()
@@ -169,7 +180,7 @@ class App:
                 '<!doctype html><html lang="vi"><head><title>Cổng thông tin</title></head><body><h1>Cổng thông tin'
                 f'</h1><a href="{LOGIN}">Đăng nhập</a></body></html>'
             )
-        if path == LOGIN:
+        if path == LOGIN or (path in site.login_at and request.method == "GET"):
             return self._login(request, secure)
         if path == HOME:
             sid = self._cookie(request, _cookie_name(site.session_cookie))
@@ -360,10 +371,34 @@ CASES: tuple[AuthCase, ...] = (
     ),
     AuthCase(
         "admin_closed",
-        "the protected /admin/ redirects to the login page (closed, but an exposed admin login)",
+        "the protected /admin/ redirects to the ordinary login page (closed; no console of its own: a warning)",
         replace(GOOD, protected=(("/admin/", "redirect"),)),
-        _expect({"auth.admin_exposed": "fail"} | NO_ACCOUNT),
+        _expect({"auth.admin_exposed": "warn"} | NO_ACCOUNT),
         protected_paths=("/admin/",),
+        account=False,
+        credentials=False,
+    ),
+    AuthCase(
+        "admin_login_form",
+        "/admin serves the ordinary login form itself (posting to the login URL): a warning, not a console",
+        replace(GOOD, login_at=("/admin",)),
+        _expect({"auth.admin_exposed": "warn", "auth.protected_paths": "skip"} | NO_ACCOUNT),
+        protected_paths=(),
+        account=False,
+        credentials=False,
+    ),
+    AuthCase(
+        "pma_login",
+        "/phpmyadmin/ shows phpMyAdmin's own login form: a console product, exposed even though it asks for a login",
+        replace(
+            GOOD,
+            pages=(
+                ("/phpmyadmin", 301, (("Location", "/phpmyadmin/"),), b""),
+                ("/phpmyadmin/", 200, (("Content-Type", "text/html; charset=utf-8"),), PHPMYADMIN_LOGIN.encode()),
+            ),
+        ),
+        _expect({"auth.admin_exposed": "fail", "auth.protected_paths": "skip"} | NO_ACCOUNT),
+        protected_paths=(),
         account=False,
         credentials=False,
     ),

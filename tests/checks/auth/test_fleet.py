@@ -137,7 +137,8 @@ def test_severities_follow_the_case(scanned: Scanned) -> None:
     assert result("admin_open", "auth.protected_paths").severity.value == "critical"
     assert result("admin_open", "auth.admin_exposed").severity.value == "high"
     assert result("phpmyadmin", "auth.admin_exposed").severity.value == "high"
-    assert result("admin_closed", "auth.admin_exposed").severity.value == "medium"  # asks for a login: lower
+    assert result("admin_closed", "auth.admin_exposed").severity.value == "medium"  # a warning
+    assert result("pma_login", "auth.admin_exposed").severity.value == "medium"  # asks for a login: lower
     assert result("cookie_flags", "auth.session_cookie").severity.value == "medium"
     assert result("nolock", "auth.lockout").severity.value == "high"
     assert result("nolock", "auth.user_enumeration").severity.value == "medium"
@@ -161,6 +162,37 @@ def test_evidence_says_what_was_found(scanned: Scanned) -> None:
     assert cookie["header"].startswith("Set-Cookie: sessionid=[32 characters]")
     twin = evidence("plain_login", "auth.login_https")["plain_http"]
     assert twin["status"] == 200 and twin["request"].startswith("GET http://")
+
+
+def test_an_admin_path_behind_the_ordinary_login_only_warns(scanned: Scanned) -> None:
+    def result(case: str) -> Result:
+        return scanned.results[case][("https", "auth.admin_exposed")]
+
+    def consoles(case: str) -> dict[str, dict[str, Any]]:
+        return {c["path"]: c for c in result(case).evidence["consoles"]}
+
+    # /admin -> /admin/ -> 302 /dang-nhap?next=...: the declared login_url, so no console of its own.
+    closed = result("admin_closed")
+    assert closed.status.value == "warn" and "TCVN 14423 x.6.2.4" in closed.detail and "QĐ 742 II.4.1" in closed.detail
+    assert consoles("admin_closed")["/admin"]["ordinary_login"] == "the declared login_url"
+    assert closed.evidence["verify_one_of"] and list(consoles("admin_closed")) == ["/admin"]
+    assert [r for r in scanned.fleet["admin_closed"].https.seen if r.path == "/dang-nhap" and "next=" in r.target]
+    # /admin answers 200 with the ordinary login form itself (a fresh CSRF token: not byte-identical).
+    form = result("admin_login_form")
+    assert form.status.value == "warn"
+    assert consoles("admin_login_form")["/admin"]["ordinary_login"].startswith("the same login form as https://")
+    assert [r for r in scanned.fleet["admin_login_form"].https.seen if r.path == "/admin" and r.method == "GET"]
+    # A console product's own login is exposed, whatever else the site has.
+    pma = result("pma_login")
+    assert pma.status.value == "fail" and "phpMyAdmin" in pma.detail
+    found = consoles("pma_login")["/phpmyadmin"]
+    assert (found["product"], found["access"]) == ("phpMyAdmin", "login form") and "ordinary_login" not in found
+    # Admin content without a login fails.
+    assert result("admin_open").status.value == "fail"
+    assert (
+        consoles("admin_open")["/admin"]["access"] == "open"
+        and "ordinary_login" not in consoles("admin_open")["/admin"]
+    )
 
 
 def test_login_fields_are_discovered_and_the_csrf_token_sent_back(scanned: Scanned) -> None:

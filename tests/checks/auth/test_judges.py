@@ -331,13 +331,115 @@ def test_judge_admin_severity_and_errors() -> None:
     none = tuple(fetched(resp(f"{ORIGIN}{p}", 404, body=NOT_FOUND)) for p in ADMIN_PATHS)
     verdict = access.judge_admin(http_facts(), auth_facts(admin=none))
     assert verdict.status is Status.PASS and "13 well-known admin paths" in verdict.detail
-    login_only = (fetched(resp(f"{ORIGIN}/admin", body=LOGIN_PAGE)), *none[1:])
+    login_only = (fetched(resp(f"{ORIGIN}/admin", body=OWN_LOGIN)), *none[1:])
     verdict = access.judge_admin(http_facts(), auth_facts(admin=login_only))
     assert (verdict.status, verdict.severity) == (Status.FAIL, Severity.MEDIUM)
     assert verdict.evidence["consoles"][0]["access"] == LOGIN_FORM
     refused = FetchError(ErrorKind.REFUSED, "Connection refused.")
     verdict = access.judge_admin(http_facts(), auth_facts(admin=tuple(fetched(error=refused) for _ in ADMIN_PATHS)))
     assert verdict.status is Status.ERROR
+
+
+# -- an admin path that only leads to the ordinary login ----------------------------------------------
+
+#: A login form of /admin's own: it posts to /admin/login, not to the ordinary login URL.
+OWN_LOGIN = (
+    b'<html><head><title>Sign in</title></head><body><form method="post" action="/admin/login">'
+    b'<input name="tai_khoan"><input type="password" name="mk"></form></body></html>'
+)
+
+
+def admin_verdict(*responses: HttpResponse, blocked: str | None = None, **kw: Any) -> Any:
+    """judge_admin with /admin answering ``responses`` and every other admin path 404."""
+    from checks.auth.consoles import ADMIN_PATHS
+
+    rest = tuple(fetched(resp(f"{ORIGIN}{p}", 404, body=NOT_FOUND)) for p in ADMIN_PATHS[1:])
+    http = kw.pop("http", None) or http_facts()
+    declared = kw.pop("declared", None)  # the platform's login_url, as the check passes it
+    return access.judge_admin(http, auth_facts(admin=(fetched(*responses, blocked=blocked), *rest), **kw), declared)
+
+
+def to_login(query: str = "?next=/admin/") -> tuple[HttpResponse, HttpResponse]:
+    return redirect(f"{ORIGIN}/admin", f"/dang-nhap{query}"), resp(f"{LOGIN_URL}{query}", body=LOGIN_PAGE)
+
+
+def test_a_redirect_to_the_declared_login_url_warns_and_names_the_requirement() -> None:
+    verdict = admin_verdict(*to_login())
+    assert (verdict.status, verdict.severity) == (Status.WARN, Severity.MEDIUM)
+    assert "TCVN 14423 x.6.2.4" in verdict.detail and "QĐ 742 II.4.1" in verdict.detail
+    assert "verify that" in verdict.detail and verdict.evidence["verify_one_of"]
+    (found,) = verdict.evidence["consoles"]
+    assert (found["path"], found["access"], found["ordinary_login"]) == ("/admin", LOGIN_FORM, "the declared login_url")
+    assert found["product"] == "ordinary user login"
+    # The declared login_url alone decides it (another URL's facts, where the login page was not fetched).
+    verdict = admin_verdict(*to_login(), login_page=None, login_url=None, declared=LOGIN_URL, primary=False)
+    assert verdict.status is Status.WARN
+
+
+def test_the_same_login_form_as_the_main_page_warns() -> None:
+    main = fetched(resp(body=b"<html><title>Trang chu</title><body>" + LOGIN_PAGE + b"</body></html>"))
+    # No login_url declared: the form on the registered page is the ordinary login.
+    verdict = admin_verdict(
+        resp(f"{ORIGIN}/admin", body=LOGIN_PAGE.replace(b"t0k", b"other")),
+        http=http_facts(page=main),
+        login_url=None,
+        login_page=None,
+    )
+    assert verdict.status is Status.WARN
+    assert verdict.evidence["consoles"][0]["ordinary_login"] == f"the same login form as {URL}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        OWN_LOGIN,  # posts elsewhere
+        LOGIN_PAGE.replace(b'name="tai_khoan"', b'name="admin_user"'),  # other fields
+        LOGIN_PAGE.replace(b'method="post"', b'method="get"'),
+    ],
+)
+def test_a_login_of_its_own_at_admin_is_still_an_exposed_console(body: bytes) -> None:
+    verdict = admin_verdict(resp(f"{ORIGIN}/admin", body=body))
+    assert (verdict.status, verdict.severity) == (Status.FAIL, Severity.MEDIUM)
+    assert "ordinary_login" not in verdict.evidence["consoles"][0]
+
+
+def test_without_an_ordinary_login_to_compare_a_login_page_stays_a_finding() -> None:
+    verdict = admin_verdict(*to_login(), login_url=None, login_page=None)
+    assert verdict.status is Status.FAIL  # nothing shows /dang-nhap is the ordinary login
+
+
+def test_a_product_login_or_admin_content_fails_even_beside_the_ordinary_login() -> None:
+    pma = resp(
+        f"{ORIGIN}/phpmyadmin",
+        body=b"<html><head><title>phpMyAdmin</title></head><body><form method='post' action='/dang-nhap'>"
+        b"<input name='tai_khoan'><input type='password' name='mk'><input type='hidden' name='pma_x'></form></body>"
+        b"</html>",
+    )
+    assert console("/phpmyadmin", pma).product == "phpMyAdmin"  # same fields as the ordinary form: a product wins
+    dashboard = resp(f"{ORIGIN}/admin", body="<html><head><title>Quản trị hệ thống</title></head></html>".encode())
+    verdict = admin_verdict(dashboard)
+    assert (verdict.status, verdict.severity) == (Status.FAIL, Severity.HIGH)
+    from checks.auth.consoles import ADMIN_PATHS
+
+    fetches = [fetched(resp(f"{ORIGIN}{p}", 404, body=NOT_FOUND)) for p in ADMIN_PATHS]
+    fetches[0] = fetched(*to_login())
+    fetches[ADMIN_PATHS.index("/phpmyadmin")] = fetched(pma)
+    verdict = access.judge_admin(http_facts(), auth_facts(admin=tuple(fetches)))
+    assert (verdict.status, verdict.severity) == (Status.FAIL, Severity.MEDIUM)
+    assert "/phpmyadmin (phpMyAdmin, login form)" in verdict.detail
+    assert "/admin (login form: the declared login_url) only lead" in verdict.detail
+    assert verdict.key == access.finding_key(["/phpmyadmin:login"])  # the ordinary login is no part of the finding
+
+
+def test_single_sign_on_off_the_platform() -> None:
+    sso = "https://sso.gov.example/cas/login"
+    hop = redirect(f"{ORIGIN}/admin", f"{sso}?service=admin")
+    login = fetched(redirect(LOGIN_URL, f"{sso}?service=dvc"), blocked=f"{sso}?service=dvc")
+    verdict = admin_verdict(hop, blocked=f"{sso}?service=admin", login_page=login)
+    assert verdict.status is Status.WARN  # the same sign-in page as the declared login_url
+    other = "https://sso.gov.example/admin-login"
+    verdict = admin_verdict(redirect(f"{ORIGIN}/admin", other), blocked=other, login_page=login)
+    assert verdict.status is Status.FAIL
 
 
 # -- protected paths -----------------------------------------------------------------------------------
