@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from checks.http.facts import HttpResponse
+from checks.http.list_headers import REFERRER_POLICIES
 from scanner.urls import UnusableUrl, parse, resolve_reference
 
 #: Elements whose resource runs with the page's privileges: blocked as mixed content by browsers.
@@ -158,6 +159,31 @@ def parse_html(text: str, url: str) -> PageInfo:
         csp_meta=tuple(collector.csp_meta),
         referrer_meta=tuple(collector.referrer_meta),
     )
+
+
+#: Legacy <meta name=referrer> keywords and the policy each stands for (HTML, "Standard metadata names").
+_LEGACY_REFERRER = {
+    "never": "no-referrer",
+    "default": "strict-origin-when-cross-origin",
+    "always": "unsafe-url",
+    "origin-when-crossorigin": "origin-when-cross-origin",
+}
+
+
+def meta_referrer_policy(values: tuple[str, ...]) -> str | None:
+    """The policy ``<meta name=referrer>`` elements set, or None when none applies.
+
+    The HTML standard takes the whole content, lowercased, as one token: a list such as
+    ``no-referrer, unsafe-url`` (valid in the header) or an unknown word leaves the policy unchanged.
+    Each valid element sets the policy in turn, so the last one wins.
+    """
+    policy = None
+    for value in values:
+        token = value.lower()
+        token = _LEGACY_REFERRER.get(token, token)
+        if token in REFERRER_POLICIES:
+            policy = token
+    return policy
 
 
 def page_info(response: HttpResponse) -> PageInfo:
