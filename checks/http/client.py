@@ -48,7 +48,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -761,10 +761,46 @@ def _protocol_reason(where: str, causes: list[BaseException]) -> str:
     return f"{where} closed the connection or did not answer in HTTP."
 
 
+#: OpenSSL's reason codes for a refusal that is not about the certificate, with what they mean for a client
+#: (the server's TLS version, cipher suites or key exchange, which the tls family judges).
+_HANDSHAKE_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("UNSUPPORTED_PROTOCOL", "WRONG_SSL_VERSION", "PROTOCOL_VERSION", "VERSION_TOO_LOW", "NO_PROTOCOLS"),
+        "the server offers no TLS version the HTTP client accepts",
+    ),
+    (
+        ("DH_KEY_TOO_SMALL", "EE_KEY_TOO_SMALL", "KEY_TOO_SMALL"),
+        "the server's key exchange is too weak for the HTTP client",
+    ),
+    (
+        ("NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "HANDSHAKE_FAILURE", "INSUFFICIENT_SECURITY", "NO_SUITABLE"),
+        "the server and the HTTP client share no cipher suite or key exchange",
+    ),
+)
+#: Starts every reason that is about the certificate (``certificate_refused`` reads it back).
+CERTIFICATE_REFUSED = "certificate not trusted"
+
+
+def certificate_refused(reason: str) -> bool:
+    """Whether a TLS problem recorded by the client is the certificate's (not the protocol's or cipher's)."""
+    return f"({CERTIFICATE_REFUSED}: " in reason or reason.startswith(CERTIFICATE_REFUSED)
+
+
+def tls_problem(url: str, problems: Sequence[tuple[str, str]]) -> str | None:
+    """Why the client could not verify TLS with ``url``'s host (``HttpFacts.tls_problems``), or None."""
+    hostport = _host_port(url)
+    return next((why for where, why in problems if where == hostport), None)
+
+
 def _ssl_reason(causes: list[BaseException]) -> str:
+    """The client's TLS failure by its cause: the certificate only when its verification failed."""
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"certificate not trusted: {cause.verify_message}"
+            return f"{CERTIFICATE_REFUSED}: {cause.verify_message}"
         if isinstance(cause, ssl.SSLError) and cause.reason:
-            return str(cause.reason).lower().replace("_", " ")
+            code = str(cause.reason).upper()
+            for markers, meaning in _HANDSHAKE_CAUSES:
+                if any(marker in code for marker in markers):
+                    return f"{meaning} ({code.lower().replace('_', ' ')})"
+            return code.lower().replace("_", " ")
     return "handshake failed"

@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from checks.http.base import HttpCheck, header_line, page_evidence
+from checks.http.client import certificate_refused, tls_problem
 from checks.http.csp import CspPolicy, frame_ancestors_restrict, judge_scripts, object_src_restricted, parse_csp
 from checks.http.detect import page_versions
 from checks.http.facts import HttpFacts, HttpResponse
 from checks.http.hsts import parse_hsts
-from checks.http.html import page_info
+from checks.http.html import meta_referrer_policy, page_info
 from checks.http.list_headers import PRIVATE_REFERRER_POLICIES, nosniff, parse_referrer_policy, parse_xfo
+from checks.http.list_headers import ReferrerPolicy as ReferrerPolicyValue
 from checks.http.permissions_policy import parse_permissions_policy
 from checks.http.server_versions import VERSION_HEADERS, end_of_life, versions_in
 from scanner.evidence import FACTS, clip, listing, shorten, software_fact
@@ -107,14 +109,27 @@ class Hsts(HttpCheck):
         ]
         suffix = f", with {listing(extras)}" if extras else ", without includeSubDomains"
         if final.tls_verified is False:
-            return Verdict(
-                Status.WARN,
-                f"HSTS is set (max-age {_duration(hsts.max_age)}{suffix}), but the certificate did not verify, and "
-                "browsers ignore HSTS from a host whose certificate they reject (see the tls checks).",
-                evidence,
-                Severity.LOW,
-            )
+            return Verdict(Status.WARN, _hsts_unverified(facts, final, hsts.max_age, suffix), evidence, Severity.LOW)
         return Verdict(Status.PASS, f"HSTS max-age is {_duration(hsts.max_age)}{suffix}.", evidence)
+
+
+def _hsts_unverified(facts: HttpFacts, final: HttpResponse, max_age: int, suffix: str) -> str:
+    """Why HSTS read over an unverified connection may not count, naming the client's real TLS problem:
+    a protocol or cipher refusal is not a certificate problem (the tls family judges both)."""
+    set_as = f"HSTS is set (max-age {_duration(max_age)}{suffix})"
+    problem = tls_problem(final.url, facts.tls_problems)
+    if problem is None or certificate_refused(problem):
+        because = f" ({shorten(problem.rstrip('.'), 200)})" if problem else ""
+        return (
+            f"{set_as}, but the certificate did not verify{because}, and browsers ignore HSTS from a host whose "
+            "certificate they reject (see the tls checks)."
+        )
+    return (
+        f"{set_as}, but the HTTP client could read it only with its TLS checks relaxed: "
+        f"{shorten(problem.rstrip('.'), 200)}. "
+        "That refusal is not about the certificate; browsers that refuse the connection too never see the "
+        "header (the tls checks judge the protocols, cipher suites and certificate)."
+    )
 
 
 def _policies(final: HttpResponse) -> tuple[list[CspPolicy], list[CspPolicy]]:
@@ -184,6 +199,8 @@ class ContentSecurityPolicy(HttpCheck):
         if not safe:
             worst = governing[0]
             evidence["script_sources"] = f"{worst.directive} {' '.join(worst.sources)}"
+            if worst.ignored:
+                evidence["ignored_sources"] = [shorten(t, 100) for t in worst.ignored[:10]]
             return Verdict(
                 Status.FAIL,
                 f"The policy's {worst.directive} allows {listing(list(worst.failures))}, so injected scripts can run.",
@@ -191,6 +208,8 @@ class ContentSecurityPolicy(HttpCheck):
             )
         best = min(safe, key=lambda v: len(v.warnings))
         evidence["script_sources"] = shorten(f"{best.directive} {' '.join(best.sources)}")
+        if best.ignored:
+            evidence["ignored_sources"] = [shorten(t, 100) for t in best.ignored[:10]]
         object_ok = any(object_src_restricted(p) for p in enforced)
         base_uri = next((p.get("base-uri") for p in enforced if p.has("base-uri")), None)
         evidence["object_src_restricted"] = object_ok
@@ -336,26 +355,46 @@ class ReferrerPolicy(HttpCheck):
             evidence["meta"] = [shorten(m, 100) for m in meta]
         if not header and not meta:
             return Verdict(Status.FAIL, "No Referrer-Policy is set (header or <meta name=referrer>).", evidence)
-        from_meta = parse_referrer_policy(tuple(meta))
-        parsed = from_meta if from_meta.policy else parse_referrer_policy(header)
-        where = "<meta name=referrer>" if from_meta.policy else "Referrer-Policy"
+        # HTML standard: a <meta name=referrer> applies only when its whole content is one policy token.
+        from_meta = meta_referrer_policy(meta)
+        parsed = ReferrerPolicyValue(from_meta) if from_meta else parse_referrer_policy(header)
+        where = "<meta name=referrer>" if from_meta else "Referrer-Policy"
+        ignored = "" if from_meta or not meta else _ignored_meta(meta)
+        if ignored:
+            evidence["meta_ignored"] = True
         if not parsed.policy:
-            shown = shorten(", ".join(header or meta), 120)
+            if not header:
+                return Verdict(
+                    Status.FAIL,
+                    f"<meta name=referrer> {_shown_meta(meta)} is ignored (its content must be a single policy "
+                    "token), and no Referrer-Policy header is sent.",
+                    evidence,
+                )
+            shown = shorten(", ".join(header), 120)
             return Verdict(
                 Status.FAIL,
-                f"{where} {shown!r} names no valid policy, so browsers ignore it.",
+                f"{where} {shown!r} names no valid policy, so browsers ignore it{ignored}.",
                 evidence,
             )
         evidence["policy"] = parsed.policy
         if parsed.unknown:
             evidence["unknown_tokens"] = [shorten(t, 60) for t in parsed.unknown]
         if parsed.policy in PRIVATE_REFERRER_POLICIES:
-            return Verdict(Status.PASS, f"{where} is {parsed.policy}.", evidence)
+            return Verdict(Status.PASS, f"{where} is {parsed.policy}{ignored}.", evidence)
         return Verdict(
             Status.FAIL,
-            f"{where} is {parsed.policy}, which sends the page's address (or origin) to other sites.",
+            f"{where} is {parsed.policy}, which sends the page's address (or origin) to other sites{ignored}.",
             evidence,
         )
+
+
+def _shown_meta(meta: tuple[str, ...]) -> str:
+    return shorten(", ".join(repr(m) for m in meta), 120)
+
+
+def _ignored_meta(meta: tuple[str, ...]) -> str:
+    """A note for <meta name=referrer> values browsers ignore: the content must be a single policy token."""
+    return f" (<meta name=referrer> {_shown_meta(meta)} is ignored: its content must be a single policy token)"
 
 
 class PermissionsPolicy(HttpCheck):

@@ -12,6 +12,7 @@ from sslyze.plugins.scan_commands import ScanCommand
 
 from checks.tls.base import TlsCheck, cert_evidence, target_evidence, worst
 from checks.tls.facts import RFC5280_SERIAL, CertificateFacts, Deployment, OcspFacts, TlsFacts
+from checks.tls.trust_path import NO_COMMON_VALIDITY
 from scanner.evidence import clip, listing, plural, shorten
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
@@ -415,6 +416,13 @@ class CertUntrusted(CertificateCheck):
         also = f" {serial}" if serial else ""
         if trust.strict_ok and not serial:
             return Verdict(Status.PASS, f"The chain leads to {_anchor(trust.anchor)}.", evidence)
+        if trust.path_found and trust.strict_error == NO_COMMON_VALIDITY and not serial:
+            return Verdict(
+                Status.PASS,
+                f"The chain leads to {_anchor(trust.anchor)} (names and signatures; its certificates were never "
+                "valid at one moment, so the dates are tls.cert_expired's and tls.cert_not_yet_valid's finding).",
+                evidence,
+            )
         if trust.path_found:
             leads = f"The chain leads to {_anchor(trust.anchor)}"
             leads += (

@@ -29,6 +29,12 @@ from scanner.evidence import shorten
 
 #: The longest path to an anchor that is searched for, in certificates (leaf included).
 MAX_CHAIN_DEPTH = 10
+#: ``TrustFacts.strict_error`` when the path's certificates share no moment of validity, so the strict verifier
+#: (which always checks the time) cannot judge the other rules; the path itself was found by names and signatures.
+NO_COMMON_VALIDITY = (
+    "not run: the certificates on the path share no moment of validity, and the strict verifier always checks "
+    "the time (the dates are judged by tls.cert_expired and tls.cert_not_yet_valid)"
+)
 #: Only the first this many certificates a server sends are considered for paths (a server may send
 #: dozens of look-alike CA certificates; each one multiplies the paths a naive search walks).
 MAX_CHAIN_CERTS = 20
@@ -164,6 +170,10 @@ def _assess_trust(chain: _SentChain, anchors: Sequence[x509.Certificate], now: d
         strict_error = "no trust anchors available"
     elif outcome.anchor is None:
         strict_error = "not run: no chain of signatures leads to a trust anchor"
+    elif not _share_validity(path_certs):
+        # The verifier has no switch to set time aside, and no moment exists at which it could agree: the
+        # dates are tls.cert_expired's and tls.cert_not_yet_valid's finding, not a trust one.
+        strict_error = NO_COMMON_VALIDITY
     else:
         strict_error = _strict_verify(path_certs, anchors, validated_at)
 
@@ -245,6 +255,12 @@ def _no_path_reason(chain: _SentChain, sent: tuple[int, ...]) -> str:
         f"The issuer '{rfc4514_name(end, 'issuer')}' of '{end_label}' is neither among the certificates sent "
         "nor a trusted anchor."
     )
+
+
+def _share_validity(certs: Sequence[x509.Certificate]) -> bool:
+    """Whether some moment lies inside every certificate's validity (a leaf that expired before its issuer's
+    current certificate began has none)."""
+    return max(c.not_valid_before_utc for c in certs) <= min(c.not_valid_after_utc for c in certs)
 
 
 def _time_inside_validity(certs: Sequence[x509.Certificate], now: dt.datetime) -> dt.datetime:
