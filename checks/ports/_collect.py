@@ -4,7 +4,7 @@ Runs in a worker process (``ScanContext.collect``): the arguments and the return
 pickle. All network I/O of the ports family happens here; ``facts.facts_from_raw`` and the checks
 are pure.
 
-One host scan is up to three nmap runs and one read of banners, all bounded by the endpoint's
+One host scan is up to four nmap runs and one read of banners, all bounded by the endpoint's
 deadline:
 
 1. **discovery**: ``nmap -sT`` (``-sS`` when asked for and root) over the platform's ``ports``,
@@ -17,7 +17,12 @@ deadline:
    banner) for at most two seconds. nmap waits up to 6 s for a banner and 5 s for each probe's
    answer; with a ``timeout`` below 6 s those waits are capped at ``timeout`` through a copy of
    nmap's probe file (``--versiondb``, cached in ``~/.cache/platscan``).
-3. **UDP** (opt-in, root): ``nmap -sU -sV -p 161`` for SNMP, concurrently with step 1.
+3. **risk probes**: on the ports step 2 could not name (not tcpwrapped), ``nmap -sV --version-all``
+   with a probe file of only the probes that identify the risky classes on any port (PostgreSQL,
+   MongoDB, Redis, Memcached, SQL Server, Oracle, RDP; nmap registers them for their own ports and
+   rarity 4-8, so intensity 2 sends them nowhere else), each waiting at most ``RISK_PROBE_WAIT``.
+   A silent listener costs about 11 s more; a service that answers or hangs up costs less.
+4. **UDP** (opt-in, root): ``nmap -sU -sV -p 161`` for SNMP, concurrently with step 1.
 
 nmap is given one IP address, never a name, range or CIDR: the registry's address from ``resolve``,
 or the first address the host name resolves to (IPv4 preferred; ``-6`` for an IPv6 address). Each
@@ -50,6 +55,7 @@ from checks.ports.facts import (
     MAX_BANNER_BYTES,
     NmapOutputError,
     NmapRun,
+    PortFacts,
     PortScanFacts,
     RawScan,
     ScanStatus,
@@ -100,6 +106,16 @@ NMAP_DATA_DIRS = ("/usr/share/nmap", "/usr/local/share/nmap")
 #: TLS service on an unusual port costs about 17 s. With a ``timeout`` below that, the waits are
 #: capped at ``timeout`` through a copy of nmap's probe file (``--versiondb``).
 NMAP_DEFAULT_WAIT_MS = 6000
+#: The probes of the risk pass (names in nmap-service-probes), cheapest and likeliest first. Each
+#: identifies a risky class nmap only probes for on its registered ports: SMBProgNeg is the probe
+#: whose answers name PostgreSQL; TerminalServer is kept only as TerminalServerCookie's fallback.
+RISK_PROBES = ("SMBProgNeg", "redis-server", "mongodb", "Memcache", "ms-sql-s", "oracle-tns", "TerminalServerCookie")
+RISK_FALLBACKS = ("TerminalServer",)
+#: Seconds each risk probe waits for an answer (capped by the settings' ``timeout``): databases and
+#: RDP answer a request at once, and only a silent listener waits out every probe.
+RISK_PROBE_WAIT = 1.5
+#: The banner (NULL probe) was already waited for in step 2; step 3 gives it this long.
+RISK_NULL_WAIT = 0.3
 
 
 @dataclass(frozen=True)
@@ -297,6 +313,78 @@ def udp_args(
     ]
 
 
+def risk_probe_args(
+    target: PortScanTarget,
+    address: str,
+    ports: Sequence[int],
+    settings: ScanSettings,
+    host_timeout: float,
+    versiondb: Path,
+) -> list[str]:
+    """``nmap`` arguments for the risk probes (``versiondb`` from ``risk_probe_db``) on ``ports``."""
+    scan_type = "-sS" if target.method == "syn" else "-sT"
+    return [
+        "-oX",
+        "-",
+        "-n",
+        "-Pn",
+        scan_type,
+        *(["-6"] if is_ipv6(address) else []),
+        "-p",
+        describe_spec(ports),
+        "-sV",
+        # intensity 8: every probe of rarity 1 is sent; the fallback-only probes (rarity 9) are not.
+        "--version-intensity",
+        "8",
+        "--versiondb",
+        str(versiondb),
+        *timing_args(settings, host_timeout),
+        scan_address(address),
+    ]
+
+
+def risk_wait_ms(settings: ScanSettings) -> int:
+    return round(min(RISK_PROBE_WAIT, max(0.5, settings.timeout)) * 1000)
+
+
+def risk_probe_time(settings: ScanSettings) -> float:
+    """Seconds the risk pass takes on a port that never answers (every probe waits in turn)."""
+    return RISK_NULL_WAIT + len(RISK_PROBES) * risk_wait_ms(settings) / 1000 + 1.0
+
+
+def risk_probes(text: str, wait_ms: int) -> str:
+    """nmap-service-probes cut to the NULL probe and ``RISK_PROBES`` (sent on every port, waiting
+    ``wait_ms``) plus ``RISK_FALLBACKS`` (never sent), keeping the header's ``Exclude``. Pure."""
+    sections = re.split(r"(?m)^(?=Probe )", text)
+    by_name: dict[str, str] = {}
+    for section in sections[1:]:
+        words = section.split(None, 3)
+        if len(words) >= 3 and words[1] == "TCP":
+            by_name.setdefault(words[2], section)
+    wanted = [("NULL", 1, round(RISK_NULL_WAIT * 1000))]
+    wanted += [(name, 1, wait_ms) for name in RISK_PROBES]
+    wanted += [(name, 9, wait_ms) for name in RISK_FALLBACKS]
+    out = [sections[0] if sections and not sections[0].startswith("Probe ") else ""]
+    for name, rarity, wait in wanted:
+        if name in by_name:
+            out.append(_retimed(by_name[name], rarity, wait))
+    return "".join(out)
+
+
+def _retimed(section: str, rarity: int, wait_ms: int) -> str:
+    """One probe section with its rarity and wait replaced and its port lists dropped (it applies
+    to every port)."""
+    dropped = ("rarity ", "ports ", "sslports ", "totalwaitms ", "tcpwrappedms ")
+    lines: list[str] = []
+    for line in section.split("\n"):
+        if line.startswith(dropped):
+            continue
+        lines.append(line)
+        if line.startswith("Probe "):
+            lines += [f"rarity {rarity}", f"totalwaitms {wait_ms}"]
+    return "\n".join(lines)
+
+
 def probe_wait_ms(settings: ScanSettings) -> int | None:
     """The cap on nmap's per-probe waits for these settings; None to keep nmap's own (6 s / 5 s)."""
     cap = round(max(1.0, settings.timeout) * 1000)
@@ -330,6 +418,15 @@ def probe_db(cap_ms: int | None) -> Path | None:
     """A copy of nmap's probe file with capped waits, cached per user; None to use nmap's own."""
     if cap_ms is None:
         return None
+    return _derived_probe_file(f"{cap_ms}ms", lambda text: capped_probes(text, cap_ms))
+
+
+def risk_probe_db(wait_ms: int) -> Path | None:
+    """The risk pass's probe file (``risk_probes``), cached per user; None when it cannot be made."""
+    return _derived_probe_file(f"risk-{wait_ms}ms", lambda text: risk_probes(text, wait_ms))
+
+
+def _derived_probe_file(tag: str, derive: Callable[[str], str]) -> Path | None:
     dirs = [os.environ.get("NMAPDIR", ""), *NMAP_DATA_DIRS]
     source = next(
         (Path(d) / "nmap-service-probes" for d in dirs if d and (Path(d) / "nmap-service-probes").is_file()), None
@@ -338,12 +435,12 @@ def probe_db(cap_ms: int | None) -> Path | None:
         return None
     stat = source.stat()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "platscan"
-    target = cache / f"nmap-service-probes-{cap_ms}ms-{stat.st_size}-{int(stat.st_mtime)}"
+    target = cache / f"nmap-service-probes-{tag}-{stat.st_size}-{int(stat.st_mtime)}"
     if target.is_file():
         return target
     try:
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-        text = capped_probes(source.read_text(encoding="latin-1"), cap_ms)
+        text = derive(source.read_text(encoding="latin-1"))
         write_atomically(target, text.encode("latin-1"), mode=0o600)
     except OSError:
         return None  # no writable cache: nmap's own waits, slower but correct
@@ -549,7 +646,8 @@ def scan_host(
         discovery = disc_proc.finish()
         open_tcp = _open_tcp_ports(discovery)
 
-        services = None
+        services = probes = None
+        probes_skipped = ""
         banners: dict[int, bytes] = {}
         skipped = ""
         left = end - time.monotonic()
@@ -567,6 +665,7 @@ def scan_host(
             running.append(sv_proc)
             banners = read_banners(address, open_tcp, wait=min(BANNER_WAIT_SECONDS, max(0.5, left / 4)))
             services = sv_proc.finish()
+            probes, probes_skipped = _risk_pass(binary, target, address, settings, services, end, running)
         elif open_tcp:
             skipped = (
                 f"service detection was skipped: only {max(0.0, left):.0f} s of the endpoint's time budget "
@@ -584,12 +683,68 @@ def scan_host(
         method=target.method,
         discovery=discovery,
         services=services,
+        probes=probes,
+        probes_skipped=probes_skipped,
         udp=udp,
         banners=banners,
         detection_skipped=skipped,
         scanned_at=scanned_at,
         duration=time.monotonic() - started,
     )
+
+
+def _risk_pass(
+    binary: str,
+    target: PortScanTarget,
+    address: str,
+    settings: ScanSettings,
+    services: NmapRun,
+    end: float,
+    running: list[NmapProcess],
+) -> tuple[NmapRun | None, str]:
+    """Step 3 on the ports service detection left unnamed: the run, or why it did not run."""
+    unnamed = unnamed_ports(services)
+    if not unnamed:
+        return None, ""
+    left = end - time.monotonic()
+    needed = risk_probe_time(settings)
+    if left < needed:
+        return None, (
+            f"the risk probes were not sent to {_port_list(unnamed)}: {max(0.0, left):.0f} s of the endpoint's "
+            f"time budget was left and they need up to {needed:.0f} s"
+        )
+    versiondb = risk_probe_db(risk_wait_ms(settings))
+    if versiondb is None:
+        return None, "the risk probes were not sent: nmap's nmap-service-probes file was not found"
+    # The probes wait in turn, so the pass needs ``needed`` whatever the number of ports; the host
+    # timeout leaves one probe's wait of grace before the hard limit.
+    grace = risk_wait_ms(settings) / 1000 + 1.0
+    proc = NmapProcess(
+        binary, risk_probe_args(target, address, unnamed, settings, max(1.0, left - grace), versiondb), left
+    )
+    running.append(proc)
+    return proc.finish(), ""
+
+
+def unnamed_ports(services: NmapRun) -> list[int]:
+    """The open TCP ports service detection did not name (tcpwrapped excluded: they hang up at once)."""
+    if services.killed:
+        return []
+    try:
+        parsed = parse_nmap_xml(services.xml)
+    except NmapOutputError:
+        return []
+    if parsed.timed_out:
+        return []
+    return [p.port for p in parsed.ports if p.proto == "tcp" and p.state == "open" and not _named(p)]
+
+
+def _named(port: PortFacts) -> bool:
+    return port.identified or port.service == "tcpwrapped"
+
+
+def _port_list(ports: Sequence[int]) -> str:
+    return ", ".join(f"{port}/tcp" for port in ports)
 
 
 def _open_tcp_ports(run: NmapRun) -> list[int]:

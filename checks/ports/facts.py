@@ -435,6 +435,8 @@ class RawScan:
         host, address, spec, method: as in ``PortScanFacts``.
         discovery: the TCP port discovery run.
         services: the ``-sV`` run on the open ports; None when it did not run.
+        probes: the risk probes on the ports ``services`` left unnamed; None when it did not run.
+        probes_skipped: why ``probes`` did not run although ports were left unnamed ("" otherwise).
         udp: the opt-in UDP run; None when not asked for.
         banners: TCP port -> what it sent on connect.
         detection_skipped: why service detection did not run although ports were open ("" if it ran).
@@ -449,6 +451,8 @@ class RawScan:
     discovery: NmapRun
     services: NmapRun | None = None
     udp: NmapRun | None = None
+    probes: NmapRun | None = None
+    probes_skipped: str = ""
     banners: Mapping[int, bytes] = field(default_factory=dict)
     detection_skipped: str = ""
     scanned_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
@@ -475,6 +479,8 @@ class RawScan:
             "discovery": run(self.discovery),
             "services": run(self.services),
             "udp": run(self.udp),
+            "probes": run(self.probes),
+            "probes_skipped": self.probes_skipped,
             "banners": {str(port): data.hex() for port, data in sorted(self.banners.items())},
             "detection_skipped": self.detection_skipped,
             "scanned_at": self.scanned_at.isoformat(),
@@ -505,6 +511,8 @@ class RawScan:
             discovery=discovery,
             services=run(doc.get("services")),
             udp=run(doc.get("udp")),
+            probes=run(doc.get("probes")),
+            probes_skipped=doc.get("probes_skipped", ""),
             banners={int(port): bytes.fromhex(data) for port, data in doc.get("banners", {}).items()},
             detection_skipped=doc.get("detection_skipped", ""),
             scanned_at=dt.datetime.fromisoformat(doc["scanned_at"]),
@@ -518,7 +526,7 @@ def facts_from_raw(raw: RawScan) -> PortScanFacts:
     ``discovery`` lists the open TCP ports; ``services`` (``-sV`` on those ports) names what runs
     on them; ``udp`` is the opt-in SNMP scan; ``banners`` add what each port sent on connect.
     """
-    runs = (raw.discovery, raw.services, raw.udp)
+    runs = (raw.discovery, raw.services, raw.probes, raw.udp)
     base = PortScanFacts(
         host=raw.host,
         address=raw.address,
@@ -547,6 +555,7 @@ def facts_from_raw(raw: RawScan) -> PortScanFacts:
                 for found in sv_parsed.ports:
                     if found.proto == "tcp" and found.port in tcp:
                         tcp[found.port] = found
+                detection, detection_reason = _merge_probes(raw, tcp)
             else:
                 detection = Detection.TIMED_OUT if sv_status is ScanStatus.TIMED_OUT else Detection.FAILED
                 detection_reason = sv_reason
@@ -569,6 +578,33 @@ def facts_from_raw(raw: RawScan) -> PortScanFacts:
         udp_reason=_sentence(udp_reason),
         nmap_version=version,
     )
+
+
+def _merge_probes(raw: RawScan, tcp: dict[int, PortFacts]) -> tuple[Detection, str]:
+    """Fold the risk probes' findings into ``tcp``; how detection went once they are counted.
+
+    A port they name takes their facts (keeping step 2's script output); a port they do not name
+    keeps step 2's and gains their recorded answers, for our own signatures. When unnamed ports
+    were left unprobed, detection is incomplete: a database there would go unseen.
+    """
+    if raw.probes is None:
+        if raw.probes_skipped:
+            return Detection.SKIPPED, raw.probes_skipped
+        return Detection.COMPLETE, ""  # nothing was left unnamed (or a recording from before step 3)
+    status, reason, parsed = _run_problem(raw.probes, "risk probes")
+    if status is not ScanStatus.COMPLETE or parsed is None:
+        return (Detection.TIMED_OUT if status is ScanStatus.TIMED_OUT else Detection.FAILED), reason
+    for found in parsed.ports:
+        before = tcp.get(found.port)
+        if found.proto != "tcp" or before is None or before.identified:
+            continue
+        if found.identified:
+            tcp[found.port] = replace(found, scripts=found.scripts or before.scripts)
+        else:
+            seen = {r.probe for r in before.responses}
+            extra = tuple(r for r in found.responses if r.probe not in seen)
+            tcp[found.port] = replace(before, responses=before.responses + extra)
+    return Detection.COMPLETE, ""
 
 
 def failed_scan(
