@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -33,13 +33,14 @@ from scanner.plugin import (
     select_checks,
     selection_filter,
 )
-from scanner.registry import Targets, TargetsError, load_targets
+from scanner.registry import Targets, TargetsError, endpoints, load_targets
 from scanner.runner import Stop
 from scanner.store import LOCK_TIMEOUT, Store, StoreError
-from scanner.waivers import Waiver, WaiverError, load_waivers
+from scanner.waivers import Waiver, WaiverError, WaiverScope, load_waivers
 
 if TYPE_CHECKING:
     from reports.render import OutputFile
+    from scanner.assessment import ScanAssessment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,8 +171,13 @@ def choose_checks(catalogue: Catalogue, only: Sequence[str], skip: Sequence[str]
     return checks
 
 
+def known_checks(catalogue: Catalogue) -> Collection[str]:
+    """Every installed check id, without importing the checks a ``--only`` selection left out."""
+    return catalogue.known if isinstance(catalogue, DeferredCatalogue) else {check.id for check in catalogue.checks}
+
+
 def open_profile(name: str, catalogue: Catalogue) -> Profile:
-    known = catalogue.known if isinstance(catalogue, DeferredCatalogue) else {check.id for check in catalogue.checks}
+    known = known_checks(catalogue)
     try:
         return load_profile(name, known)
     except ProfileError as exc:
@@ -277,15 +283,20 @@ class Progress:
             )
 
 
-def read_targets(path: Path, overrides: dict[str, Any], platforms: Sequence[str] = ()) -> Targets:
+def read_targets(path: Path, overrides: dict[str, Any]) -> Targets:
+    """Every platform the targets file registers (``pick_platforms`` narrows it to ``--platform``)."""
     try:
-        targets = load_targets(path, overrides)
-        return targets.only(tuple(platforms))
+        return load_targets(path, overrides)
     except TargetsError as exc:
         click.echo(f"platscan: {path} has {len(exc.problems)} problem(s):", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_USAGE)
+
+
+def pick_platforms(targets: Targets, platforms: Sequence[str]) -> Targets:
+    try:
+        return targets.only(tuple(platforms))
     except KeyError as exc:
         fail_usage(str(exc.args[0]))
 
@@ -345,15 +356,35 @@ def write_stdout(text: str) -> None:
         fail_usage(f"cannot write to standard output: {exc.strerror or exc}")
 
 
-def read_waivers(path: Path | None, targets_file: Path | None) -> list[Waiver]:
+def read_waivers(
+    path: Path | None, targets_file: Path | None, registered: Targets, catalogue: Catalogue
+) -> list[Waiver]:
+    """The waivers file's waivers, each checked against every platform ``registered`` (not only the
+    ones a ``--platform`` scan picks) and every installed check id."""
     if path is None and targets_file is not None and (targets_file.parent / "waivers.toml").is_file():
         path = targets_file.parent / "waivers.toml"
     if path is None:
         return []
+    scope = WaiverScope(
+        source=registered.path.name,
+        endpoints={p.id: [e.target for e in endpoints(p)] for p in registered.platforms},
+        checks=known_checks(catalogue),
+    )
     try:
-        return load_waivers(path)
+        return load_waivers(path, scope=scope)
     except WaiverError as exc:
         click.echo(f"platscan: {path} has {len(exc.problems)} problem(s):", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_USAGE)
+
+
+def waiver_notices(assessment: ScanAssessment) -> list[str]:
+    """What the waivers file needs after a scan: expired waivers to renew or remove, stale ones to
+    remove (only where the scan tested their checks and found them passing)."""
+    notices = [f"waiver for {w.where} expired on {w.expires}; it no longer applies" for w in assessment.expired]
+    notices += [
+        f"waiver for {w.where} is stale: its checks passed on every endpoint it names; remove it"
+        for w in assessment.stale
+    ]
+    return notices

@@ -19,11 +19,13 @@ from cli.common import (
     load_catalogue,
     open_profile,
     open_store,
+    pick_platforms,
     read_targets,
     read_waivers,
     selection_options,
     stop_on_signals,
     timeout_option,
+    waiver_notices,
     write_output,
 )
 from scanner.assessment import Assessment, ScanAssessment, assess_scan
@@ -160,12 +162,13 @@ def gate(
     if url is not None:
         if platforms:
             fail_usage("--platform goes with a TARGETS file, not with --url")
-        targets = adhoc_targets(url, level, allowed_ports, resolves, overrides)
+        registered = targets = adhoc_targets(url, level, allowed_ports, resolves, overrides)
     else:
         assert targets_file is not None
-        targets = read_targets(targets_file, overrides, platforms)
-    waiver_list = read_waivers(waivers, targets_file)
+        registered = read_targets(targets_file, overrides)
+        targets = pick_platforms(registered, platforms)
     catalogue = load_catalogue(quiet=True)
+    waiver_list = read_waivers(waivers, targets_file, registered, catalogue)
     checks = choose_checks(catalogue, only, skip, active=False)
     profile = open_profile(targets.settings.profile, catalogue)
     if not quiet:
@@ -341,12 +344,8 @@ def write_ci_files(fleet: FleetView, junit: Path | None, sarif: Path | None) -> 
 
 def summarise(gated: Sequence[Gated], assessment: ScanAssessment, scan_id: int, quiet: bool) -> Outcome:
     """Print what was decided and why; return the worst outcome (the exit code)."""
-    for waiver in assessment.expired:
-        click.echo(
-            f"warning: waiver for {waiver.platform} {waiver.check} expired on {waiver.expires}; it no longer applies"
-        )
-    for waiver in assessment.stale:
-        click.echo(f"warning: waiver for {waiver.platform} {waiver.check} matches no failure (stale): remove it")
+    for notice in waiver_notices(assessment):
+        click.echo(f"warning: {notice}")
     for item in gated:
         verdict, bar, platform, score = item.verdict, item.bar, item.platform, item.assessment.score
         terms = f"min grade {bar.min_grade}, fail on {bar.fail_on.value}"

@@ -25,11 +25,13 @@ from cli.common import (
     load_catalogue,
     open_profile,
     open_store,
+    pick_platforms,
     read_targets,
     read_waivers,
     selection_options,
     stop_on_signals,
     timeout_option,
+    waiver_notices,
     write_files,
 )
 from cli.gate import gate
@@ -123,12 +125,14 @@ def scan(
         overrides["concurrency"] = concurrency
     if timeout is not None:
         overrides["timeout"] = timeout
-    targets = read_targets(targets_file, overrides, platforms)
+    registered = read_targets(targets_file, overrides)
+    targets = pick_platforms(registered, platforms)
     catalogue = load_catalogue(quiet)
     checks = choose_checks(catalogue, only, skip, active)
     start_workers(targets.platforms, checks)  # the forkserver preloads while the scan is prepared
     profile = open_profile(targets.settings.profile, catalogue)
-    approved = read_waivers(waivers, targets_file)  # before the store: a bad file leaves no database behind
+    # Before the store: a bad file leaves no database behind.
+    approved = read_waivers(waivers, targets_file, registered, catalogue)
     with open_store(db) as store:
         selection = {"only": list(only), "skip": list(skip)}
         run_and_summarise(store, targets, checks, profile, selection, quiet, approved)
@@ -159,13 +163,16 @@ def run_and_summarise(
     # One platform at a time: a fleet's results need not all be in memory to be summarised.
     names = {row["id"]: row["name"] for row in store.platforms(outcome.scan_id)}
     stored, unassessed = 0, []
-    for judged in ScanAssessment(store, outcome.scan_id):
+    assessment = ScanAssessment(store, outcome.scan_id)
+    for judged in assessment:
         if not quiet:
             click.echo(assessed_summary(names[judged.platform], judged))
         stored += len(judged.results)
         if judged.score.grade is None:
             unassessed.append(judged.platform)
     if not quiet:
+        for notice in waiver_notices(assessment):
+            click.echo(f"warning: {notice}", err=True)
         click.echo(
             f"\nscan {outcome.scan_id} {outcome.status.value}: {outcome.endpoints} endpoints, "
             f"{stored} results stored in {store.path}"

@@ -73,7 +73,8 @@ class ScanAssessment:
     """The assessment of every platform of a stored scan (of one with ``platform``), one platform at
     a time: iterating holds one platform's results, never the scan's.
 
-    ``expired`` and ``stale`` waivers are known once every platform was assessed.
+    ``expired`` and ``stale`` waivers are known once every platform was assessed; a waiver is stale
+    only inside what the scan tested (``apply_waivers``).
     """
 
     def __init__(self, store: Store, scan_id: int, profile: Profile | None = None, platform: str | None = None):
@@ -98,8 +99,8 @@ class ScanAssessment:
                 continue
             seen.add(row["id"])
             yield self._assess(row["id"], row["level"], self._store.results(self.scan_id, row["id"]))
-        # A waiver for a platform the scan did not include matches nothing.
-        self._stale += [w for w in self._waivers if w.platform not in seen and not w.expired(self._day)]
+        # A platform the scan did not include tells nothing of its waivers, except their dates.
+        self._expired += [w for w in self._waivers if w.platform not in seen and w.expired(self._day)]
         self._done = True
 
     @functools.cached_property
@@ -124,12 +125,12 @@ class ScanAssessment:
 
     @property
     def expired(self) -> tuple[Waiver, ...]:
-        """Waivers past their date that would otherwise have covered a failure."""
+        """Waivers past their date, whether or not their checks failed."""
         return tuple(self._in_file_order(self._expired))
 
     @property
     def stale(self) -> tuple[Waiver, ...]:
-        """Waivers in force that cover no failure."""
+        """Waivers in force whose checks the scan ran on their endpoints and found passing."""
         return tuple(self._in_file_order(self._stale))
 
     def _in_file_order(self, found: list[Waiver]) -> list[Waiver]:

@@ -2,15 +2,22 @@
 
 A waiver never hides a result: the database keeps every result as observed. Reports show a waived
 failure as waived, the gate does not fail on it, an expired waiver stops applying (and says so),
-and a waiver that matches nothing is reported as stale so the file does not rot.
+and a waiver whose checks were tested and found nothing to cover is reported as stale so the file
+does not rot.
+
+A waiver is judged stale only inside what a scan tested: a ``--platform`` or ``--only`` scan, an
+interrupted one, or a check that could not run (``error``) says nothing about the waivers of what
+it did not test, and calling them stale would have owners delete approved exceptions. A waiver that
+can never match (an unknown platform, check or endpoint) is refused when the file is read instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,7 @@ from scanner.scoring import Caps, CheckOutcome, cap_for
 
 WAIVER_KEYS = {"platform", "check", "endpoint", "reason", "approved_by", "expires"}
 WAIVABLE = (Status.FAIL, Status.WARN)
+CONCLUSIVE = (Status.PASS, Status.SKIP)  # the check ran and found nothing a waiver could cover
 MAX_WAIVER_DAYS = 366  # an exception is re-approved at least once a year
 _CHECK_PATTERN = re.compile(r"[a-z0-9]+\.[a-z0-9_*?\[\]]+")
 
@@ -47,15 +55,30 @@ class Waiver:
     def matches(self, result: Result, caps: Caps | None = None) -> bool:
         """Whether this waiver covers ``result``; ``caps`` are the grade caps of its scan (None: the
         installed checks')."""
-        if result.platform != self.platform or not fnmatch.fnmatchcase(result.endpoint, self.endpoint):
+        if not self.concerns(result):
             return False
         if self.check == result.check:
             return True
         # A pattern never covers a finding that caps the grade at F: those are waived by exact id only.
-        return fnmatch.fnmatchcase(result.check, self.check) and not caps_at_f(result, caps)
+        return not caps_at_f(result, caps)
+
+    def concerns(self, result: Result) -> bool:
+        """Whether ``result`` is of this waiver's platform, checks and endpoints, whatever its status."""
+        return (
+            result.platform == self.platform
+            and fnmatch.fnmatchcase(result.endpoint, self.endpoint)
+            and fnmatch.fnmatchcase(result.check, self.check)
+        )
 
     def expired(self, on: dt.date) -> bool:
         return on > self.expires
+
+    @property
+    def where(self) -> str:
+        """How messages name it: platform, check, endpoint pattern when there is one, and its line."""
+        endpoint = "" if self.endpoint == "*" else f" {self.endpoint}"
+        line = f" (line {self.line})" if self.line else ""
+        return f"{self.platform} {self.check}{endpoint}{line}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +88,7 @@ class Waiver:
             "reason": self.reason,
             "approved_by": self.approved_by,
             "expires": self.expires.isoformat(),
+            "line": self.line,  # in the waivers file: where to renew or remove it
         }
 
     @classmethod
@@ -76,6 +100,7 @@ class Waiver:
             reason=str(data["reason"]),
             approved_by=str(data["approved_by"]),
             expires=dt.date.fromisoformat(str(data["expires"])),
+            line=int(data.get("line", 0)),
         )
 
 
@@ -85,8 +110,9 @@ class WaiverOutcome:
 
     Attributes:
         waived: (platform, check, endpoint) -> the waiver that covers that failure.
-        expired: waivers past their date that would otherwise have matched a failure.
-        stale: waivers in force that match no failure (fixed, renamed, or never right).
+        expired: waivers past their date, whether or not a failure would still need them.
+        stale: waivers in force whose checks ran on their endpoints, every time conclusively
+            (pass or skip), so there is nothing left to waive: the failure was fixed.
     """
 
     waived: Mapping[tuple[str, str, str], Waiver]
@@ -105,27 +131,70 @@ def caps_at_f(result: Result, caps: Caps | None = None) -> bool:
 def apply_waivers(
     waivers: Sequence[Waiver], results: Iterable[Result], on: dt.date, caps: Caps | None = None
 ) -> WaiverOutcome:
-    """How ``waivers`` apply to ``results`` on day ``on``; ``caps`` are the results' scan's grade caps."""
+    """How ``waivers`` apply to ``results`` on day ``on``; ``caps`` are the results' scan's grade caps.
+
+    ``results`` are what was tested: a waiver none of whose checks and endpoints is among them is
+    neither used nor stale (it is outside the scan), unless it has expired.
+    """
     caps = installed_caps() if caps is None else caps
-    failures = [r for r in results if r.status in WAIVABLE]
+    results = list(results)
     waived: dict[tuple[str, str, str], Waiver] = {}
     expired: list[Waiver] = []
     stale: list[Waiver] = []
     for waiver in waivers:
-        matched = [r for r in failures if waiver.matches(r, caps)]
         if waiver.expired(on):
-            if matched:
-                expired.append(waiver)
+            expired.append(waiver)
             continue
-        if not matched:
+        concerned = [r for r in results if waiver.concerns(r)]
+        matched = [r for r in concerned if r.status in WAIVABLE and waiver.matches(r, caps)]
+        if concerned and not matched and all(r.status in CONCLUSIVE for r in concerned):
             stale.append(waiver)
         for result in matched:
             waived.setdefault((result.platform, result.check, result.endpoint), waiver)
     return WaiverOutcome(waived=waived, expired=tuple(expired), stale=tuple(stale))
 
 
-def load_waivers(path: Path, today: dt.date | None = None) -> list[Waiver]:
-    """Read and validate a waivers file; every problem names the file, line, entry and field."""
+@dataclass(frozen=True)
+class WaiverScope:
+    """What a waiver may name: the registered platforms with their endpoints, and the check ids.
+
+    Attributes:
+        source: where the platforms are registered (``targets.toml``), for the messages.
+        endpoints: platform id -> the endpoint names its results carry (URLs as registered, hosts).
+        checks: every check id that is installed.
+    """
+
+    source: str
+    endpoints: Mapping[str, Sequence[str]]
+    checks: Collection[str]
+
+    def problems(self, platform: str, check: str, endpoint: str) -> list[str]:
+        """What in one valid-looking entry can never match a result, field by field."""
+        out = []
+        if platform not in self.endpoints:
+            out.append(
+                f"platform: {shown(platform)} is not registered in {self.source}{_close(platform, self.endpoints)}"
+            )
+        elif not any(fnmatch.fnmatchcase(name, endpoint) for name in self.endpoints[platform]):
+            names = ", ".join(self.endpoints[platform][:6]) + (", …" if len(self.endpoints[platform]) > 6 else "")
+            out.append(f"endpoint: {shown(endpoint)} matches none of {platform}'s endpoints ({names})")
+        if not any(fnmatch.fnmatchcase(known, check) for known in self.checks):
+            hint = _close(check, self.checks) if not any(c in check for c in "*?[") else ""
+            out.append(f"check: {shown(check)} names no installed check{hint} (platscan checks lists them)")
+        return out
+
+
+def _close(word: str, known: Collection[str]) -> str:
+    near = difflib.get_close_matches(word, sorted(known), n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
+def load_waivers(path: Path, today: dt.date | None = None, scope: WaiverScope | None = None) -> list[Waiver]:
+    """Read and validate a waivers file; every problem names the file, line, entry and field.
+
+    With ``scope``, a waiver that names an unregistered platform, an endpoint of none of its
+    platform's endpoints, or no installed check is a problem too: it could never apply.
+    """
     today = today or dt.date.today()
     try:
         text, doc = read_toml(path)
@@ -163,6 +232,9 @@ def load_waivers(path: Path, today: dt.date | None = None) -> list[Waiver]:
             )
         if isinstance(expires, dt.date) and (expires - today).days > MAX_WAIVER_DAYS:
             problems.append(f"{where}: expires: {expires} is more than a year ahead; waivers are re-approved yearly")
+        if len(problems) == before and scope is not None:
+            endpoint = entry.get("endpoint", "*")
+            problems += [f"{where}: {p}" for p in scope.problems(entry["platform"], entry["check"], endpoint)]
         if len(problems) == before:
             assert isinstance(expires, dt.date)
             waivers.append(

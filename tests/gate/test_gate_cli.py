@@ -144,9 +144,61 @@ def test_waivers_applied_expired_and_stale(fleet: TlsFleet, tmp_path: Path) -> N
     waivers.write_text(WAIVER.format(check="tls.protocol_legacy", expires="2020-01-01"))
     expired = gate(path, "--db", tmp_path / "p.db")
     assert expired.returncode == 1 and "expired on 2020-01-01; it no longer applies" in expired.stdout
-    waivers.write_text(WAIVER.format(check="tls.cert_revoked_typo", expires=soon))
+    waivers.write_text(WAIVER.format(check="tls.cert_expired", expires=soon))
     stale = gate(path, "--db", tmp_path / "p.db")
-    assert "matches no failure (stale)" in stale.stdout
+    assert "waiver for legacy tls.cert_expired (line 2) is stale" in stale.stdout, "its check passed"
+
+
+def test_only_what_was_tested_can_be_stale(fleet: TlsFleet, tmp_path: Path) -> None:
+    """A --platform/--only scan says nothing of the waivers of what it did not test; an expired
+    waiver is expired whatever its check found."""
+    path = targets(fleet, tmp_path, "good", "legacy")
+    soon = (dt.date.today() + dt.timedelta(days=200)).isoformat()
+    entry = '[[waivers]]\nplatform = "{platform}"\ncheck = "{check}"\nreason = "r"\napproved_by = "CISO"\n'
+    entries = [
+        ("good", "tls.cert_expired", soon),  # a platform the scan leaves out
+        ("legacy", "http.hsts", soon),  # a family the scan leaves out
+        ("legacy", "tls.cert_expired", soon),  # tested, and it passes: stale
+        ("legacy", "tls.cert_lifetime", "2020-01-01"),  # expired, though its check passes
+    ]
+    (tmp_path / "waivers.toml").write_text(
+        "".join(entry.format(platform=p, check=c) + f"expires = {e}\n\n" for p, c, e in entries)
+    )
+    proc = gate(path, "--platform", "legacy", "--db", tmp_path / "p.db")
+    warnings = [line for line in proc.stdout.splitlines() if line.startswith("warning: waiver")]
+    assert warnings == [
+        "warning: waiver for legacy tls.cert_lifetime (line 22) expired on 2020-01-01; it no longer applies",
+        "warning: waiver for legacy tls.cert_expired (line 15) is stale: its checks passed on every endpoint "
+        "it names; remove it",
+    ], proc.stdout
+    report = subprocess.run([*PLATSCAN, "report", "--db", tmp_path / "p.db", "-o", "-"], capture_output=True, text=True)
+    summary = json.loads(report.stdout)["waivers"]
+    assert [w["check"] for w in summary["stale"]] == ["tls.cert_expired"]
+    assert [(w["check"], w["line"]) for w in summary["expired"]] == [("tls.cert_lifetime", 22)]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("platform", "legasy", "platform: 'legasy' is not registered in targets.toml (did you mean legacy?)"),
+        ("check", "tls.protocol_legacyy", "check: 'tls.protocol_legacyy' names no installed check (did you mean "),
+        ("check", "dns.*", "check: 'dns.*' names no installed check (platscan checks lists them)"),
+        ("endpoint", "https://other.example/*", "endpoint: 'https://other.example/*' matches none of legacy's"),
+    ],
+)
+def test_a_waiver_that_can_never_apply_is_refused(
+    fleet: TlsFleet, tmp_path: Path, field: str, value: str, message: str
+) -> None:
+    path = targets(fleet, tmp_path, "good", "legacy")
+    entry = {"platform": "legacy", "check": "tls.protocol_legacy", field: value}
+    body = "".join(f'{key} = "{text}"\n' for key, text in entry.items())
+    soon = dt.date.today() + dt.timedelta(days=30)
+    (tmp_path / "waivers.toml").write_text(f'\n[[waivers]]\n{body}reason = "r"\napproved_by = "a"\nexpires = {soon}\n')
+    # --platform good: the file is checked against every registered platform, not the selection.
+    proc = gate(path, "--platform", "good", "--db", tmp_path / "p.db")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"waivers.toml:2: waivers[0]: {message}" in proc.stderr
+    assert not (tmp_path / "p.db").exists(), "refused before the database is created"
 
 
 def test_baseline_mode(fleet: TlsFleet, tmp_path: Path) -> None:

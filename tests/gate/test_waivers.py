@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scanner.model import Result, Severity, Status
-from scanner.waivers import WaiverError, apply_waivers, load_waivers
+from scanner.waivers import WaiverError, WaiverScope, apply_waivers, load_waivers
 
 GOOD = """
 [[waivers]]
@@ -50,9 +50,49 @@ def test_apply(tmp_path: Path) -> None:
     assert outcome.covers(results[1]) is None, "the http.* waiver expired on 2026-01-01"
     assert outcome.covers(results[2]) is None, "a waiver is for its platform only"
     assert outcome.expired == (waivers[1],)
-    assert outcome.stale == (waivers[2],)
+    assert outcome.stale == (), "nothing of platform mail was tested: its waiver is not stale"
     later = apply_waivers(waivers, results, dt.date(2027, 4, 1))
-    assert later.waived == {} and set(later.expired) == {waivers[0], waivers[1]}
+    assert later.waived == {} and later.expired == tuple(waivers), "expired, whether or not its check failed"
+
+
+def passing(check: str, status: Status = Status.PASS, platform: str = "mail") -> Result:
+    return Result(check, platform, "https://mail.nghean.example/", status, Severity.HIGH, check, "")
+
+
+@pytest.mark.parametrize(
+    ("results", "stale"),
+    [
+        ([], False),  # the platform was not scanned
+        ([passing("tls.cert_expired")], False),  # scanned, but not this check (--only, or interrupted)
+        ([passing("tls.cert_lifetime")], True),  # tested, and it passes: the failure was fixed
+        ([passing("tls.cert_lifetime", Status.SKIP)], True),  # tested: the check no longer applies
+        ([passing("tls.cert_lifetime", Status.ERROR)], False),  # could not be tested: still may fail
+        ([passing("tls.cert_lifetime"), passing("tls.cert_lifetime", Status.ERROR)], False),
+    ],
+)
+def test_stale_only_within_what_was_tested(tmp_path: Path, results: list[Result], stale: bool) -> None:
+    path = tmp_path / "waivers.toml"
+    path.write_text(GOOD)
+    mail = load_waivers(path)[2]
+    outcome = apply_waivers([mail], results, dt.date(2026, 11, 21))
+    assert outcome.stale == ((mail,) if stale else ())
+
+
+def test_scope_refuses_waivers_that_can_never_apply(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.toml"
+    path.write_text(GOOD)
+    scope = WaiverScope(
+        source="targets.toml",
+        endpoints={"dvc": ["https://dvc.nghean.example/", "dvc.nghean.example"], "email": ["mail.nghean.example"]},
+        checks={"tls.protocol_legacy", "tls.cert_lifetime", "http.hsts"},
+    )
+    with pytest.raises(WaiverError) as info:
+        load_waivers(path, today=dt.date(2026, 11, 21), scope=scope)
+    assert info.value.problems == [
+        "waivers.toml:17: waivers[2]: platform: 'mail' is not registered in targets.toml (did you mean email?)"
+    ]
+    good = {**scope.endpoints, "mail": ["https://mail.nghean.example/"]}
+    assert len(load_waivers(path, dt.date(2026, 11, 21), WaiverScope("targets.toml", good, scope.checks))) == 3
 
 
 def test_passes_are_never_waived(tmp_path: Path) -> None:
