@@ -27,8 +27,10 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from scanner.facts import CollectionError, FactCache, Workers
+from scanner.messages import Text
 from scanner.model import Endpoint, Platform, Result, Status
 from scanner.plugin import Check, ScanContext, ScanSettings
+from scanner.reasons import crashed
 from scanner.registry import endpoints
 from scanner.resolver import Resolution, Resolver
 
@@ -121,7 +123,7 @@ def hosts_of(job: Job) -> list[str]:
     return [job.endpoint.host, *job.platform.all_hosts]
 
 
-def pinned(job: Job, addresses: Mapping[str, Resolution]) -> tuple[Job, str | None]:
+def pinned(job: Job, addresses: Mapping[str, Resolution]) -> tuple[Job, Text | None]:
     """``job`` with the scan resolver's addresses pinned: on the endpoint (``address``) and in the
     platform's ``resolve`` map (every registered host), hosts without one in ``unresolved``; and the
     resolver's reason when the endpoint's own host does not resolve (its checks are then not run)."""
@@ -196,7 +198,7 @@ def _run_check(
     except CollectionError as exc:
         produced = [check.result(endpoint, Status.ERROR, exc.reason)]
     except Exception as exc:  # a bug in one check must not cost the others their results
-        produced = [check.result(endpoint, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}")]
+        produced = [check.result(endpoint, Status.ERROR, crashed(exc))]
     elapsed = time.monotonic() - started
     return [replace(result, criteria=criteria.get(result.check, ()), duration=elapsed) for result in produced]
 

@@ -27,14 +27,16 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, TypeVar
 
+from scanner.messages import Text, say
+
 T = TypeVar("T")
 
 
 class CollectionError(Exception):
-    """Facts could not be gathered; ``reason`` is one sentence for the report."""
+    """Facts could not be gathered; ``reason`` is one sentence for the report (best a message)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: Text) -> None:
+        super().__init__(str(reason))
         self.reason = reason
 
 
@@ -153,13 +155,13 @@ class Workers:
 
     def run(self, fn: Callable[..., T], args: Sequence[Any], timeout: float) -> T:
         if timeout <= 0:
-            raise CollectionTimeout("no time left in this endpoint's budget")
+            raise CollectionTimeout(say("scan.budget_spent", "no time left in this endpoint's budget"))
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(target=_child_main, args=(sender, fn, args), daemon=True)
         try:
             with self._lock:
                 if self._closed:
-                    raise Interrupted("scan interrupted")
+                    raise Interrupted(say("scan.interrupted", "scan interrupted"))
                 process.start()
                 self._live.add(process)
         except BaseException:
@@ -169,18 +171,22 @@ class Workers:
         sender.close()
         try:
             if not receiver.poll(timeout):
-                raise CollectionTimeout(f"gave up after {timeout:.0f} s (endpoint time budget)")
+                raise CollectionTimeout(
+                    say("scan.gave_up", "gave up after {seconds:.0f} s (endpoint time budget)", seconds=timeout)
+                )
             try:
                 message = receiver.recv()
             except EOFError:
                 process.join(1)
                 if self._closed:
-                    raise Interrupted("scan interrupted") from None
-                raise CollectionError(f"collector process died (exit code {process.exitcode})") from None
+                    raise Interrupted(say("scan.interrupted", "scan interrupted")) from None
+                raise CollectionError(
+                    say("scan.collector_died", "collector process died (exit code {code})", code=str(process.exitcode))
+                ) from None
             if message[0] == "ok":
                 value: T = message[1]
                 return value
-            raise CollectionError(f"collector failed: {message[1]}")
+            raise CollectionError(say("scan.collector_failed", "collector failed: {error}", error=str(message[1])))
         finally:
             receiver.close()
             if process.is_alive():
@@ -226,10 +232,18 @@ class FactCache:
             except CollectionError as exc:
                 future.set_exception(exc)
             except BaseException as exc:  # e.g. Ctrl-C in this thread: waiters must not hang
-                future.set_exception(Interrupted(f"collection stopped: {type(exc).__name__}"))
+                future.set_exception(
+                    Interrupted(
+                        say(
+                            "scan.collection_stopped", "collection stopped: {error_type}", error_type=type(exc).__name__
+                        )
+                    )
+                )
                 raise
         try:
             value: T = future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
-            raise CollectionTimeout("gave up waiting for facts shared with another endpoint") from None
+            raise CollectionTimeout(
+                say("scan.shared_wait", "gave up waiting for facts shared with another endpoint")
+            ) from None
         return value

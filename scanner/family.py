@@ -21,7 +21,7 @@ from scanner.plugin import Catalogue, PluginProblem, PluginRefused, load_plugins
 
 FAMILY_GROUP = "platscan.families"
 ENDPOINT_KINDS = ("url", "host")
-TRANSLATED_FIELDS = ("title", "why", "remediation")
+TRANSLATED_FIELDS = ("title", "finding", "why", "remediation")
 
 #: check id -> field -> text, for one language.
 Translations = Mapping[str, Mapping[str, str]]
@@ -116,14 +116,31 @@ class Family:
             if isinstance(fields, dict)
         }
 
+    def messages(self, lang: str) -> dict[str, str]:
+        """message id -> template in ``lang`` (``scanner.messages``), from ``[messages]`` of the
+        family's translations; empty for English, whose templates are in the code."""
+        return {} if lang == "en" else _messages_of(self._document(lang))
+
     def _document(self, lang: str) -> Mapping[str, Any]:
         try:
-            path = resources.files(self.package) / "translations" / f"{lang}.toml"
-            if not path.is_file():
-                return {}
-            return tomllib.loads(path.read_text(encoding="utf-8"))
-        except (ModuleNotFoundError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise FamilyError(f"family {self.name!r}: translations/{lang}.toml is unusable: {exc}") from None
+            return _translations_file(self.package, lang)
+        except FamilyError as exc:
+            raise FamilyError(f"family {self.name!r}: {exc}") from None
+
+
+def _translations_file(package: str, lang: str) -> Mapping[str, Any]:
+    try:
+        path = resources.files(package) / "translations" / f"{lang}.toml"
+        if not path.is_file():
+            return {}
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (ModuleNotFoundError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FamilyError(f"translations/{lang}.toml is unusable: {exc}") from None
+
+
+def _messages_of(document: Mapping[str, Any]) -> dict[str, str]:
+    table = document.get("messages", {})
+    return {str(k): v for k, v in table.items() if isinstance(v, str)} if isinstance(table, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,16 @@ class Families:
         merged: dict[str, Mapping[str, str]] = {}
         for family in self.by_name.values():
             merged.update(family.translations(lang))
+        return merged
+
+    def messages(self, lang: str) -> dict[str, str]:
+        """message id -> template in ``lang``: the core's (``scanner/translations``: what the engine
+        says of a check that could not run) and every family's; empty for English."""
+        if lang == "en":
+            return {}
+        merged = _messages_of(_translations_file("scanner", lang))
+        for family in self.by_name.values():
+            merged.update(family.messages(lang))
         return merged
 
 

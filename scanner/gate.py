@@ -12,8 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scanner.compliance import Compliance, RequirementStatus
+from scanner.messages import Message, say
 from scanner.model import Result, Severity, Status
-from scanner.scoring import GRADE_ORDER, PlatformScore
+from scanner.scoring import GRADE_ORDER, NOTHING_TESTED, PlatformScore
 
 DEFAULT_MIN_GRADE = "B"
 DEFAULT_FAIL_ON = Severity.HIGH
@@ -73,11 +74,11 @@ class Baseline:
 class GateVerdict:
     platform: str
     outcome: Outcome
-    reasons: tuple[str, ...]
+    reasons: tuple[Message, ...]  # messages: the terminal and the CI files word them in their language
     blocking: tuple[Result, ...] = ()
     waived: tuple[Result, ...] = ()
     grade: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Message, ...] = field(default_factory=tuple)
 
 
 def decide(
@@ -99,14 +100,29 @@ def decide(
     unscanned = [r for r in results if r.status == Status.ERROR]
     if unscanned or score.grade is None:
         # Never a pass on what was not tested: a provisional grade, or none at all, is not a verdict.
-        untested = sorted({f"{r.check.split('.')[0]} not tested: {r.detail}" for r in unscanned})
+        by_text = {f"{r.check.split('.')[0]} {r.detail}": r for r in unscanned}
+        untested = [
+            say(
+                "gate.family_untested",
+                "{family} not tested: {reason}",
+                family=r.check.split(".")[0],
+                reason=r.message or r.detail,
+            )
+            for _, r in sorted(by_text.items())
+        ]
         if score.grade is None:
-            untested.insert(0, f"could not be assessed: {score.coverage.unreachable or 'nothing could be tested'}")
+            reason = score.coverage.unreachable or NOTHING_TESTED
+            untested.insert(0, say("gate.not_assessed", "could not be assessed: {reason}", reason=reason))
         elif score.provisional:
             untested.insert(
                 0,
-                f"grade {score.grade} is provisional: {score.coverage.tested} of {score.coverage.applicable} "
-                "applicable checks tested",
+                say(
+                    "gate.provisional",
+                    "grade {grade} is provisional: {tested} of {applicable} applicable checks tested",
+                    grade=score.grade,
+                    tested=score.coverage.tested,
+                    applicable=score.coverage.applicable,
+                ),
             )
         return GateVerdict(platform, Outcome.COULD_NOT_SCAN, tuple(untested), grade=score.grade)
 
@@ -121,22 +137,46 @@ def decide(
         and (r.check, r.endpoint) not in waived_keys
         and is_new_or_worse(r)
     )
-    reasons: list[str] = []
+    reasons: list[Message] = []
     if blocking:
-        reasons.append(f"{len(blocking)} unwaived failure(s) at {bar.fail_on.value} or above")
+        reasons.append(
+            say(
+                "gate.blocking",
+                "{count} unwaived failure(s) at {severity} or above",
+                count=len(blocking),
+                severity=bar.fail_on.value,
+            )
+        )
     grade = score.grade
     if baseline is not None:
         if _rank(grade) < _rank(baseline.grade):
-            reasons.append(f"grade {grade} is worse than the baseline's {baseline.grade} (scan {baseline.scan_id})")
+            reasons.append(
+                say(
+                    "gate.worse_than_baseline",
+                    "grade {grade} is worse than the baseline's {baseline} (scan {scan})",
+                    grade=str(grade),
+                    baseline=str(baseline.grade),
+                    scan=baseline.scan_id,
+                )
+            )
     elif _rank(grade) < _rank(bar.min_grade):
-        reasons.append(f"grade {grade} is below the minimum {bar.min_grade}")
-    notes: list[str] = []
+        reasons.append(
+            say(
+                "gate.below_minimum",
+                "grade {grade} is below the minimum {minimum}",
+                grade=str(grade),
+                minimum=bar.min_grade,
+            )
+        )
+    notes: list[Message] = []
     if bar.require_compliant:
         failing_at: dict[str, list[str]] = {}
         for r in results:
             if r.status == Status.FAIL and (r.check, r.endpoint) not in waived_keys:
                 failing_at.setdefault(r.check, []).append(r.endpoint)
-        unmet, untested, needs_active = [], [], []
+        unmet: list[str] = []
+        not_established: list[str] = []
+        needs_active: list[str] = []
         for req in compliance.requirements:
             if not req.requirement.mandatory or req.status == RequirementStatus.MET:
                 continue
@@ -146,18 +186,46 @@ def decide(
                 needs_active.append(req.requirement.id)
             elif req.untested or req.status == RequirementStatus.NOT_TESTED:
                 # A waiver covers the failures, but what has not run is still not established.
-                untested.append(req.requirement.id)
+                not_established.append(req.requirement.id)
         if unmet:
-            reasons.append(f"not compliant at level {compliance.level}: {', '.join(unmet)} not met")
-        if untested:
-            reasons.append(f"compliance at level {compliance.level} not established: {', '.join(untested)} not tested")
+            reasons.append(
+                say(
+                    "gate.not_compliant",
+                    "not compliant at level {level}: {requirements} not met",
+                    level=compliance.level,
+                    requirements=unmet,
+                )
+            )
+        if not_established:
+            reasons.append(
+                say(
+                    "gate.compliance_untested",
+                    "compliance at level {level} not established: {requirements} not tested",
+                    level=compliance.level,
+                    requirements=not_established,
+                )
+            )
         if needs_active:
             notes.append(
-                f"{', '.join(needs_active)} rest on active checks, which the gate never runs: "
-                "judge them with an authorised `platscan scan --active`"
+                say(
+                    "gate.needs_active",
+                    "{requirements} rest on active checks, which the gate never runs: "
+                    "judge them with an authorised `platscan scan --active`",
+                    requirements=needs_active,
+                )
             )
     outcome = Outcome.BELOW_BAR if reasons else Outcome.PASSED
-    notes.extend(f"{r.check} on {r.endpoint}: warning ({r.detail})" for r in results if r.status == Status.WARN)
+    notes.extend(
+        say(
+            "gate.warning",
+            "{check} on {endpoint}: warning ({detail})",
+            check=r.check,
+            endpoint=r.endpoint,
+            detail=r.message or r.detail,
+        )
+        for r in results
+        if r.status == Status.WARN
+    )
     return GateVerdict(
         platform,
         outcome,

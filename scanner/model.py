@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.messages import Message, Text
 from scanner.urls import UnusableUrl, normalize_host, parse
 
 
@@ -79,7 +80,7 @@ class Platform:
     families: tuple[tuple[str, Any], ...] = ()
     #: Hosts the scan's resolver found no address for, with its reason (set by the engine, not the
     #: targets file): a client must not look them up again.
-    unresolved: tuple[tuple[str, str], ...] = ()
+    unresolved: tuple[tuple[str, Text], ...] = ()
 
     def family_settings(self, family: str) -> Any:
         """What ``family`` made of this platform's entry (``Family.configure``), or None when it was not
@@ -94,7 +95,7 @@ class Platform:
                 return address
         return None
 
-    def unresolved_reason(self, host: str) -> str | None:
+    def unresolved_reason(self, host: str) -> Text | None:
         """Why the scan's resolver found no address for ``host``, or None."""
         wanted = normalize_host(host)
         return next((reason for name, reason in self.unresolved if name == wanted), None)
@@ -173,6 +174,9 @@ class Result:
         remediation: what to do about it.
         criteria: requirement ids from the criteria profile that this check evidences.
         duration: seconds spent, including the family's shared collection when this check triggered it.
+        message: the sentence ``detail`` words in English, by message id with its parameters
+            (``scanner.messages``), so that a report renders it in any language; None for a result
+            stored before messages, or said by a check that gives plain text.
         key: what the family says was found, independent of how ``detail`` words it (open ports,
             exposed paths, cookie names, a certificate's fingerprint...); "" when the check gives one
             finding per endpoint. A finding's identity is (check, endpoint, key): baselines and SARIF
@@ -191,6 +195,7 @@ class Result:
     criteria: tuple[str, ...] = ()
     duration: float = 0.0
     key: str = ""
+    message: Message | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -205,6 +210,7 @@ class Result:
             "criteria": list(self.criteria),
             "duration": round(self.duration, 3),
             "key": self.key,
+            "message": None if self.message is None else self.message.to_json(),
         }
 
 
@@ -241,6 +247,9 @@ class CatalogueEntry:
         criteria: the requirement ids the scan's criteria profile maps it to.
         caps: the grade caps it ran with, strictest first; None when the scan did not record them
             (stored before schema 5), and grading then uses the installed check's caps.
+        finding: the failing state as one sentence ("The certificate has expired"), which every
+            place that names a failure uses; ``title`` is neutral ("Certificate validity"). Empty
+            for a scan stored before schema 7: readers then fall back to the title.
     """
 
     check: str
@@ -252,6 +261,12 @@ class CatalogueEntry:
     active: bool = False
     criteria: tuple[str, ...] = ()
     caps: tuple[Cap, ...] | None = None
+    finding: str = ""
+
+    @property
+    def failure(self) -> str:
+        """How a failure of this check is named: its finding, or its title where it has none."""
+        return self.finding or self.title
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from scanner.facts import FactCache
+from scanner.messages import Message
 from scanner.model import Cap, CatalogueEntry, Endpoint, Platform, Result, Severity, Status
 from scanner.scoring import GRADE_ORDER
 
@@ -68,7 +69,7 @@ class Verdict:
     """
 
     status: Status
-    detail: str
+    detail: str | Message
     evidence: Mapping[str, Any] = field(default_factory=dict)
     severity: Severity | None = None
     key: str = ""
@@ -131,6 +132,7 @@ class Check(abc.ABC):
 
     id: ClassVar[str]
     title: ClassVar[str]
+    finding: ClassVar[str] = ""
     severity: ClassVar[Severity]
     family: ClassVar[str]
     remediation: ClassVar[str]
@@ -157,11 +159,13 @@ class Check(abc.ABC):
         self,
         endpoint: Endpoint,
         status: Status,
-        detail: str,
+        detail: str | Message,
         evidence: Mapping[str, Any] | None = None,
         severity: Severity | None = None,
         key: str = "",
     ) -> Result:
+        """A result of this check; ``detail`` is best a ``Message`` (``scanner.messages.say``), which
+        every report renders in its language."""
         return Result(
             check=self.id,
             platform=endpoint.platform,
@@ -169,10 +173,11 @@ class Check(abc.ABC):
             status=status,
             severity=severity or self.severity,
             title=self.title,
-            detail=detail,
+            detail=str(detail),
             evidence=dict(evidence or {}),
             remediation=self.remediation,
             key=key,
+            message=detail if isinstance(detail, Message) else None,
         )
 
     def from_verdict(self, endpoint: Endpoint, verdict: Verdict) -> Result:
@@ -190,6 +195,7 @@ class Check(abc.ABC):
             active=self.active,
             criteria=criteria,
             caps=self.caps,
+            finding=self.finding,
         )
 
 

@@ -30,7 +30,9 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from scanner.messages import Text
 from scanner.model import Platform
+from scanner.reasons import network_error, no_address, unresolved
 from scanner.urls import normalize_host
 
 #: ``lookup(host, timeout)``: every address of ``host``; raises ``OSError`` (its message says why)
@@ -54,7 +56,7 @@ class Resolution:
     address: str | None
     addresses: tuple[str, ...] = ()
     source: str = "dns"
-    reason: str = ""
+    reason: Text = ""
 
 
 def system_lookup(host: str, timeout: float) -> list[str]:
@@ -149,7 +151,7 @@ class Resolver:
         try:
             addresses = choose(self._lookup(name, self.timeout))
         except OSError as exc:
-            return Resolution(name, None, source="dns", reason=f"does not resolve: {name} ({exc})")
+            return Resolution(name, None, source="dns", reason=unresolved(name, network_error(exc)))
         if not addresses:
-            return Resolution(name, None, source="dns", reason=f"does not resolve: {name} (no address)")
+            return Resolution(name, None, source="dns", reason=unresolved(name, no_address()))
         return Resolution(name, addresses[0], addresses, source="dns")

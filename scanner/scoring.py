@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scanner.evidence import FACTS, listing
+from scanner.messages import Message, Text, say
 from scanner.model import Cap, Result, Severity, Status
 
 SCORING_VERSION = 2  # 2: no grade when no web URL could be tested; provisional below 80 % coverage
@@ -49,6 +50,7 @@ PROVISIONAL_BELOW = 0.8
 #: The endpoints a platform is assessed through: if it registered web URLs and none of them could be
 #: tested at all, the platform is not graded.
 WEB_SCHEMES = ("http://", "https://")
+NOTHING_TESTED = say("scan.nothing_tested", "no check could be tested")
 
 
 #: check id -> its caps, strictest first (``Cap`` is part of the check contract: scanner.model).
@@ -66,7 +68,7 @@ class CheckOutcome:
     check: str
     status: Status
     severity: Severity
-    detail: str
+    detail: Text  # the worst result's sentence: its message, to be rendered in a report's language
     endpoints: int
     #: The underlying facts its failures rest on (``evidence["facts"]``), and the check whose larger
     #: deduction already counts every one of them: this one then deducts nothing.
@@ -88,7 +90,7 @@ class CheckOutcome:
 class BindingCap:
     check: str
     grade: str
-    detail: str
+    detail: Text
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,8 @@ class Coverage:
 
     tested: int
     applicable: int
-    untested: Mapping[str, str] = field(default_factory=dict)
-    unreachable: str | None = None
+    untested: Mapping[str, Text] = field(default_factory=dict)
+    unreachable: Text | None = None
 
     @property
     def complete(self) -> bool:
@@ -158,7 +160,7 @@ class PlatformScore:
     def explain(self) -> str:
         """One or two sentences: why this grade, and what would lift it."""
         if self.grade is None:
-            return f"Could not be assessed: {self.coverage.unreachable or 'no check could be tested'}."
+            return f"Could not be assessed: {self.coverage.unreachable or NOTHING_TESTED}."
         parts = []
         if self.provisional:
             parts.append(
@@ -184,7 +186,8 @@ def combine(results: Iterable[Result]) -> list[CheckOutcome]:
     for check, group in by_check.items():
         worst = min(group, key=lambda r: (_STATUS_RANK[r.status], -r.severity.rank))
         facts = frozenset(fact for r in group if r.status in (Status.FAIL, Status.WARN) for fact in _facts_of(r))
-        outcomes.append(CheckOutcome(check, worst.status, worst.severity, worst.detail, len(group), facts))
+        said = worst.message or worst.detail
+        outcomes.append(CheckOutcome(check, worst.status, worst.severity, said, len(group), facts))
     outcomes.sort(key=lambda o: (_STATUS_RANK[o.status], -o.severity.rank, o.check))
     return _count_each_fact_once(outcomes)
 
@@ -244,7 +247,7 @@ def _grade(outcomes: Sequence[CheckOutcome], complete: bool, caps: Caps) -> tupl
     return score, band, grade
 
 
-def _unreachable(results: Sequence[Result]) -> str | None:
+def _unreachable(results: Sequence[Result]) -> Message | None:
     """Why the platform cannot be assessed through its web URLs (registered, and none with a single
     tested check), or None."""
     web = [r for r in results if r.endpoint.startswith(WEB_SCHEMES) and r.status != Status.SKIP]
@@ -252,8 +255,15 @@ def _unreachable(results: Sequence[Result]) -> str | None:
         return None
     reasons = Counter(r.detail for r in web)
     reason, _ = reasons.most_common(1)[0]
+    said = next(r.message or r.detail for r in web if r.detail == reason)
     urls = sorted({r.endpoint for r in web})
-    return f"none of its {len(urls)} web URL(s) could be tested ({urls[0]}: {reason.rstrip('.')})"
+    return say(
+        "scan.unreachable_platform",
+        "none of its {count} web URL(s) could be tested ({url}: {reason})",
+        count=len(urls),
+        url=urls[0],
+        reason=said,
+    )
 
 
 def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
@@ -267,9 +277,9 @@ def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
     outcomes = combine(results)
     applicable = [o for o in outcomes if o.status != Status.SKIP]
     errors = [o for o in applicable if o.status == Status.ERROR]
-    untested: dict[str, str] = {}
+    untested: dict[str, Text] = {}
     for outcome in errors:
-        untested.setdefault(outcome.check.split(".", 1)[0], outcome.detail)
+        untested.setdefault(family_of(outcome.check), outcome.detail)
     coverage = Coverage(
         tested=len(applicable) - len(errors),
         applicable=len(applicable),
@@ -278,7 +288,7 @@ def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
     )
     if coverage.tested == 0 or coverage.unreachable is not None:
         if coverage.unreachable is None:
-            coverage = replace(coverage, unreachable="no check could be tested")
+            coverage = replace(coverage, unreachable=NOTHING_TESTED)
         return PlatformScore(None, None, None, (), tuple(outcomes), coverage, None, ())
     score, band, grade = _grade(outcomes, coverage.complete, caps)
     binding = tuple(
@@ -294,16 +304,24 @@ def score_platform(results: Iterable[Result], caps: Caps) -> PlatformScore:
 def _lift(
     outcomes: Sequence[CheckOutcome], grade: str, complete: bool, caps: Caps
 ) -> tuple[str | None, tuple[str, ...]]:
-    """The next letter up and the fewest failed checks to fix for it.
+    """The next letter up and the fewest failed checks to fix for it (``_fixes_for``)."""
+    if grade == "A+":
+        return None, ()
+    target = GRADE_ORDER[GRADE_ORDER.index(grade) + 1]
+    return target, _fixes_for(outcomes, target, complete, caps) or ()
+
+
+def _fixes_for(outcomes: Sequence[CheckOutcome], target: str, complete: bool, caps: Caps) -> tuple[str, ...] | None:
+    """The fewest failed or warned checks to fix for the grade to reach ``target``: () when it
+    already does, None when no fix list can promise it (A+ needs every check tested).
 
     Every cap below the target must go; then the largest deductions first, which is the fewest
     fixes that bring the score over the target band's floor.
     """
-    if grade == "A+":
-        return None, ()
-    target = GRADE_ORDER[GRADE_ORDER.index(grade) + 1]
+    if _reaches(outcomes, (), target, complete, caps):
+        return ()
     if target == "A+" and not complete:
-        return target, ()  # A+ needs every check tested; no fix list can promise it
+        return None
     failing = [o for o in outcomes if o.status in (Status.FAIL, Status.WARN)]
     fixes = [
         o for o in failing if (capped := cap_for(o, caps)) and GRADE_ORDER.index(capped) < GRADE_ORDER.index(target)
@@ -312,12 +330,115 @@ def _lift(
     for candidate in [None, *rest]:
         if candidate is not None:
             fixes.append(candidate)
-        remaining = [o for o in outcomes if o not in fixes]
-        if _reaches(remaining, target, complete, caps):
-            return target, tuple(o.check for o in fixes)
-    return target, tuple(o.check for o in fixes)
+        if _reaches(outcomes, {o.check for o in fixes}, target, complete, caps):
+            break
+    return tuple(o.check for o in fixes)
 
 
-def _reaches(outcomes: Sequence[CheckOutcome], target: str, complete: bool, caps: Caps) -> bool:
-    _, _, grade = _grade(outcomes, complete, caps)
+def _reaches(outcomes: Sequence[CheckOutcome], fixed: Collection[str], target: str, complete: bool, caps: Caps) -> bool:
+    _, _, grade = _grade(_with_fixed(outcomes, fixed), complete, caps)
     return GRADE_ORDER.index(grade) >= GRADE_ORDER.index(target)
+
+
+def _with_fixed(outcomes: Sequence[CheckOutcome], fixed: Collection[str]) -> list[CheckOutcome]:
+    """``outcomes`` as they would be with the ``fixed`` checks passing: facts are counted again, so a
+    deduction another check's fixed failure was already counting comes back."""
+    if not fixed:
+        return list(outcomes)
+    passing = [replace(o, status=Status.PASS, facts=frozenset()) if o.check in fixed else o for o in outcomes]
+    return _count_each_fact_once([replace(o, counted_by=None) for o in passing])
+
+
+def fixes_to_reach(score: PlatformScore, target: str, caps: Caps) -> tuple[str, ...] | None:
+    """The shortest list of checks whose fixing brings ``score``'s platform to ``target`` or above
+    (the same rule as ``PlatformScore.fixes``, for any letter: a gate's bar, say): () when it is
+    there already, None when no fix list can promise it (no grade, or A+ with checks untested)."""
+    if score.grade is None:
+        return None
+    return _fixes_for(score.outcomes, target, score.coverage.complete, caps)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What fixing one failed or warned check, alone, would do to the platform's grade.
+
+    Attributes:
+        points: the score with the check fixed minus the score now (one fact, one deduction, and
+            the floor at 0 included: 0 when other failures keep the score at 0).
+        grade: the grade with the check fixed, a cap it lifts included.
+        cap: the grade this failure caps the platform at (None: it does not cap).
+    """
+
+    check: str
+    points: int
+    grade: str
+    cap: str | None
+
+
+def fix_gains(score: PlatformScore, caps: Caps) -> tuple[Fix, ...]:
+    """Every failed or warned check with what fixing it alone gains, computed with the scoring rules
+    themselves (``_grade``), most gained first: the better grade, then the more points, then by id."""
+    if score.score is None:
+        return ()
+    complete = score.coverage.complete
+    gains = []
+    for outcome in score.outcomes:
+        if outcome.status not in (Status.FAIL, Status.WARN):
+            continue
+        points, _, grade = _grade(_with_fixed(score.outcomes, {outcome.check}), complete, caps)
+        gains.append(Fix(outcome.check, points - score.score, grade, cap_for(outcome, caps)))
+    return tuple(sorted(gains, key=fix_order))
+
+
+def fix_order(fix: Fix) -> tuple[int, int, str]:
+    """How fixes are listed: most gained first (the better grade, then the more points), then by id."""
+    return (-GRADE_ORDER.index(fix.grade), -fix.points, fix.check)
+
+
+@dataclass(frozen=True)
+class FamilyScore:
+    """One family's share of a platform's score, like the bars of SSL Labs: 100 minus the deductions
+    of the family's checks (the same table and the same once-per-fact rule as the platform's score),
+    floored at 0. It shows where the points went; the grade is the platform's alone.
+
+    Attributes:
+        score: None when none of the family's applicable checks could be tested.
+        failed: the family's checks that failed or warned.
+        cap: the strictest cap the family's failures hold the platform's grade at (None: none binds).
+    """
+
+    family: str
+    score: int | None
+    tested: int
+    applicable: int
+    failed: int
+    cap: str | None
+
+
+def family_scores(score: PlatformScore) -> tuple[FamilyScore, ...]:
+    """Each family with an applicable check, by name. A check's family is its id's first part (the
+    plugin contract: ``<family>.<name>``), so this module still names none."""
+    by_family: dict[str, list[CheckOutcome]] = {}
+    for outcome in score.outcomes:
+        if outcome.status != Status.SKIP:
+            by_family.setdefault(family_of(outcome.check), []).append(outcome)
+    out = []
+    for family, outcomes in sorted(by_family.items()):
+        tested = [o for o in outcomes if o.status != Status.ERROR]
+        caps = [c.grade for c in score.caps if family_of(c.check) == family]
+        out.append(
+            FamilyScore(
+                family=family,
+                score=max(0, math.floor(100 - sum(o.deduction for o in outcomes) + 1e-9)) if tested else None,
+                tested=len(tested),
+                applicable=len(outcomes),
+                failed=sum(1 for o in outcomes if o.status in (Status.FAIL, Status.WARN)),
+                cap=min(caps, key=GRADE_ORDER.index) if caps else None,
+            )
+        )
+    return tuple(out)
+
+
+def family_of(check: str) -> str:
+    """The family of a check id (its part before the first dot)."""
+    return check.split(".", 1)[0]

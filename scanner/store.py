@@ -37,6 +37,7 @@ import sqlite_utils
 from scanner import __version__
 from scanner.assessment import save_scores as grade_scan
 from scanner.files import write_atomically
+from scanner.messages import Message, MessageError
 from scanner.model import Cap, CatalogueEntry, Platform, Result, Scan, ScanStatus, Severity, Status
 from scanner.scoring import PlatformScore
 
@@ -49,7 +50,7 @@ from scanner.scoring import PlatformScore
 #    caps it ran with. NULL in rows of older scans: they are graded with the installed checks' caps.
 # 6: results.finding_key (``Result.key``, what the family says was found; NULL when there is none).
 #    NULL in rows of older scans: they read back with key "".
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: How long, in all, a write waits for another process's write lock before giving up.
 LOCK_TIMEOUT = 300.0
@@ -227,6 +228,7 @@ class Store:
                     "criteria": str,
                     "duration": float,
                     "finding_key": str,
+                    "message": str,
                 },
                 pk="id",
                 foreign_keys=[("scan_id", "scans", "id")],
@@ -255,6 +257,9 @@ class Store:
             if "finding_key" not in self.db.table("results").columns_dict:  # schema 5 -> 6
                 self.db.table("results").add_column("finding_key", str)
                 self.db.execute("drop view if exists results_full")  # recreated below, with the key
+            if "message" not in self.db.table("results").columns_dict:  # schema 6 -> 7
+                self.db.table("results").add_column("message", str)
+                self.db.execute("drop view if exists results_full")  # recreated below, with the message
             # Reports, grading and the gate read one scan, or one platform of it.
             self.db.table("results").create_index(["scan_id", "platform_id"], if_not_exists=True)
             self._create_catalogue()
@@ -276,6 +281,7 @@ class Store:
                 "active": int,
                 "criteria": str,
                 "caps": str,
+                "finding": str,
             },
             pk=("scan_id", "check_id"),
             foreign_keys=[("scan_id", "scans", "id")],
@@ -284,6 +290,8 @@ class Store:
         )
         if "caps" not in self.db.table("catalogue").columns_dict:  # schema 4 -> 5
             self.db.table("catalogue").add_column("caps", str)
+        if "finding" not in self.db.table("catalogue").columns_dict:  # schema 6 -> 7
+            self.db.table("catalogue").add_column("finding", str)
         self.db.execute(_RESULTS_FULL)
         # No query reads results across scans or by status (the store is the only module with SQL):
         # these indexes of schema 3 cost 8 % of a scan's bytes for nothing.
@@ -303,6 +311,7 @@ class Store:
                 "active": int(entry.active),
                 "criteria": _criteria_json(entry.criteria),
                 "caps": _caps_json(entry.caps),
+                "finding": entry.finding,
             }
             for entry in catalogue
         )
@@ -313,9 +322,11 @@ class Store:
         ``caps`` is None when the scan did not record them (before schema 5)."""
         if "catalogue" not in self.db.table_names():
             return {}
-        caps = "caps" if "caps" in self.db.table("catalogue").columns_dict else "null"  # a reader of schema 4
+        columns = self.db.table("catalogue").columns_dict
+        caps = "caps" if "caps" in columns else "null"  # a reader of schema 4
+        finding = "finding" if "finding" in columns else "null"  # a reader of schema 6
         sql = (
-            f"select check_id, family, title, severity, remediation, why, active, criteria, {caps} "
+            f"select check_id, family, title, severity, remediation, why, active, criteria, {caps}, {finding} "
             "from catalogue where scan_id = ?"
         )
         return {
@@ -329,8 +340,9 @@ class Store:
                 active=bool(active),
                 criteria=tuple(json.loads(criteria)),
                 caps=_caps_from_json(caps),
+                finding=finding or "",
             )
-            for check, family, title, severity, remediation, why, active, criteria, caps in self.db.execute(
+            for check, family, title, severity, remediation, why, active, criteria, caps, finding in self.db.execute(
                 sql, [scan_id]
             )
         }
@@ -791,6 +803,12 @@ class Store:
             for r in rows
         ]
 
+    def platform_settings(self, scan_id: int) -> dict[str, dict[str, Any]]:
+        """platform id -> its registered settings as the scan stored them (``Platform`` as JSON: urls,
+        hosts, gate, ...); {} for a platform stored without them."""
+        rows = self.db.execute("select id, config from platforms where scan_id = ?", [scan_id]).fetchall()
+        return {r[0]: dict(json.loads(r[1])) if r[1] else {} for r in rows}
+
     def results(self, scan_id: int, platform: str | None = None) -> list[Result]:
         sql = "select * from results where scan_id = ?"
         params: list[Any] = [scan_id]
@@ -902,7 +920,8 @@ def _not_run_result(entry: CatalogueEntry, platform: str, endpoint: str, reason:
 
 
 def _result_to_json(result: Result) -> dict[str, Any]:
-    return {**asdict(result), "criteria": list(result.criteria)}
+    message = None if result.message is None else result.message.to_json()
+    return {**asdict(result), "criteria": list(result.criteria), "message": message}
 
 
 def _result_from_json(doc: Mapping[str, Any]) -> Result:
@@ -912,6 +931,7 @@ def _result_from_json(doc: Mapping[str, Any]) -> Result:
             "status": Status(doc["status"]),
             "severity": Severity(doc["severity"]),
             "criteria": tuple(doc["criteria"]),
+            "message": Message.from_json(doc["message"]) if doc.get("message") else None,
         }
     )
 
@@ -987,7 +1007,7 @@ create view if not exists results_full as
 select r.id, r.scan_id, r.platform_id, r.check_id, coalesce(r.family, c.family) as family, r.endpoint,
        r.status, r.severity, coalesce(r.title, c.title, '') as title, r.detail, r.evidence,
        coalesce(r.remediation, c.remediation, '') as remediation, coalesce(r.criteria, c.criteria, '[]') as criteria,
-       r.duration, r.finding_key
+       r.duration, r.finding_key, r.message
 from results as r left join catalogue as c on c.scan_id = r.scan_id and c.check_id = r.check_id
 """
 
@@ -1017,6 +1037,7 @@ def _result_row(scan_id: int, r: Result, entry: CatalogueEntry | None) -> dict[s
         "criteria": None if criteria is None else _criteria_json(criteria),
         "duration": round(r.duration, 4),
         "finding_key": r.key or None,
+        "message": None if r.message is None else json.dumps(r.message.to_json(), ensure_ascii=False),
     }
 
 
@@ -1059,7 +1080,19 @@ def _result_from_row(row: Mapping[str, Any], entry: CatalogueEntry | None) -> Re
         criteria=shared.criteria if row["criteria"] is None else tuple(json.loads(row["criteria"])),
         duration=row["duration"] or 0.0,
         key=row.get("finding_key") or "",
+        message=_message_from_json(row.get("message")),
     )
+
+
+def _message_from_json(text: str | None) -> Message | None:
+    """A stored message; None when there is none, or when it is unreadable (a hand-edited row): the
+    stored English ``detail`` is then what reports show."""
+    if not text:
+        return None
+    try:
+        return Message.from_json(json.loads(text))
+    except (ValueError, MessageError):
+        return None
 
 
 #: What a row without its own text and without a catalogue entry reads as (as before schema 4).

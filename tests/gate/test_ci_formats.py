@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from reports import junit, sarif
+from reports.catalogue import check_texts
+from scanner.messages import say
 from scanner.model import Result, Severity, Status
 from scanner.plugin import discover_checks
 from scanner.waivers import Waiver
@@ -37,10 +40,12 @@ RESULTS = [
 ]
 WAIVER = Waiver("dvc", "tls.cert_lifetime", "*", "renewal is automated in Q1", "CISO", dt.date(2027, 3, 31))
 WAIVED = {("dvc", "tls.cert_lifetime", URL): WAIVER}
+ENGLISH = check_texts([check.entry() for check in discover_checks().checks], "en")
 
 
 def test_sarif_is_valid_and_complete() -> None:
-    doc = json.loads(sarif.render(RESULTS, [check.entry() for check in discover_checks().checks], WAIVED))
+    entries = [check.entry() for check in discover_checks().checks]
+    doc = json.loads(sarif.render(RESULTS, entries, check_texts(entries, "en"), WAIVED))
     jsonschema.Draft7Validator(SCHEMA).validate(doc)
     (run,) = doc["runs"]
     rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
@@ -59,7 +64,7 @@ def test_sarif_is_valid_and_complete() -> None:
 
 def test_junit_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
-    path.write_text(junit.render(RESULTS, {"dvc": "Public Service Portal"}, WAIVED))
+    path.write_text(junit.render(RESULTS, ENGLISH, {"dvc": "Public Service Portal"}, WAIVED))
     xml = JUnitXml.fromfile(str(path))
     suites = {suite.name: suite for suite in xml}
     dvc = suites["dvc: Public Service Portal"]
@@ -81,8 +86,29 @@ def test_junit_survives_control_characters_from_servers(tmp_path: Path) -> None:
         "auth.login_https", "dvc", URL, Status.FAIL, Severity.CRITICAL, "Login", "Location: /x\x00\x1b[31m"
     )
     path = tmp_path / "junit.xml"
-    path.write_text(junit.render([hostile]))
+    path.write_text(junit.render([hostile], ENGLISH))
     (suite,) = list(JUnitXml.fromfile(str(path)))
     (case,) = list(suite)
     (failure,) = case.result
     assert failure.message.startswith("Location: /x")
+
+
+def test_ci_files_honour_the_language(tmp_path: Path) -> None:
+    """A stored message renders in the report's language; the failure is named by its finding."""
+    said = say("scan.error.refused", "connection refused")
+    refused = Result("tls.vuln_robot", "dvc", URL, Status.ERROR, Severity.HIGH, "ROBOT", str(said), message=said)
+    failing = replace(RESULTS[0], message=say("scan.error.timeout", "timed out"), detail="timed out")
+    entries = [check.entry() for check in discover_checks().checks]
+    vi = check_texts(entries, "vi")
+    path = tmp_path / "junit.xml"
+    path.write_text(junit.render([refused, failing], vi))
+    cases = {case.name: case for suite in JUnitXml.fromfile(str(path)) for case in suite}
+    (error,) = cases[f"tls.vuln_robot [{URL}]"].result
+    assert error.message == "kết nối bị từ chối"
+    (failure,) = cases[f"tls.protocol_legacy [{URL}]"].result
+    assert failure.message == "hết thời gian chờ"
+    assert (failure.text or "").startswith(vi.failure("tls.protocol_legacy") + "\n\n"), "named by its finding"
+    assert "Cách khắc phục" in (failure.text or "")
+    doc = json.loads(sarif.render([failing], entries, vi))
+    (result,) = doc["runs"][0]["results"]
+    assert result["message"]["text"] == f"{vi.failure('tls.protocol_legacy')}: hết thời gian chờ"

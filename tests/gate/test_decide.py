@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from scanner.compliance import assess
 from scanner.criteria import load_profile
 from scanner.gate import Bar, Baseline, Outcome, decide
+from scanner.messages import Message
 from scanner.model import Result, Severity, Status
 from scanner.plugin import installed_caps
 from scanner.scoring import score_platform
@@ -15,6 +18,11 @@ URL = "https://dvc.test/"
 PROFILE = load_profile("vn-baseline")
 
 CAPS = installed_caps()
+
+
+def words(said: Sequence[Message]) -> list[str]:
+    """Gate reasons as the English terminal prints them."""
+    return [str(message) for message in said]
 
 
 def r(check: str, status: Status = Status.PASS, severity: Severity = Severity.HIGH) -> Result:
@@ -61,7 +69,7 @@ def test_min_grade() -> None:
         r("x.c", Status.FAIL, Severity.MEDIUM),
     ]
     assert gate(results).outcome == Outcome.BELOW_BAR  # 70 = C < B
-    assert "grade C is below the minimum B" in gate(results).reasons
+    assert "grade C is below the minimum B" in words(gate(results).reasons)
     assert gate(results, Bar(min_grade="C")).outcome == Outcome.PASSED
 
 
@@ -73,7 +81,7 @@ def test_warnings_alone_never_fail() -> None:
 def test_could_not_scan_is_never_a_pass() -> None:
     verdict = gate([*BASE, r("tls.protocol_legacy", Status.ERROR)])
     assert verdict.outcome == Outcome.COULD_NOT_SCAN
-    assert verdict.reasons == ("tls not tested: tls.protocol_legacy error",)
+    assert words(verdict.reasons) == ["tls not tested: tls.protocol_legacy error"]
 
 
 def test_waived_failure_does_not_block() -> None:
@@ -92,7 +100,7 @@ def test_require_compliant() -> None:
     assert gate(results).outcome == Outcome.PASSED
     verdict = gate(results, Bar(require_compliant=True))
     assert verdict.outcome == Outcome.BELOW_BAR
-    assert any(reason.startswith("not compliant at level 3: VN-A6 not met") for reason in verdict.reasons)
+    assert any(reason.startswith("not compliant at level 3: VN-A6 not met") for reason in words(verdict.reasons))
 
 
 def test_baseline_fails_only_on_new_or_worse() -> None:
@@ -106,7 +114,7 @@ def test_baseline_fails_only_on_new_or_worse() -> None:
     new = [*old, r("tls.cert_expired", Status.FAIL, Severity.CRITICAL)]
     verdict = gate(new, baseline=baseline)
     assert [b.check for b in verdict.blocking] == ["tls.cert_expired"]
-    assert "grade F is worse than the baseline's B (scan 4)" in verdict.reasons
+    assert "grade F is worse than the baseline's B (scan 4)" in words(verdict.reasons)
 
 
 def test_baseline_sees_a_new_item_inside_a_known_finding() -> None:
@@ -146,8 +154,8 @@ def test_requirements_resting_on_active_checks_are_noted_not_failed() -> None:
     scored = score_platform(results, CAPS)
     compliance = assess(profile, 3, results)
     verdict = decide("dvc", results, scored, compliance, Bar(require_compliant=True), gate_cannot_run={"auth.lockout"})
-    assert not any(next(iter(requirement_ids)) in reason for reason in verdict.reasons)
-    assert any("rest on active checks" in note for note in verdict.notes)
+    assert not any(next(iter(requirement_ids)) in reason for reason in words(verdict.reasons))
+    assert any("rest on active checks" in note for note in words(verdict.notes))
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))

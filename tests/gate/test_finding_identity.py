@@ -12,6 +12,7 @@ from checks.http.exposure import SensitiveFiles
 from checks.ports.services import DatabaseExposed
 from cli.gate import resolve_baseline
 from reports import sarif
+from reports.catalogue import check_texts
 from scanner import assessment
 from scanner.compliance import assess
 from scanner.criteria import load_profile
@@ -91,7 +92,8 @@ def test_json_output_carries_the_key() -> None:
 
 
 def fingerprints(results: list[Result]) -> list[str]:
-    doc = json.loads(sarif.render(results, [DATABASE.entry(), FILES.entry()]))
+    entries = [DATABASE.entry(), FILES.entry()]
+    doc = json.loads(sarif.render(results, entries, check_texts(entries, "en")))
     return [r["partialFingerprints"]["platscan/v1"] for r in doc["runs"][0]["results"]]
 
 

@@ -215,7 +215,7 @@ def test_a_schema_4_database_migrates_and_grades_with_the_installed_caps(
         conn.execute("update meta set value = '4' where key = 'schema_version'")
     with Store(db) as store:
         version = store.db.execute("select value from meta where key = 'schema_version'").fetchone()[0]
-        assert int(version) == SCHEMA_VERSION == 6
+        assert int(version) == SCHEMA_VERSION == 7
         assert store.catalogue(old)[Capped.id].caps is None, "rows of schema 4 recorded no caps"
         assert assessment.save_scores(store, old)["dvc"].grade == "B", "so they are graded with the installed caps"
         new = begin(store, Capped())  # a scan taken after the upgrade records the new cap

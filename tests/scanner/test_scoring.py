@@ -154,7 +154,7 @@ def test_a_platform_whose_web_urls_could_not_be_tested_is_not_graded() -> None:
     score = score_platform([*ports, *refused], CAPS)
     assert (score.grade, score.score) == (None, None)
     assert (
-        score.coverage.unreachable
+        str(score.coverage.unreachable)
         == "none of its 1 web URL(s) could be tested (https://127.0.0.1:1/: connection refused)"
     )
     # One web URL answering is enough to be assessed; the rest of the coverage decides the rest.
