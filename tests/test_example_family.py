@@ -90,8 +90,10 @@ def test_a_scan_applies_its_cap_and_the_report_speaks_vietnamese(venv: Path, tmp
     )
     assert html.returncode == 0, html.stderr
     pages = sorted(tmp_path.rglob("*.html"))  # the fleet page and the platform's own page
-    showing = [page.name for page in pages if "Tiêu đề Server không nêu sản phẩm bị cấm" in page.read_text("utf-8")]
+    showing = [page.name for page in pages if "Tiêu đề Server nêu tên sản phẩm bị cấm" in page.read_text("utf-8")]
     assert "p.html" in showing, (showing, pages)
+    # The family's own message, said with the failure, renders in its own Vietnamese.
+    assert "Tiêu đề Server nêu tên Apache." in (tmp_path / "vi-platforms" / "p.html").read_text("utf-8")
     # The scan records the version of the family it ran (the catalogue holds its checks' texts and cap).
     with sqlite3.connect(db) as conn:
         (settings,) = conn.execute("select settings from scans").fetchone()

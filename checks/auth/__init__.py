@@ -6,7 +6,8 @@ through ``checks.http.api``, so the main page is not requested twice); ``forms``
 answers; ``consoles`` recognises admin consoles; the checks in ``login`` (credentials in transit),
 ``access`` (protected paths, admin consoles), ``session`` (the session cookie after a real login) and
 ``active`` (lockout and user enumeration, opt-in) judge them through ``base.AuthCheck``, which owns the
-policy and redacts credentials.
+policy and redacts credentials. What they say are messages (``translations/vi.toml`` ``[messages]``);
+``wording`` holds the sentences several modules share (lists, why a request got no answer).
 Settings, what each check sends, and the authorisation the active checks need: docs/auth.md.
 """
 

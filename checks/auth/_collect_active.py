@@ -12,10 +12,12 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from checks.auth._collect_login import LoginAnswer, LoginTarget, attempt, credentials_from_env
+from checks.auth._collect_login import LoginAnswer, LoginTarget, attempt, credentials_from_env, credentials_unset
 from checks.auth.facts import ActiveFacts, Attempt, LoginOutcome
 from checks.auth.forms import LOCKED_WORDS, USER_MARK, normalise_lines, replace_all, visible_lines
+from checks.auth.wording import redacted
 from checks.http.api import HttpClient, page_info
+from scanner.messages import Message, say
 from scanner.plugin import ScanSettings
 
 #: Failed-attempt pairs (unknown user, wrong password) sent by auth.user_enumeration.
@@ -25,7 +27,7 @@ LOCKOUT = "lockout"
 FINAL = "final"
 TEST_ACCOUNT = "test account"
 UNKNOWN_USER = "unknown user"
-OUT_OF_TIME = "the endpoint's time budget ran out"
+OUT_OF_TIME = say("auth.lockout.out_of_time", "the endpoint's time budget ran out")
 
 
 def lockout_limit(level: int) -> int:
@@ -76,7 +78,7 @@ def _record(
         captcha=answer.captcha,
         locked_words=locked,
         retry_after=retry_after,
-        error=replace_all(answer.error, secret) if answer.error else None,
+        error=redacted(answer.error, secret) if answer.error is not None else None,
         text=text,
     )
 
@@ -106,12 +108,12 @@ def collect_active(target: LoginTarget, phases: tuple[str, ...], settings: ScanS
     limit = lockout_limit(level)
     creds = credentials_from_env(target.platform)
     if creds is None:
-        return ActiveFacts(phases, level, limit, message="the test account's environment variables are not set")
+        return ActiveFacts(phases, level, limit, message=credentials_unset())
     unknown = _unknown_user(creds.username)
     secret = (creds.password, creds.username)
     names = (creds.username, unknown)
     attempts: list[Attempt] = []
-    stopped: str | None = None
+    stopped: Message | None = None
     with HttpClient(target.platform, settings, deadline=started + max(1.0, budget)) as client:
 
         def one(phase: str, account: str, password: str) -> Attempt:
@@ -146,16 +148,29 @@ def collect_active(target: LoginTarget, phases: tuple[str, ...], settings: ScanS
                 record = one(LOCKOUT, TEST_ACCOUNT, "wrong")
                 failures += 1
                 if record.throttled:
-                    stopped = f"attempt {record.number} was answered {record.status}: throttled"
+                    stopped = say(
+                        "auth.lockout.stopped_throttled",
+                        "attempt {number} was answered {status}: throttled",
+                        number=record.number,
+                        status=str(record.status),
+                    )
                     break
                 if record.captcha and not attempts[0].captcha:
-                    stopped = f"attempt {record.number} brought a CAPTCHA"
+                    stopped = say(
+                        "auth.lockout.stopped_captcha", "attempt {number} brought a CAPTCHA", number=record.number
+                    )
                     break
                 if not usable(record):
-                    stopped = f"attempt {record.number} got no usable answer"
+                    stopped = say(
+                        "auth.lockout.stopped_no_answer", "attempt {number} got no usable answer", number=record.number
+                    )
                     break
                 if record.logged_in:
-                    stopped = f"attempt {record.number} with a wrong password was let in"
+                    stopped = say(
+                        "auth.lockout.stopped_let_in",
+                        "attempt {number} with a wrong password was let in",
+                        number=record.number,
+                    )
                     break
             if stopped != OUT_OF_TIME:
                 one(FINAL, TEST_ACCOUNT, "correct")

@@ -27,6 +27,7 @@ from checks.auth.forms import (
     username_input,
 )
 from checks.auth.settings import auth_settings
+from checks.auth.wording import fetch_failure, redacted
 from checks.http.api import (
     PAGE_CAP,
     Fetch,
@@ -39,6 +40,7 @@ from checks.http.api import (
     parse_set_cookie,
 )
 from scanner.evidence import shorten
+from scanner.messages import Message, say
 from scanner.model import Platform
 from scanner.plugin import ScanSettings
 from scanner.urls import UnusableUrl, in_scope, parse
@@ -77,6 +79,11 @@ class Credentials:
         raise TypeError("credentials are not sent between processes")
 
 
+def credentials_unset() -> Message:
+    """Why a worker could not read the test account (it reads the environment by the names declared)."""
+    return say("auth.login.credentials_unset", "the test account's environment variables are not set")
+
+
 def credentials_from_env(platform: Platform) -> Credentials | None:
     auth = auth_settings(platform)
     if auth is None or not auth.username_env or not auth.password_env:
@@ -93,7 +100,7 @@ class LoginAnswer:
     """One login attempt, reduced to what may leave the worker."""
 
     outcome: LoginOutcome
-    message: str
+    message: Message
     form: LoginForm | None
     steps: tuple[Step, ...]
     cookies: tuple[SeenCookie, ...]
@@ -101,7 +108,7 @@ class LoginAnswer:
     final: HttpResponse | None = None  # kept inside the worker only
     post: HttpResponse | None = None
     captcha: bool = False
-    error: str | None = None
+    error: Message | None = None
 
 
 def _steps(fetch: Fetch | None, names: Sequence[str]) -> list[Step]:
@@ -156,13 +163,16 @@ def attempt(
     cookies = _cookies(page, "login page", secret)
     final = page.final
     if final is None or page.blocked_redirect or final.status >= 400:
-        why = (
-            f"the login page redirects off the platform to {shorten(page.blocked_redirect, 120)}"
-            if page.blocked_redirect
-            else f"the login page answers {final.status}"
-            if final is not None
-            else f"the login page got no answer: {page.error.message if page.error else 'no response'}"
-        )
+        if page.blocked_redirect:
+            why = say(
+                "auth.login.page_off_platform",
+                "the login page redirects off the platform to {location}",
+                location=shorten(page.blocked_redirect, 120),
+            )
+        elif final is not None:
+            why = say("auth.login.page_status", "the login page answers {status}", status=final.status)
+        else:
+            why = say("auth.login.page_no_answer", "the login page got no answer: {error}", error=fetch_failure(page))
         return LoginAnswer(LoginOutcome.UNREACHABLE, why, None, tuple(steps), tuple(cookies), (), error=why)
     captcha = bool(CAPTCHA.search(final.text[:PAGE_CAP]))
     info = page_info(final)
@@ -173,8 +183,12 @@ def attempt(
     if form is None:
         return LoginAnswer(
             LoginOutcome.NO_FORM,
-            f"no form with a password field at {shorten(final.url, 120)} (a login rendered by script needs "
-            "username_field and password_field in [platforms.auth])",
+            say(
+                "auth.login.no_form",
+                "no form with a password field at {url} (a login rendered by script needs username_field and "
+                "password_field in [platforms.auth])",
+                url=shorten(final.url, 120),
+            ),
             None,
             tuple(steps),
             tuple(cookies),
@@ -186,7 +200,11 @@ def attempt(
     if not user_field or not pass_field:
         return LoginAnswer(
             LoginOutcome.NO_FORM,
-            f"the login form at {shorten(final.url, 120)} has no recognisable account field (set username_field)",
+            say(
+                "auth.login.no_account_field",
+                "the login form at {url} has no recognisable account field (set username_field)",
+                url=shorten(final.url, 120),
+            ),
             None,
             tuple(steps),
             tuple(cookies),
@@ -202,23 +220,30 @@ def attempt(
         other_fields=tuple(name for name, _ in other_fields(form, user_field, pass_field)),
         discovered=discovered,
     )
-    refusal = None
+    refusal: Message | None = None
     try:
         action = parse(form.action)  # the very URL the POST below dials
     except UnusableUrl as exc:
-        refusal = f"the login form's action is not a usable URL ({exc}): platscan does not guess where it posts"
+        refusal = say(
+            "auth.login.unusable_action",
+            "the login form's action is not a usable URL ({error}): platscan does not guess where it posts",
+            error=str(exc),
+        )
     else:
         if action.scheme != "https":
-            refusal = (
-                f"the login form posts to {shorten(used.action, 120)}, not to an https:// URL: platscan does not "
-                "send a password in clear"
+            refusal = say(
+                "auth.login.action_over_http",
+                "the login form posts to {action}, not to an https:// URL: platscan does not send a password in clear",
+                action=shorten(used.action, 120),
             )
         elif not in_scope(platform, action.host):
-            refusal = (
-                f"the login form posts to {action.host}, which is not one of the platform's registered hosts: "
-                "platscan sends credentials only to registered hosts"
+            refusal = say(
+                "auth.login.action_other_host",
+                "the login form posts to {host}, which is not one of the platform's registered hosts: platscan sends "
+                "credentials only to registered hosts",
+                host=action.host,
             )
-    if refusal:
+    if refusal is not None:
         return LoginAnswer(LoginOutcome.REFUSED, refusal, used, tuple(steps), tuple(cookies), (), captcha=captcha)
     data = login_data(form, user_field, pass_field, username, password)
     post = client.fetch(
@@ -228,10 +253,10 @@ def attempt(
     cookies += _cookies(post, "login", secret)
     answer = post.final
     if answer is None or post.error is not None:
-        why = post.error.message if post.error is not None else "no response"
+        why = fetch_failure(post)
         return LoginAnswer(
             LoginOutcome.UNREACHABLE,
-            f"the login POST got no usable answer: {why}",
+            say("auth.login.post_no_answer", "the login POST got no usable answer: {error}", error=why),
             used,
             tuple(steps),
             tuple(cookies),
@@ -241,38 +266,62 @@ def attempt(
             error=why,
         )
     outcome, signals = _decide(answer, post, auth.success_marker if auth else None)
-    message = "logged in" if outcome is LoginOutcome.LOGGED_IN else "the answer does not look logged in"
+    joined = signals[0]
+    for signal in signals[1:]:
+        joined = say("auth.login.signals", "{signals}; {signal}", signals=joined, signal=signal)
+    if outcome is LoginOutcome.LOGGED_IN:
+        message = say("auth.login.logged_in", "logged in ({signals})", signals=joined)
+    else:
+        message = say("auth.login.not_logged_in", "the answer does not look logged in ({signals})", signals=joined)
     return LoginAnswer(
         outcome,
-        f"{message} ({'; '.join(signals)})",
+        message,
         used,
         tuple(steps),
         tuple(cookies),
-        tuple(signals),
+        tuple(str(signal) for signal in signals),
         final=answer,
         post=post.first,
         captcha=captcha or bool(CAPTCHA.search(answer.text[:PAGE_CAP])),
     )
 
 
-def _decide(answer: HttpResponse, post: Fetch, marker: str | None) -> tuple[LoginOutcome, list[str]]:
-    signals: list[str] = []
+def _decide(answer: HttpResponse, post: Fetch, marker: str | None) -> tuple[LoginOutcome, list[Message]]:
+    """Logged in or not, and the signals that decided it (never empty)."""
+    signals: list[Message] = []
+    status = answer.status
     if post.blocked_redirect:
-        signals.append("redirected off the platform (not followed)")
+        signals.append(say("auth.login.off_platform", "redirected off the platform (not followed)"))
     if marker:
         found = marker in answer.text
-        signals.append(f"success_marker {'found' if found else 'not found'} in the answer ({answer.status})")
+        if found:
+            signals.append(
+                say("auth.login.marker_found", "success_marker found in the answer ({status})", status=status)
+            )
+        else:
+            signals.append(
+                say("auth.login.marker_not_found", "success_marker not found in the answer ({status})", status=status)
+            )
         return (LoginOutcome.LOGGED_IN if found else LoginOutcome.REJECTED), signals
-    if answer.status >= 400:
-        signals.append(f"the answer is {answer.status}")
+    if status >= 400:
+        signals.append(say("auth.login.error_status", "the answer is {status}", status=status))
         return LoginOutcome.REJECTED, signals
     if any(form.has_password for form in page_info(answer).forms):
-        signals.append(f"the answer ({answer.status}) shows a password field again")
+        signals.append(
+            say("auth.login.password_again", "the answer ({status}) shows a password field again", status=status)
+        )
         return LoginOutcome.REJECTED, signals
     redirects = len(post.responses) - 1
-    signals.append(
-        f"the answer ({answer.status}{f', after {redirects} redirect(s)' if redirects else ''}) shows no password field"
-    )
+    if redirects:
+        said = say(
+            "auth.login.no_password_after_redirects",
+            "the answer ({status}, after {redirects} redirect(s)) shows no password field",
+            status=status,
+            redirects=redirects,
+        )
+    else:
+        said = say("auth.login.no_password", "the answer ({status}) shows no password field", status=status)
+    signals.append(said)
     return LoginOutcome.LOGGED_IN, signals
 
 
@@ -281,13 +330,13 @@ def collect_login(target: LoginTarget, settings: ScanSettings, budget: float) ->
     started = time.monotonic()
     creds = credentials_from_env(target.platform)
     if creds is None:
-        return LoginFacts(LoginOutcome.REFUSED, "the test account's environment variables are not set", target.page_url)
+        return LoginFacts(LoginOutcome.REFUSED, credentials_unset(), target.page_url)
     secret = (creds.password, creds.username)
     with HttpClient(target.platform, settings, deadline=started + max(1.0, budget)) as client:
         answer = attempt(client, target, creds.username, creds.password, secret)
         return LoginFacts(
             outcome=answer.outcome,
-            message=replace_all(answer.message, secret),
+            message=redacted(answer.message, secret),
             page_url=target.page_url,
             form=answer.form,
             steps=answer.steps,

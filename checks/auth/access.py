@@ -6,14 +6,26 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from checks.auth.base import AuthCheck
-from checks.auth.consoles import ADMIN_PATHS, Console, OrdinaryLogin, form_key, identify, like_baseline
+from checks.auth.consoles import (
+    ADMIN_PATHS,
+    Console,
+    OrdinaryLogin,
+    access_said,
+    form_key,
+    identify,
+    like_baseline,
+    product_said,
+)
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import looks_like_login_url
 from checks.auth.settings import auth_settings
+from checks.auth.wording import fetch_failure
 from checks.http.api import Fetch, HttpFacts, HttpResponse, page_info, same_resource
-from scanner.evidence import clip, finding_key, listing, plural, shorten
+from scanner.evidence import clip, finding_key, shorten
+from scanner.messages import Message, say
 from scanner.model import Cap, Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
+from scanner.wording import listed
 
 CLOSED = "closed"
 OPEN_PATH = "open"
@@ -37,14 +49,18 @@ def judge_path(
     login_url: str | None,
     baseline: HttpResponse | None,
     home: HttpResponse | None,
-) -> tuple[str, str, dict[str, Any]]:
+) -> tuple[str, Message, dict[str, Any]]:
     """(closed | open | unclear | untested, sentence, evidence) for one protected path requested anonymously."""
     entry: dict[str, Any] = {"path": path, "request": f"GET {fetch.url}"}
     first, final = fetch.first, fetch.final
     if first is None or final is None:
-        reason = fetch.error.message if fetch.error is not None else "no response"
-        entry["error"] = shorten(reason)
-        return UNTESTED, f"{path} did not answer ({reason})", entry
+        reason = fetch_failure(fetch)
+        entry["error"] = shorten(str(reason))
+        return (
+            UNTESTED,
+            say("auth.protected_paths.no_answer", "{path} did not answer ({reason})", path=path, reason=reason),
+            entry,
+        )
     entry["status"] = first.status
     if len(fetch.responses) > 1 or fetch.blocked_redirect:
         entry["redirects"] = fetch.redirects
@@ -52,45 +68,108 @@ def judge_path(
         challenge = first.header("WWW-Authenticate")
         if challenge:
             entry["challenge"] = shorten(challenge, 120)
-        return CLOSED, f"{path} answers {first.status}", entry
+        return CLOSED, _answers(path, first.status), entry
     if fetch.blocked_redirect:
         entry["not_followed"] = shorten(fetch.blocked_redirect)
         if looks_like_login_url(fetch.blocked_redirect):
-            return CLOSED, f"{path} redirects to a sign-in page off the platform", entry
-        return UNCLEAR, f"{path} redirects off the platform to {shorten(fetch.blocked_redirect, 120)}", entry
+            said = say(
+                "auth.protected_paths.sign_in_elsewhere",
+                "{path} redirects to a sign-in page off the platform",
+                path=path,
+            )
+            return CLOSED, said, entry
+        said = say(
+            "auth.protected_paths.off_platform",
+            "{path} redirects off the platform to {location}",
+            path=path,
+            location=shorten(fetch.blocked_redirect, 120),
+        )
+        return UNCLEAR, said, entry
     if fetch.error is not None:
         entry["error"] = shorten(fetch.error.message)
-        return UNTESTED, f"{path}: {fetch.error.message}", entry
+        return (
+            UNTESTED,
+            say("auth.protected_paths.error", "{path}: {error}", path=path, error=fetch_failure(fetch)),
+            entry,
+        )
     entry["final_status"] = final.status
     if final is not first:
         entry["final_url"] = shorten(final.url, 200)
     if final.status in (401, 403):
-        return CLOSED, f"{path} ends in {final.status}", entry
+        return (
+            CLOSED,
+            say("auth.protected_paths.ends_in", "{path} ends in {status}", path=path, status=final.status),
+            entry,
+        )
     if final is not first and 200 <= final.status < 300 and _is_login_page(final, login_url):
-        return CLOSED, f"{path} redirects to the login page", entry
+        return CLOSED, say("auth.protected_paths.to_login", "{path} redirects to the login page", path=path), entry
     if final.status in (404, 410):
-        return UNCLEAR, f"{path} answers {final.status} (hidden, or the declared path is wrong)", entry
+        said = say(
+            "auth.protected_paths.not_found",
+            "{path} answers {status} (hidden, or the declared path is wrong)",
+            path=path,
+            status=final.status,
+        )
+        return UNCLEAR, said, entry
     if not 200 <= final.status < 300:
-        return UNCLEAR, f"{path} answers {final.status} {final.reason}".rstrip(), entry
+        return UNCLEAR, _answers(path, final.status, final.reason), entry
     entry["size"] = len(final.body)
     title = _title(final)
     if title:
         entry["title"] = title
     if like_baseline(final, baseline) or (final is not first and like_baseline(first, baseline)):
-        return UNCLEAR, f"{path} answers like any unknown path ({final.status}): cannot tell from outside", entry
+        said = say(
+            "auth.protected_paths.like_unknown",
+            "{path} answers like any unknown path ({status}): cannot tell from outside",
+            path=path,
+            status=final.status,
+        )
+        return UNCLEAR, said, entry
     if _is_login_page(final, login_url):
-        return CLOSED, f"{path} shows the login form", entry
+        return CLOSED, say("auth.protected_paths.login_form", "{path} shows the login form", path=path), entry
     if final is not first and home is not None and final.body.strip() == home.body.strip():
-        return CLOSED, f"{path} redirects to the home page", entry
+        return CLOSED, say("auth.protected_paths.to_home", "{path} redirects to the home page", path=path), entry
     if not final.body.strip():
-        return UNCLEAR, f"{path} answers {final.status} with an empty body", entry
-    what = f"title {title!r}, " if title else ""
-    return OPEN_PATH, f"{path} is served to anonymous users ({final.status}, {what}{len(final.body)} bytes)", entry
+        said = say(
+            "auth.protected_paths.empty", "{path} answers {status} with an empty body", path=path, status=final.status
+        )
+        return UNCLEAR, said, entry
+    if title:
+        said = say(
+            "auth.protected_paths.open_titled",
+            "{path} is served to anonymous users ({status}, title {title}, {size} bytes)",
+            path=path,
+            status=final.status,
+            title=repr(title),
+            size=len(final.body),
+        )
+    else:
+        said = say(
+            "auth.protected_paths.open",
+            "{path} is served to anonymous users ({status}, {size} bytes)",
+            path=path,
+            status=final.status,
+            size=len(final.body),
+        )
+    return OPEN_PATH, said, entry
+
+
+def _answers(path: str, status: int, reason: str = "") -> Message:
+    if reason.strip():
+        return say(
+            "auth.protected_paths.answers_reason",
+            "{path} answers {status} {reason}",
+            path=path,
+            status=status,
+            reason=reason.strip(),
+        )
+    return say("auth.protected_paths.answers", "{path} answers {status}", path=path, status=status)
 
 
 class ProtectedPaths(AuthCheck):
     id: ClassVar[str] = "auth.protected_paths"
-    title: ClassVar[str] = "Declared protected paths refuse anonymous access"
+    title: ClassVar[str] = "Anonymous access to protected paths"
+    finding: ClassVar[str] = "A declared protected path is not refused to anonymous users"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="a declared protected path open to anonymous users"),)
     per_platform: ClassVar[bool] = True
@@ -119,7 +198,10 @@ class ProtectedPaths(AuthCheck):
         if not paths:
             return Verdict(
                 Status.SKIP,
-                "No protected_paths are declared in [platforms.auth]: nothing to test.",
+                say(
+                    "auth.protected_paths.undeclared",
+                    "No protected_paths are declared in [platforms.auth]: nothing to test.",
+                ),
                 {"url": endpoint.target},
             )
         return judge_protected(ctx.platform, http, self.auth_facts(endpoint, ctx, http))
@@ -135,14 +217,15 @@ def judge_protected(platform: Platform, http: HttpFacts, auth: AuthFacts) -> Ver
     evidence: dict[str, Any] = {"origin": auth.origin}
     if baseline is not None:
         evidence["not_found_baseline"] = {"status": baseline.status, "size": len(baseline.body)}
-    judged: list[tuple[str, str, dict[str, Any]]] = []
+    judged: list[tuple[str, Message, dict[str, Any]]] = []
     for path, fetch in zip(paths, auth.protected, strict=False):
         judged.append(judge_path(path, fetch, login_url, baseline, home))
     for path in paths[len(auth.protected) :]:
-        judged.append((UNTESTED, f"{path} was not requested (out of time)", {"path": path}))
+        said = say("auth.protected_paths.out_of_time", "{path} was not requested (out of time)", path=path)
+        judged.append((UNTESTED, said, {"path": path}))
     evidence["paths"] = clip(entry | {"verdict": state} for state, _, entry in judged)
 
-    def sentences(state: str) -> list[str]:
+    def sentences(state: str) -> list[Message]:
         return [text for s, text, _ in judged if s == state]
 
     def key(state: str) -> str:
@@ -151,36 +234,61 @@ def judge_protected(platform: Platform, http: HttpFacts, auth: AuthFacts) -> Ver
     if sentences(OPEN_PATH):
         return Verdict(
             Status.FAIL,
-            f"Open without a login: {listing(sentences(OPEN_PATH))}.",
+            say(
+                "auth.protected_paths.open_found", "Open without a login: {paths}.", paths=listed(sentences(OPEN_PATH))
+            ),
             evidence,
             key=key(OPEN_PATH),
         )
-    if sentences(UNTESTED):
-        return Verdict(
-            Status.ERROR,
-            f"{plural(len(sentences(UNTESTED)), 'protected path')} could not be tested: "
-            f"{listing(sentences(UNTESTED))}.",
-            evidence,
-        )
+    untested = sentences(UNTESTED)
+    if untested:
+        if len(untested) == 1:
+            said = say(
+                "auth.protected_paths.untested_one",
+                "1 protected path could not be tested: {paths}.",
+                paths=listed(untested),
+            )
+        else:
+            said = say(
+                "auth.protected_paths.untested",
+                "{count} protected paths could not be tested: {paths}.",
+                count=len(untested),
+                paths=listed(untested),
+            )
+        return Verdict(Status.ERROR, said, evidence)
     if sentences(UNCLEAR):
         return Verdict(
             Status.WARN,
-            f"Not clearly refused: {listing(sentences(UNCLEAR))}; none is served openly.",
+            say(
+                "auth.protected_paths.unclear",
+                "Not clearly refused: {paths}; none is served openly.",
+                paths=listed(sentences(UNCLEAR)),
+            ),
             evidence,
             Severity.LOW,
             key(UNCLEAR),
         )
-    every = (
-        "The declared protected path refuses"
-        if len(paths) == 1
-        else f"All {len(paths)} declared protected paths refuse"
-    )
-    return Verdict(Status.PASS, f"{every} anonymous access: {listing(sentences(CLOSED))}.", evidence)
+    closed = listed(sentences(CLOSED))
+    if len(paths) == 1:
+        said = say(
+            "auth.protected_paths.refused_one",
+            "The declared protected path refuses anonymous access: {paths}.",
+            paths=closed,
+        )
+    else:
+        said = say(
+            "auth.protected_paths.refused",
+            "All {count} declared protected paths refuse anonymous access: {paths}.",
+            count=len(paths),
+            paths=closed,
+        )
+    return Verdict(Status.PASS, said, evidence)
 
 
 class AdminExposed(AuthCheck):
     id: ClassVar[str] = "auth.admin_exposed"
-    title: ClassVar[str] = "No well-known admin console is reachable"
+    title: ClassVar[str] = "Exposed admin consoles"
+    finding: ClassVar[str] = "An admin console or an admin login is reachable from the Internet"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("C", Severity.HIGH, "an admin console reachable"),)
     why: ClassVar[str] = (
@@ -215,8 +323,14 @@ class AdminExposed(AuthCheck):
 #: What the criteria ask of administration reachable from the Internet (the owner must verify it).
 ADMIN_REMOTE = "TCVN 14423 x.6.2.4, QĐ 742 II.4.1"
 TO_VERIFY = (
-    "administrator accounts need a second factor (MFA) when they sign in from the Internet",
-    "admin functions answer only from the management network (address restriction, VPN)",
+    say(
+        "auth.admin_exposed.verify_mfa",
+        "administrator accounts need a second factor (MFA) when they sign in from the Internet",
+    ),
+    say(
+        "auth.admin_exposed.verify_network",
+        "admin functions answer only from the management network (address restriction, VPN)",
+    ),
 )
 
 
@@ -235,26 +349,60 @@ def ordinary_login(http: HttpFacts, auth: AuthFacts, login_url: str | None = Non
     return OrdinaryLogin(login_url or auth.login_url, tuple(forms), sign_in)
 
 
-def _describe(console: Console) -> str:
+def _describe(console: Console) -> Message:
+    product, access = product_said(console.product), access_said(console.access)
     if not console.demands_auth:
-        return f"{console.path} ({console.product}, open without a login)"
-    if console.ordinary:
-        return f"{console.path} ({console.access}: {console.ordinary})"
-    return f"{console.path} ({console.product}, {console.access})"
+        return say(
+            "auth.admin_exposed.open", "{path} ({product}, open without a login)", path=console.path, product=product
+        )
+    if console.ordinary is not None:
+        return say(
+            "auth.admin_exposed.ordinary",
+            "{path} ({access}: {ordinary})",
+            path=console.path,
+            access=access,
+            ordinary=console.ordinary,
+        )
+    return say(
+        "auth.admin_exposed.console", "{path} ({product}, {access})", path=console.path, product=product, access=access
+    )
 
 
 def _exposed(origin: str, consoles: list[Console], ordinary: list[Console], evidence: dict[str, Any]) -> Verdict:
     open_ones = [c for c in consoles if not c.demands_auth]
     if open_ones:
-        summary = "Admin console reachable without a login" if len(open_ones) == 1 else "Admin consoles reachable"
+        summary = (
+            say("auth.admin_exposed.open_one", "Admin console reachable without a login")
+            if len(open_ones) == 1
+            else say("auth.admin_exposed.open_many", "Admin consoles reachable")
+        )
     elif len(consoles) == 1:
-        summary = "Admin console reachable (it asks for a login, but is exposed)"
+        summary = say("auth.admin_exposed.login_one", "Admin console reachable (it asks for a login, but is exposed)")
     else:
-        summary = "Admin consoles reachable (they ask for a login, but are exposed)"
-    also = f"; {listing([_describe(c) for c in ordinary])} only lead to the ordinary login" if ordinary else ""
+        summary = say(
+            "auth.admin_exposed.login_many", "Admin consoles reachable (they ask for a login, but are exposed)"
+        )
+    found = listed([_describe(c) for c in consoles])
+    if ordinary:
+        said = say(
+            "auth.admin_exposed.reachable_beside_ordinary",
+            "{summary} at {origin}: {consoles}; {ordinary} only lead to the ordinary login.",
+            summary=summary,
+            origin=origin,
+            consoles=found,
+            ordinary=listed([_describe(c) for c in ordinary]),
+        )
+    else:
+        said = say(
+            "auth.admin_exposed.reachable",
+            "{summary} at {origin}: {consoles}.",
+            summary=summary,
+            origin=origin,
+            consoles=found,
+        )
     return Verdict(
         Status.FAIL,
-        f"{summary} at {origin}: {listing([_describe(c) for c in consoles])}{also}.",
+        said,
         evidence,
         Severity.HIGH if open_ones else Severity.MEDIUM,
         finding_key(f"{c.path}:{'open' if not c.demands_auth else 'login'}" for c in consoles),
@@ -265,13 +413,35 @@ def _ordinary_only(origin: str, ordinary: list[Console], evidence: dict[str, Any
     # Not a console of its own, so no failure; but whether administrators can sign in there from the
     # Internet without MFA cannot be seen from outside: the owner has to confirm it.
     evidence["requirement"] = ADMIN_REMOTE
-    evidence["verify_one_of"] = list(TO_VERIFY)
-    lead = "leads" if len(ordinary) == 1 else "lead"
+    evidence["verify_one_of"] = [str(item) for item in TO_VERIFY]
+    paths, (mfa, network) = listed([_describe(c) for c in ordinary]), TO_VERIFY
+    if len(ordinary) == 1:
+        said = say(
+            "auth.admin_exposed.ordinary_only_one",
+            "{paths} at {origin} leads to the ordinary user login, not to an admin console of its own; administration "
+            "reachable from the Internet needs an address restriction or a second factor ({requirement}): verify "
+            "that {mfa}, or that {network}.",
+            paths=paths,
+            origin=origin,
+            requirement=ADMIN_REMOTE,
+            mfa=mfa,
+            network=network,
+        )
+    else:
+        said = say(
+            "auth.admin_exposed.ordinary_only",
+            "{paths} at {origin} lead to the ordinary user login, not to an admin console of its own; administration "
+            "reachable from the Internet needs an address restriction or a second factor ({requirement}): verify "
+            "that {mfa}, or that {network}.",
+            paths=paths,
+            origin=origin,
+            requirement=ADMIN_REMOTE,
+            mfa=mfa,
+            network=network,
+        )
     return Verdict(
         Status.WARN,
-        f"{listing([_describe(c) for c in ordinary])} at {origin} {lead} to the ordinary user login, not to an "
-        f"admin console of its own; administration reachable from the Internet needs an address restriction or "
-        f"a second factor ({ADMIN_REMOTE}): verify that {TO_VERIFY[0]}, or that {TO_VERIFY[1]}.",
+        said,
         evidence,
         Severity.MEDIUM,
         finding_key(f"{c.path}:ordinary" for c in ordinary),
@@ -302,27 +472,63 @@ def judge_admin(http: HttpFacts, auth: AuthFacts, login_url: str | None = None) 
         evidence["untested"] = untested
     if consoles:
         evidence["consoles"] = [c.evidence() for c in consoles]
-    exposed = [c for c in consoles if not c.ordinary]
+    exposed = [c for c in consoles if c.ordinary is None]
     if exposed:
-        return _exposed(auth.origin, exposed, [c for c in consoles if c.ordinary], evidence)
+        return _exposed(auth.origin, exposed, [c for c in consoles if c.ordinary is not None], evidence)
     if consoles:
         return _ordinary_only(auth.origin, consoles, evidence)
     if len(untested) == len(ADMIN_PATHS):
-        return Verdict(Status.ERROR, f"None of the {len(ADMIN_PATHS)} admin paths got an answer.", evidence)
-    soft = ""
-    if baseline is not None and 200 <= baseline.status < 300:
-        soft = f"; the server answers {baseline.status} to any unknown path, so content decided"
+        said = say(
+            "auth.admin_exposed.no_answer", "None of the {count} admin paths got an answer.", count=len(ADMIN_PATHS)
+        )
+        return Verdict(Status.ERROR, said, evidence)
+    soft = baseline.status if baseline is not None and 200 <= baseline.status < 300 else None
     tested = len(ADMIN_PATHS) - len(untested)
     if untested:
-        return Verdict(
-            Status.ERROR,
-            f"{plural(len(untested), 'admin path')} could not be tested ({listing(untested)}); none of the other "
-            f"{tested} shows an admin console{soft}.",
-            evidence,
+        return Verdict(Status.ERROR, _partly_untested(untested, tested, soft), evidence)
+    if soft is not None:
+        said = say(
+            "auth.admin_exposed.none_soft",
+            "None of the {count} well-known admin paths (/admin, /quantri, /phpmyadmin, /manager/html, /actuator, …) "
+            "answers with an admin console; the server answers {status} to any unknown path, so content decided.",
+            count=len(ADMIN_PATHS),
+            status=soft,
         )
-    return Verdict(
-        Status.PASS,
-        f"None of the {len(ADMIN_PATHS)} well-known admin paths (/admin, /quantri, /phpmyadmin, /manager/html, "
-        f"/actuator, …) answers with an admin console{soft}.",
-        evidence,
+    else:
+        said = say(
+            "auth.admin_exposed.none",
+            "None of the {count} well-known admin paths (/admin, /quantri, /phpmyadmin, /manager/html, /actuator, …) "
+            "answers with an admin console.",
+            count=len(ADMIN_PATHS),
+        )
+    return Verdict(Status.PASS, said, evidence)
+
+
+def _partly_untested(untested: list[str], tested: int, soft: int | None) -> Message:
+    """Some admin paths got no answer; none of the others shows a console (``soft``: the status every unknown
+    path gets, when it is a success and so content decided)."""
+    paths = (
+        say("auth.admin_exposed.untested_one", "1 admin path could not be tested ({paths})", paths=listed(untested))
+        if len(untested) == 1
+        else say(
+            "auth.admin_exposed.untested",
+            "{count} admin paths could not be tested ({paths})",
+            count=len(untested),
+            paths=listed(untested),
+        )
+    )
+    if soft is not None:
+        return say(
+            "auth.admin_exposed.partly_soft",
+            "{untested}; none of the other {tested} shows an admin console; the server answers {status} to any "
+            "unknown path, so content decided.",
+            untested=paths,
+            tested=tested,
+            status=soft,
+        )
+    return say(
+        "auth.admin_exposed.partly",
+        "{untested}; none of the other {tested} shows an admin console.",
+        untested=paths,
+        tested=tested,
     )

@@ -35,10 +35,12 @@ from checks.auth._collect_anonymous import AuthTarget, collect_auth
 from checks.auth.facts import AuthFacts
 from checks.auth.forms import replace_all
 from checks.auth.settings import auth_settings
+from checks.auth.wording import redacted
 from checks.http import api as http_api
 from checks.http.api import HttpFacts, origin_of, plain_twin, same_resource, unreachable
 from scanner.evidence import shorten
 from scanner.facts import CollectionError
+from scanner.messages import Message, say
 from scanner.model import Endpoint, Platform, Result, Status
 from scanner.plugin import Check, ScanContext, Verdict
 from scanner.urls import normalize_host
@@ -81,6 +83,8 @@ def redact(value: Any, secret: tuple[str, ...]) -> Any:
         return value
     if isinstance(value, str):
         return replace_all(value, secret)
+    if isinstance(value, Message):
+        return redacted(value, secret)
     if isinstance(value, Mapping):
         return {redact(k, secret): redact(v, secret) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -88,19 +92,25 @@ def redact(value: Any, secret: tuple[str, ...]) -> Any:
     return value
 
 
-def credentials_missing(platform: Platform) -> str | None:
+def credentials_missing(platform: Platform) -> Message | None:
     """Why the platform has no usable test account, or None when both variables are set."""
     auth = auth_settings(platform)
     if auth is None or not (auth.username_env and auth.password_env):
-        return (
+        return say(
+            "auth.credentials.undeclared",
             "no test account is declared: name the environment variables in [platforms.auth] username_env and "
-            "password_env"
+            "password_env",
         )
     unset = [name for name in (auth.username_env, auth.password_env) if not os.environ.get(name)]
-    if unset:
-        return f"the test account's environment variable{'s' if len(unset) > 1 else ''} {' and '.join(unset)} " + (
-            "are not set" if len(unset) > 1 else "is not set"
+    if len(unset) > 1:
+        return say(
+            "auth.credentials.both_unset",
+            "the test account's environment variables {username_env} and {password_env} are not set",
+            username_env=auth.username_env,
+            password_env=auth.password_env,
         )
+    if unset:
+        return say("auth.credentials.unset", "the test account's environment variable {name} is not set", name=unset[0])
     return None
 
 
@@ -122,8 +132,13 @@ class AuthCheck(Check):
         except CollectionError as exc:
             verdict = Verdict(
                 Status.ERROR,
-                f"The requests for {endpoint.target} did not complete: {exc.reason}",
-                {"url": endpoint.target, "error": shorten(exc.reason)},
+                say(
+                    "auth.collection.incomplete",
+                    "The requests for {url} did not complete: {reason}",
+                    url=endpoint.target,
+                    reason=exc.reason,
+                ),
+                {"url": endpoint.target, "error": shorten(str(exc.reason))},
             )
         secret = secrets_of(ctx.platform, self.logs_in)
         verdict = Verdict(
@@ -141,7 +156,7 @@ class AuthCheck(Check):
         if self.per_platform and endpoint.target != primary:
             return Verdict(
                 Status.SKIP,
-                f"Judged once per platform, on {primary}.",
+                say("auth.platform.judged_on_primary", "Judged once per platform, on {url}.", url=str(primary)),
                 {"url": endpoint.target, "judged_on": primary},
             )
         early = self.precondition(endpoint, ctx)
@@ -151,7 +166,11 @@ class AuthCheck(Check):
         if http.delegated_to:
             return Verdict(
                 Status.SKIP,
-                f"Judged on {http.delegated_to}: this URL redirects there, and that URL is registered too.",
+                say(
+                    "auth.platform.delegated",
+                    "Judged on {url}: this URL redirects there, and that URL is registered too.",
+                    url=http.delegated_to,
+                ),
                 {"url": http.url, "judged_on": http.delegated_to},
             )
         if http.final is None:

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 from checks.auth.forms import looks_like_login_url
 from checks.http.api import Fetch, Form, HttpResponse, PageInfo, page_info, same_as_baseline, same_resource
 from scanner.evidence import shorten
+from scanner.messages import Message, Param, say
 
 #: The well-known admin paths probed on every registered URL's origin (catalogue: auth.admin_exposed).
 ADMIN_PATHS: tuple[str, ...] = (
@@ -53,6 +54,40 @@ LOGIN_FORM = "login form"
 HTTP_AUTH = "HTTP authentication"
 SIGN_IN_REDIRECT = "sign-in redirect"
 
+#: What platscan calls a console it cannot name (a product's own name is data, the same in every language).
+SIGN_IN_ELSEWHERE = "sign-in elsewhere"
+ORDINARY_LOGIN = "ordinary user login"
+ADMIN_LOGIN = "admin login page"
+ADMIN_PAGE = "admin page"
+ADMIN_AREA = "admin area"
+
+
+def access_said(access: str) -> Message:
+    """How a console's access (``OPEN``, ``LOGIN_FORM``, ...) reads in a report."""
+    if access == LOGIN_FORM:
+        return say("auth.console.login_form", "login form")
+    if access == HTTP_AUTH:
+        return say("auth.console.http_auth", "HTTP authentication")
+    if access == SIGN_IN_REDIRECT:
+        return say("auth.console.sign_in_redirect", "sign-in redirect")
+    return say("auth.console.open", "open")
+
+
+def product_said(product: str) -> Param:
+    """A console's product in a report: a product's name as it is, platscan's own words as a message."""
+    if product == SIGN_IN_ELSEWHERE:
+        return say("auth.console.sign_in_elsewhere", "sign-in elsewhere")
+    if product == ORDINARY_LOGIN:
+        return say("auth.console.ordinary_login", "ordinary user login")
+    if product == ADMIN_LOGIN:
+        return say("auth.console.admin_login", "admin login page")
+    if product == ADMIN_PAGE:
+        return say("auth.console.admin_page", "admin page")
+    if product == ADMIN_AREA:
+        return say("auth.console.admin_area", "admin area")
+    return product
+
+
 ADMIN_TITLE = re.compile(
     r"\badmin\b|administrat|dashboard|control panel|management console|console\b|"
     r"quản trị|quản lý hệ thống|bảng điều khiển|trang quản lý|quan tri",
@@ -73,7 +108,7 @@ class Console:
         title: the page title, if any.
         size: bytes of body read.
         ordinary: why the login it leads to is the platform's ordinary user login ("the declared
-            login_url", …), or "" when it is not (or not provably).
+            login_url", …), or None when it is not (or not provably).
     """
 
     path: str
@@ -83,7 +118,7 @@ class Console:
     status: int
     title: str = ""
     size: int = 0
-    ordinary: str = ""
+    ordinary: Message | None = None
 
     @property
     def demands_auth(self) -> bool:
@@ -100,8 +135,8 @@ class Console:
         }
         if self.title:
             out["title"] = shorten(self.title, 120)
-        if self.ordinary:
-            out["ordinary_login"] = self.ordinary
+        if self.ordinary is not None:
+            out["ordinary_login"] = str(self.ordinary)
         return out
 
 
@@ -134,20 +169,22 @@ class OrdinaryLogin:
     forms: tuple[tuple[str, FormKey], ...] = ()
     sign_in: str | None = None
 
-    def same_page(self, url: str) -> str:
+    def same_page(self, url: str) -> Message | None:
         if self.login_url and same_resource(_bare(url), _bare(self.login_url)):
-            return "the declared login_url"
-        return ""
+            return say("auth.console.declared_login", "the declared login_url")
+        return None
 
-    def same_form(self, info: PageInfo) -> str:
+    def same_form(self, info: PageInfo) -> Message | None:
         keys = {form_key(f) for f in info.forms if f.has_password}
         found = next((where for where, key in self.forms if key in keys), "")
-        return f"the same login form as {shorten(found, 200)}" if found else ""
+        if not found:
+            return None
+        return say("auth.console.same_form", "the same login form as {url}", url=shorten(found, 200))
 
-    def same_sign_in(self, target: str) -> str:
+    def same_sign_in(self, target: str) -> Message | None:
         if self.sign_in and same_resource(_bare(target), _bare(self.sign_in)):
-            return "the same sign-in page as the declared login_url"
-        return ""
+            return say("auth.console.same_sign_in", "the same sign-in page as the declared login_url")
+        return None
 
 
 @dataclass(frozen=True)
@@ -319,7 +356,7 @@ def identify(
         target = fetch.blocked_redirect
         if looks_like_login_url(target):
             same = ordinary.same_sign_in(target)
-            console = Console(path, target, "sign-in elsewhere", SIGN_IN_REDIRECT, final.status, ordinary=same)
+            console = Console(path, target, SIGN_IN_ELSEWHERE, SIGN_IN_REDIRECT, final.status, ordinary=same)
             return Probed(path, console, f"redirects to a sign-in page off the platform ({shorten(target, 120)})")
         return Probed(path, None, f"redirects off the platform to {shorten(target, 120)} (not followed)")
     if fetch.error is not None:
@@ -334,7 +371,7 @@ def identify(
         challenge = realm(final)
         product = next((name for pattern, name in REALM_PRODUCTS if pattern.search(challenge)), "")
         if not product:
-            product = next((name for name, test in PRODUCTS if test(final, text, info)), "admin area")
+            product = next((name for name, test in PRODUCTS if test(final, text, info)), ADMIN_AREA)
         return Probed(
             path,
             Console(path, final.url, product, HTTP_AUTH, final.status, title, size),
@@ -355,10 +392,10 @@ def identify(
     if _has_login(info):
         # A product's own login was recognised above; this one may be the ordinary user login.
         same = ordinary.same_page(final.url) or ordinary.same_form(info)
-        product = "ordinary user login" if same else "admin login page"
+        product = ORDINARY_LOGIN if same is not None else ADMIN_LOGIN
         console = Console(path, final.url, product, LOGIN_FORM, final.status, title, size, same)
-        return Probed(path, console, f"the ordinary login ({same})" if same else "login form")
+        return Probed(path, console, f"the ordinary login ({same})" if same is not None else "login form")
     headings = " ".join([title, *re.findall(r"<h1[^>]*>(.*?)</h1>", text[:16384], re.IGNORECASE | re.DOTALL)])
     if ADMIN_TITLE.search(headings):
-        return Probed(path, Console(path, final.url, "admin page", OPEN, final.status, title, size), "admin page")
+        return Probed(path, Console(path, final.url, ADMIN_PAGE, OPEN, final.status, title, size), "admin page")
     return Probed(path, None, f"{final.status}, nothing identifies an admin console")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from checks.http.api import Fetch, SetCookie
 from scanner.evidence import shorten
+from scanner.messages import Message, say
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ class LoginFacts:
     """
 
     outcome: LoginOutcome
-    message: str
+    message: Message
     page_url: str
     form: LoginForm | None = None
     steps: tuple[Step, ...] = ()
@@ -221,7 +222,7 @@ class Attempt:
     captcha: bool = False
     locked_words: bool = False
     retry_after: str | None = None
-    error: str | None = None
+    error: Message | None = None
     text: tuple[str, ...] = ()
 
     @property
@@ -232,6 +233,10 @@ class Attempt:
     def throttled(self) -> bool:
         return self.status == 429 or self.retry_after is not None
 
+    def failure(self) -> Message:
+        """Why the attempt has no usable answer: its error, else how it ended."""
+        return self.error if self.error is not None else _RESULT_WORDS[self.outcome]
+
     def evidence(self) -> dict[str, object]:
         out: dict[str, object] = {
             "n": self.number,
@@ -240,7 +245,7 @@ class Attempt:
             "status": self.status,
             "elapsed_ms": round(self.elapsed * 1000),
             "length": self.length,
-            "result": _RESULT_WORDS[self.outcome],
+            "result": str(_RESULT_WORDS[self.outcome]),
         }
         if len(self.statuses) > 1:
             out["statuses"] = list(self.statuses)
@@ -249,17 +254,17 @@ class Attempt:
                 out[flag] = True
         if self.retry_after is not None:
             out["retry_after"] = shorten(self.retry_after, 40)
-        if self.error:
-            out["error"] = shorten(self.error, 200)
+        if self.error is not None:
+            out["error"] = shorten(str(self.error), 200)
         return out
 
 
 _RESULT_WORDS = {
-    LoginOutcome.LOGGED_IN: "logged in",
-    LoginOutcome.REJECTED: "refused",
-    LoginOutcome.NO_FORM: "no login form",
-    LoginOutcome.REFUSED: "not sent",
-    LoginOutcome.UNREACHABLE: "no answer",
+    LoginOutcome.LOGGED_IN: say("auth.attempt.logged_in", "logged in"),
+    LoginOutcome.REJECTED: say("auth.attempt.refused", "refused"),
+    LoginOutcome.NO_FORM: say("auth.attempt.no_form", "no login form"),
+    LoginOutcome.REFUSED: say("auth.attempt.not_sent", "not sent"),
+    LoginOutcome.UNREACHABLE: say("auth.attempt.no_answer", "no answer"),
 }
 
 
@@ -284,8 +289,8 @@ class ActiveFacts:
     limit: int
     attempts: tuple[Attempt, ...] = ()
     unknown_user: str = ""
-    stopped: str | None = None
-    message: str | None = None
+    stopped: Message | None = None
+    message: Message | None = None
     duration: float = 0.0
     requests: int = 0
 

@@ -12,11 +12,14 @@ from checks.auth.base import AuthCheck
 from checks.auth.consoles import ADMIN_PATHS, identify, like_baseline
 from checks.auth.facts import AuthFacts
 from checks.auth.settings import auth_settings
+from checks.auth.wording import distinct, fetch_failure
 from checks.http.api import ErrorKind, Fetch, Form, HttpFacts, HttpResponse, page_info, same_resource
-from scanner.evidence import clip, listing, plural, shorten
+from scanner.evidence import clip, shorten
+from scanner.messages import Message, say
 from scanner.model import Cap, Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
 from scanner.urls import DEFAULT_PORTS, UnusableUrl, in_scope, parse, resolve_reference, scheme_of
+from scanner.wording import listed
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ _NOT_SERVED = (ErrorKind.REFUSED, ErrorKind.CONNECT_TIMEOUT, ErrorKind.UNREACHAB
 
 class LoginHttps(AuthCheck):
     id: ClassVar[str] = "auth.login_https"
-    title: ClassVar[str] = "Login pages are served only over HTTPS"
+    title: ClassVar[str] = "Login page encryption"
+    finding: ClassVar[str] = "A login page is served over plain HTTP"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="credentials over plain HTTP"),)
     why: ClassVar[str] = (
@@ -94,7 +98,7 @@ class LoginHttps(AuthCheck):
         "HTTPS one (never with the form); add HSTS so browsers stop asking over HTTP at all.\n"
         "nginx: in the port-80 server block `return 301 https://$host$request_uri;` (no `location` serving the "
         "application there)\n"
-        "Apache: in the `<VirtualHost *:80>` `Redirect permanent / https://dvc.example/` (or `RewriteRule ^ "
+        "Apache: in the `<VirtualHost *:80>` `Redirect permanent / https://{host}/` (or `RewriteRule ^ "
         "https://%{HTTP_HOST}%{REQUEST_URI} [R=301,L]`)\n"
         'IIS: URL Rewrite rule `HTTP to HTTPS` with `<conditions><add input="{HTTPS}" pattern="off" />'
         "</conditions>` "
@@ -118,7 +122,7 @@ def _dialled(url: str) -> tuple[str, str, str]:
     return target.scheme, target.host, ""
 
 
-def _twin_verdict(twin: Fetch) -> tuple[str, str, Severity | None, dict[str, Any]]:
+def _twin_verdict(twin: Fetch) -> tuple[str, Message, Severity | None, dict[str, Any]]:
     """("ok" | "fail" | "warn" | "untested", sentence, severity, evidence) for the login URL's plain-HTTP twin."""
     evidence: dict[str, Any] = {"request": f"GET {twin.url}"}
     first = twin.first
@@ -126,18 +130,37 @@ def _twin_verdict(twin: Fetch) -> tuple[str, str, Severity | None, dict[str, Any
         error = twin.error
         evidence["error"] = shorten(error.message) if error else "no response"
         if error is not None and error.kind in _NOT_SERVED:
-            return "ok", f"plain HTTP is not served there ({error.message.rstrip('.')})", None, evidence
-        return "untested", f"{twin.url} did not answer: {error.message if error else 'no response'}", None, evidence
+            said = say(
+                "auth.login_https.not_served",
+                "plain HTTP is not served there ({error})",
+                error=fetch_failure(twin),
+            )
+            return "ok", said, None, evidence
+        said = say(
+            "auth.login_https.twin_no_answer", "{url} did not answer: {error}", url=twin.url, error=fetch_failure(twin)
+        )
+        return "untested", said, None, evidence
     evidence["status"] = first.status
     if first.is_redirect:
         location = first.location or ""
         evidence["location"] = shorten(location)
         scheme, _, unusable = _dialled(resolve_reference(twin.url, location))
         if scheme == "https" and not unusable:
-            return "ok", f"{twin.url} redirects to HTTPS ({first.status})", None, evidence
+            said = say(
+                "auth.login_https.twin_redirects",
+                "{url} redirects to HTTPS ({status})",
+                url=twin.url,
+                status=first.status,
+            )
+            return "ok", said, None, evidence
         return (
             "warn",
-            f"{twin.url} redirects to {shorten(location, 120)}, not to an https:// URL",
+            say(
+                "auth.login_https.twin_redirects_elsewhere",
+                "{url} redirects to {location}, not to an https:// URL",
+                url=twin.url,
+                location=shorten(location, 120),
+            ),
             Severity.MEDIUM,
             evidence,
         )
@@ -146,19 +169,35 @@ def _twin_verdict(twin: Fetch) -> tuple[str, str, Severity | None, dict[str, Any
         evidence["title"] = shorten(page_info(first).title, 120)
         return (
             "fail",
-            f"{twin.url} serves the login form over plain HTTP ({first.status}) instead of redirecting to HTTPS",
+            say(
+                "auth.login_https.twin_serves_form",
+                "{url} serves the login form over plain HTTP ({status}) instead of redirecting to HTTPS",
+                url=twin.url,
+                status=first.status,
+            ),
             Severity.CRITICAL,
             evidence,
         )
     if 200 <= first.status < 300:
         return (
             "warn",
-            f"{twin.url} answers {first.status} over plain HTTP instead of redirecting to HTTPS (no password field "
-            "in its HTML, but a script may still build the form)",
+            say(
+                "auth.login_https.twin_answers",
+                "{url} answers {status} over plain HTTP instead of redirecting to HTTPS (no password field in its "
+                "HTML, but a script may still build the form)",
+                url=twin.url,
+                status=first.status,
+            ),
             Severity.MEDIUM,
             evidence,
         )
-    return "ok", f"{twin.url} answers {first.status} over plain HTTP (no form served)", None, evidence
+    said = say(
+        "auth.login_https.twin_no_form",
+        "{url} answers {status} over plain HTTP (no form served)",
+        url=twin.url,
+        status=first.status,
+    )
+    return "ok", said, None, evidence
 
 
 def judge_login_https(platform: Platform, http: HttpFacts, auth: AuthFacts) -> Verdict:
@@ -166,9 +205,9 @@ def judge_login_https(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
     pages = password_pages(platform, http, auth)
     login_url = declared_login(platform, auth)
     evidence: dict[str, Any] = {"url": http.url}
-    problems: list[tuple[Status, Severity, str]] = []
-    notes: list[str] = []
-    untested: list[str] = []
+    problems: list[tuple[Status, Severity, Message]] = []
+    notes: list[Message] = []
+    untested: list[Message] = []
     if pages:
         evidence["login_forms"] = clip(
             {"page": shorten(p.url, 200), "found_via": p.source, "https": urlsplit(p.url).scheme == "https"}
@@ -176,35 +215,55 @@ def judge_login_https(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
         )
     for page in pages:
         if urlsplit(page.url).scheme == "http":
-            problems.append(
-                (Status.FAIL, Severity.CRITICAL, f"{shorten(page.url, 120)} serves a login form over plain HTTP")
+            said = say(
+                "auth.login_https.form_over_http",
+                "{url} serves a login form over plain HTTP",
+                url=shorten(page.url, 120),
             )
+            problems.append((Status.FAIL, Severity.CRITICAL, said))
     if login_url:
         evidence["login_url"] = login_url
         fetch = auth.login_page or (http.page if same_resource(login_url, http.url) else None)
         final = fetch.final if fetch is not None else None
         if fetch is None or final is None:
-            reason = fetch.error.message if fetch is not None and fetch.error else "not requested"
-            untested.append(f"the login page did not answer ({reason})")
+            reason = (
+                fetch_failure(fetch)
+                if fetch is not None and fetch.error
+                else say("auth.login_https.not_requested", "not requested")
+            )
+            untested.append(
+                say("auth.login_https.login_no_answer", "the login page did not answer ({reason})", reason=reason)
+            )
         else:
             evidence["login_page"] = fetch.evidence()
             if fetch.blocked_redirect:
                 notes.append(
-                    f"the login URL redirects off the platform to {shorten(fetch.blocked_redirect, 120)} (not followed)"
+                    say(
+                        "auth.login_https.login_off_platform",
+                        "the login URL redirects off the platform to {location} (not followed)",
+                        location=shorten(fetch.blocked_redirect, 120),
+                    )
                 )
             elif urlsplit(final.url).scheme == "http":
                 if not _password_forms(final):
-                    problems.append(
-                        (
-                            Status.FAIL,
-                            Severity.CRITICAL,
-                            f"the login URL {shorten(final.url, 120)} is served over plain HTTP",
-                        )
+                    said = say(
+                        "auth.login_https.login_over_http",
+                        "the login URL {url} is served over plain HTTP",
+                        url=shorten(final.url, 120),
                     )
+                    problems.append((Status.FAIL, Severity.CRITICAL, said))
             elif urlsplit(login_url).scheme == "http":
-                notes.append(f"the declared login URL is http:// but redirects to {shorten(final.url, 120)}")
+                notes.append(
+                    say(
+                        "auth.login_https.login_upgraded",
+                        "the declared login URL is http:// but redirects to {url}",
+                        url=shorten(final.url, 120),
+                    )
+                )
             else:
-                notes.append(f"{shorten(final.url, 120)} is served over HTTPS")
+                notes.append(
+                    say("auth.login_https.login_over_https", "{url} is served over HTTPS", url=shorten(final.url, 120))
+                )
         if auth.login_plain is not None:
             outcome, sentence, severity, twin_evidence = _twin_verdict(auth.login_plain)
             evidence["plain_http"] = twin_evidence
@@ -219,30 +278,49 @@ def judge_login_https(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
     if problems:
         problems.sort(key=lambda p: (p[0] is not Status.FAIL, -p[1].rank))
         status, severity, _ = problems[0]
-        sentences = list(dict.fromkeys(text for _, _, text in problems))
-        return Verdict(status, f"Credentials at risk in transit: {listing(sentences)}.", evidence, severity)
+        sentences = distinct(text for _, _, text in problems)
+        said = say(
+            "auth.login_https.at_risk", "Credentials at risk in transit: {problems}.", problems=listed(sentences)
+        )
+        return Verdict(status, said, evidence, severity)
     if untested:
-        evidence["untested"] = untested
-        return Verdict(Status.ERROR, f"Could not check the login page: {listing(untested)}.", evidence)
+        evidence["untested"] = [str(text) for text in untested]
+        said = say("auth.login_https.untested", "Could not check the login page: {reasons}.", reasons=listed(untested))
+        return Verdict(Status.ERROR, said, evidence)
     if not pages and not login_url:
         return Verdict(
             Status.SKIP,
-            f"No form with a password field on {http.url} and no login_url declared for this URL: nothing to judge.",
+            say(
+                "auth.login_https.nothing",
+                "No form with a password field on {url} and no login_url declared for this URL: nothing to judge.",
+                url=http.url,
+            ),
             evidence,
         )
     if login_url:
-        return Verdict(Status.PASS, f"The login page is protected in transit: {listing(notes)}.", evidence)
-    urls = list(dict.fromkeys(shorten(p.url, 120) for p in pages))
-    return Verdict(
-        Status.PASS,
-        f"{plural(len(pages), 'form')} with a password field, all served over HTTPS ({listing(urls)}).",
-        evidence,
-    )
+        said = say(
+            "auth.login_https.protected", "The login page is protected in transit: {notes}.", notes=listed(notes)
+        )
+        return Verdict(Status.PASS, said, evidence)
+    urls = listed(list(dict.fromkeys(shorten(p.url, 120) for p in pages)))
+    if len(pages) == 1:
+        said = say(
+            "auth.login_https.form_https", "1 form with a password field, all served over HTTPS ({urls}).", urls=urls
+        )
+    else:
+        said = say(
+            "auth.login_https.forms_https",
+            "{count} forms with a password field, all served over HTTPS ({urls}).",
+            count=len(pages),
+            urls=urls,
+        )
+    return Verdict(Status.PASS, said, evidence)
 
 
 class FormActionHttps(AuthCheck):
     id: ClassVar[str] = "auth.form_action_https"
-    title: ClassVar[str] = "Login forms post credentials to HTTPS on the platform's own hosts"
+    title: ClassVar[str] = "Login form destination"
+    finding: ClassVar[str] = "A login form sends credentials over plain HTTP or to another host"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="credentials over plain HTTP"),)
     why: ClassVar[str] = (
@@ -270,16 +348,23 @@ def judge_form_action(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
     evidence: dict[str, Any] = {"url": http.url}
     if not pages:
         login_url = declared_login(platform, auth)
-        why = (
-            f" (the login page {login_url} has no password field in its HTML: a script may build the form)"
-            if login_url
-            else ""
-        )
-        return Verdict(
-            Status.SKIP, f"No form with a password field found for {http.url}{why}: nothing to judge.", evidence
-        )
+        if login_url:
+            said = say(
+                "auth.form_action_https.scripted_login",
+                "No form with a password field found for {url} (the login page {login_url} has no password field "
+                "in its HTML: a script may build the form): nothing to judge.",
+                url=http.url,
+                login_url=login_url,
+            )
+        else:
+            said = say(
+                "auth.form_action_https.nothing",
+                "No form with a password field found for {url}: nothing to judge.",
+                url=http.url,
+            )
+        return Verdict(Status.SKIP, said, evidence)
     forms: list[dict[str, Any]] = []
-    problems: list[tuple[Severity, str]] = []
+    problems: list[tuple[Severity, Message]] = []
     scripted = 0
     for page in pages:
         scheme, host, unusable = _dialled(page.form.action)
@@ -293,24 +378,31 @@ def judge_form_action(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
             entry["note"] = "submitted by script"
             scripted += 1
         elif scheme == "http":
-            problems.append(
-                (
-                    Severity.CRITICAL,
-                    f"the form on {shorten(page.url, 120)} posts to {shorten(page.form.action, 120)} over plain HTTP",
-                )
+            said = say(
+                "auth.form_action_https.over_http",
+                "the form on {page} posts to {action} over plain HTTP",
+                page=shorten(page.url, 120),
+                action=shorten(page.form.action, 120),
             )
+            problems.append((Severity.CRITICAL, said))
             entry["problem"] = "plain HTTP"
         elif unusable:
-            problems.append((Severity.HIGH, f"the form on {shorten(page.url, 120)} posts to {unusable}"))
+            said = say(
+                "auth.form_action_https.unusable",
+                "the form on {page} posts to {reason}",
+                page=shorten(page.url, 120),
+                reason=unusable,
+            )
+            problems.append((Severity.HIGH, said))
             entry["problem"] = "unusable action"
         elif not in_scope(platform, host):
-            problems.append(
-                (
-                    Severity.HIGH,
-                    f"the form on {shorten(page.url, 120)} posts to {host}, which is not one of the "
-                    "platform's registered hosts",
-                )
+            said = say(
+                "auth.form_action_https.other_host",
+                "the form on {page} posts to {host}, which is not one of the platform's registered hosts",
+                page=shorten(page.url, 120),
+                host=host,
             )
+            problems.append((Severity.HIGH, said))
             entry["problem"] = "another host"
         forms.append(entry)
     evidence["forms"] = clip(forms)
@@ -318,25 +410,43 @@ def judge_form_action(platform: Platform, http: HttpFacts, auth: AuthFacts) -> V
         problems.sort(key=lambda p: -p[0].rank)
         return Verdict(
             Status.FAIL,
-            f"Credentials would leave the protected channel: {listing([text for _, text in problems])}.",
+            say(
+                "auth.form_action_https.leaves",
+                "Credentials would leave the protected channel: {problems}.",
+                problems=listed([text for _, text in problems]),
+            ),
             evidence,
             problems[0][0],
         )
     judged = len(pages) - scripted
     if not judged:
-        return Verdict(
-            Status.SKIP,
-            f"{plural(len(pages), 'login form')} found, submitted by script: where the password goes cannot be "
-            "read from the HTML.",
-            evidence,
+        if len(pages) == 1:
+            said = say(
+                "auth.form_action_https.scripted_one",
+                "1 login form found, submitted by script: where the password goes cannot be read from the HTML.",
+            )
+        else:
+            said = say(
+                "auth.form_action_https.scripted",
+                "{count} login forms found, submitted by script: where the password goes cannot be read from the HTML.",
+                count=len(pages),
+            )
+        return Verdict(Status.SKIP, said, evidence)
+    actions = listed(list(dict.fromkeys(shorten(p.form.action, 120) for p in pages)))
+    if judged == 1:
+        said = say(
+            "auth.form_action_https.https_one",
+            "1 login form posts to HTTPS on the platform's hosts ({actions}).",
+            actions=actions,
         )
-    actions = list(dict.fromkeys(shorten(p.form.action, 120) for p in pages))
-    return Verdict(
-        Status.PASS,
-        f"{plural(judged, 'login form')} post{'s' if judged == 1 else ''} to HTTPS on the platform's hosts "
-        f"({listing(actions)}).",
-        evidence,
-    )
+    else:
+        said = say(
+            "auth.form_action_https.https",
+            "{count} login forms post to HTTPS on the platform's hosts ({actions}).",
+            count=judged,
+            actions=actions,
+        )
+    return Verdict(Status.PASS, said, evidence)
 
 
 BASIC = re.compile(r"(?:^|,)\s*basic(?:\s|,|$)", re.IGNORECASE)
@@ -352,7 +462,8 @@ def basic_challenge(response: HttpResponse) -> str | None:
 
 class BasicOverHttp(AuthCheck):
     id: ClassVar[str] = "auth.basic_over_http"
-    title: ClassVar[str] = "No HTTP Basic authentication over plain HTTP"
+    title: ClassVar[str] = "HTTP Basic authentication over plain HTTP"
+    finding: ClassVar[str] = "HTTP Basic credentials are requested over plain HTTP"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="credentials over plain HTTP"),)
     why: ClassVar[str] = (
@@ -365,7 +476,7 @@ class BasicOverHttp(AuthCheck):
         "nginx: in the port-80 server `return 301 https://$host$request_uri;` and keep `auth_basic` only in the "
         "`listen 443 ssl` server\n"
         "Apache: move `AuthType Basic` / `Require valid-user` into the `<VirtualHost *:443>` and redirect port 80 "
-        "(`Redirect permanent / https://dvc.example/`); `SSLRequireSSL` in the protected `<Location>` refuses "
+        "(`Redirect permanent / https://{host}/`); `SSLRequireSSL` in the protected `<Location>` refuses "
         "plain HTTP\n"
         "IIS: disable Basic Authentication on the site's HTTP binding, or tick Require SSL (SSL Settings) on every "
         "application that uses it."
@@ -382,7 +493,7 @@ def judge_basic(http: HttpFacts, auth: AuthFacts) -> Verdict:
     fetches += [f for f in (auth.login_page, auth.login_plain) if f is not None]
     plain: dict[int, HttpResponse] = {}
     over_https: list[str] = []
-    failures: list[str] = []
+    failures: list[tuple[str, Message]] = []
     for fetch in fetches:
         for response in fetch.responses:
             if response.https:
@@ -391,7 +502,7 @@ def judge_basic(http: HttpFacts, auth: AuthFacts) -> Verdict:
                 continue
             plain.setdefault(id(response), response)
         if not fetch.responses and urlsplit(fetch.url).scheme == "http" and fetch.error is not None:
-            failures.append(f"{fetch.url}: {fetch.error.message}")
+            failures.append((fetch.url, fetch_failure(fetch)))
     found = [(r, basic_challenge(r)) for r in plain.values()]
     challenges = [(r, line) for r, line in found if line is not None]
     evidence: dict[str, Any] = {"url": http.url, "plain_http_responses": len(plain)}
@@ -405,18 +516,32 @@ def judge_basic(http: HttpFacts, auth: AuthFacts) -> Verdict:
         urls = list(dict.fromkeys(shorten(r.url, 120) for r, _ in challenges))
         return Verdict(
             Status.FAIL,
-            f"HTTP Basic credentials are requested over plain HTTP at {listing(urls)}: they would travel in clear.",
+            say(
+                "auth.basic_over_http.challenged",
+                "HTTP Basic credentials are requested over plain HTTP at {urls}: they would travel in clear.",
+                urls=listed(urls),
+            ),
             evidence,
         )
     if plain:
-        extra = " (Basic is used over HTTPS only)" if over_https else ""
-        return Verdict(
-            Status.PASS,
-            f"None of the {plural(len(plain), 'plain-HTTP response')} asks for Basic credentials{extra}.",
-            evidence,
+        responses = (
+            say("auth.basic_over_http.response", "1 plain-HTTP response")
+            if len(plain) == 1
+            else say("auth.basic_over_http.responses", "{count} plain-HTTP responses", count=len(plain))
         )
+        if over_https:
+            said = say(
+                "auth.basic_over_http.https_only",
+                "None of the {responses} asks for Basic credentials (Basic is used over HTTPS only).",
+                responses=responses,
+            )
+        else:
+            said = say(
+                "auth.basic_over_http.none", "None of the {responses} asks for Basic credentials.", responses=responses
+            )
+        return Verdict(Status.PASS, said, evidence)
     if failures:
-        evidence["plain_http_errors"] = clip(shorten(f, 200) for f in failures)
+        evidence["plain_http_errors"] = clip(shorten(f"{url}: {why}", 200) for url, why in failures)
         not_served = all(
             f.error is not None and f.error.kind in _NOT_SERVED
             for f in fetches
@@ -425,8 +550,22 @@ def judge_basic(http: HttpFacts, auth: AuthFacts) -> Verdict:
         if not_served:
             return Verdict(
                 Status.PASS,
-                "Plain HTTP is not served (no connection), so no Basic challenge can travel in clear.",
+                say(
+                    "auth.basic_over_http.not_served",
+                    "Plain HTTP is not served (no connection), so no Basic challenge can travel in clear.",
+                ),
                 evidence,
             )
-        return Verdict(Status.ERROR, f"Plain HTTP did not answer: {shorten(failures[0], 200)}", evidence)
-    return Verdict(Status.PASS, "No plain-HTTP request was needed: every request went over HTTPS.", evidence)
+        url, why = failures[0]
+        said = say(
+            "auth.basic_over_http.no_answer",
+            "Plain HTTP did not answer: {url}: {error}",
+            url=shorten(url, 120),
+            error=why,
+        )
+        return Verdict(Status.ERROR, said, evidence)
+    return Verdict(
+        Status.PASS,
+        say("auth.basic_over_http.all_https", "No plain-HTTP request was needed: every request went over HTTPS."),
+        evidence,
+    )

@@ -9,9 +9,11 @@ from checks.auth.base import AuthCheck, credentials_missing, primary_url
 from checks.auth.facts import LoginFacts, LoginOutcome, SeenCookie
 from checks.auth.settings import auth_settings
 from checks.http.api import SAMESITE_VALUES, HttpFacts, page_info
-from scanner.evidence import clip, finding_key, listing, plural, shorten
+from scanner.evidence import clip, finding_key, shorten
+from scanner.messages import Message, say
 from scanner.model import Endpoint, Platform, Severity, Status
 from scanner.plugin import ScanContext, Verdict
+from scanner.wording import listed
 
 #: Session identifiers are long random strings; shorter values set at login are preferences or flags.
 MIN_SESSION_VALUE = 16
@@ -37,26 +39,46 @@ def collect_session(check: AuthCheck, ctx: ScanContext, http: HttpFacts) -> Logi
     if target is None:
         return Verdict(
             Status.SKIP,
-            f"No login_url is declared and {http.url} has no login form: there is nothing to log in to.",
+            say(
+                "auth.session.nothing_to_log_in",
+                "No login_url is declared and {url} has no login form: there is nothing to log in to.",
+                url=http.url,
+            ),
             {"url": http.url},
         )
     facts: LoginFacts = ctx.collect(target.key, collect_login, target, ctx.settings, check.budget(ctx))
     return facts
 
 
-def not_logged_in(login: LoginFacts, why_needed: str) -> Verdict:
+def not_logged_in(login: LoginFacts, why_needed: Message) -> Verdict:
     """The verdict of a check that needs a session when the login did not work."""
     evidence = login_evidence(login)
     if login.outcome is LoginOutcome.REJECTED:
         return Verdict(
             Status.ERROR,
-            f"The test account could not log in, so {why_needed}: {login.message}. Check the account, or set "
-            "success_marker (text shown only after a login) in [platforms.auth].",
+            say(
+                "auth.session.rejected",
+                "The test account could not log in, so {consequence}: {reason}. Check the account, or set "
+                "success_marker (text shown only after a login) in [platforms.auth].",
+                consequence=why_needed,
+                reason=login.message,
+            ),
             evidence,
         )
     if login.outcome is LoginOutcome.REFUSED:
-        return Verdict(Status.ERROR, f"Not tested: {login.message}.", evidence)
-    return Verdict(Status.ERROR, f"The test account could not log in, so {why_needed}: {login.message}.", evidence)
+        return Verdict(
+            Status.ERROR, say("auth.session.refused", "Not tested: {reason}.", reason=login.message), evidence
+        )
+    return Verdict(
+        Status.ERROR,
+        say(
+            "auth.session.no_login",
+            "The test account could not log in, so {consequence}: {reason}.",
+            consequence=why_needed,
+            reason=login.message,
+        ),
+        evidence,
+    )
 
 
 def login_evidence(login: LoginFacts) -> dict[str, Any]:
@@ -102,36 +124,47 @@ def _latest(cookies: list[SeenCookie]) -> list[SeenCookie]:
     return list(by_name.values())
 
 
-def cookie_flaws(seen: SeenCookie) -> list[tuple[Severity, str, str]]:
+def cookie_flaws(seen: SeenCookie) -> list[tuple[Severity, str, Message]]:
     """What is wrong with one session cookie: (severity, flaw, problem); ``flaw`` names the problem
     for the finding's key ("no-secure"), whatever its sentence says."""
     cookie = seen.cookie
-    flaws: list[tuple[Severity, str, str]] = []
+    flaws: list[tuple[Severity, str, Message]] = []
     name = cookie.name.lower()
     if not seen.https:
-        flaws.append((Severity.HIGH, "over-http", "set over plain HTTP"))
+        flaws.append((Severity.HIGH, "over-http", say("auth.session_cookie.over_http", "set over plain HTTP")))
     if not cookie.secure:
-        flaws.append((Severity.HIGH, "no-secure", "no Secure attribute (it is sent over plain HTTP too)"))
+        text = say("auth.session_cookie.no_secure", "no Secure attribute (it is sent over plain HTTP too)")
+        flaws.append((Severity.HIGH, "no-secure", text))
     elif name.startswith("__host-") and (cookie.path != "/" or cookie.domain is not None):
-        text = "the __Host- prefix requires Path=/ and no Domain: browsers reject it"
+        text = say(
+            "auth.session_cookie.bad_host_prefix",
+            "the __Host- prefix requires Path=/ and no Domain: browsers reject it",
+        )
         flaws.append((Severity.HIGH, "bad-host-prefix", text))
     if not cookie.http_only:
-        text = "no HttpOnly attribute (any injected script can steal the session)"
+        text = say(
+            "auth.session_cookie.no_httponly", "no HttpOnly attribute (any injected script can steal the session)"
+        )
         flaws.append((Severity.MEDIUM, "no-httponly", text))
     samesite = cookie.samesite
     if samesite is None:
-        text = "no SameSite attribute (cross-site requests carry the session: CSRF)"
+        text = say(
+            "auth.session_cookie.no_samesite", "no SameSite attribute (cross-site requests carry the session: CSRF)"
+        )
         flaws.append((Severity.MEDIUM, "no-samesite", text))
     elif samesite.lower() not in SAMESITE_VALUES:
-        flaws.append((Severity.MEDIUM, "bad-samesite", f"SameSite={samesite} is not a valid value"))
+        text = say("auth.session_cookie.bad_samesite", "SameSite={value} is not a valid value", value=samesite)
+        flaws.append((Severity.MEDIUM, "bad-samesite", text))
     elif samesite.lower() == "none":
-        flaws.append((Severity.LOW, "samesite-none", "SameSite=None (cross-site requests carry the session)"))
+        text = say("auth.session_cookie.samesite_none", "SameSite=None (cross-site requests carry the session)")
+        flaws.append((Severity.LOW, "samesite-none", text))
     return flaws
 
 
 class SessionCookie(AuthCheck):
     id: ClassVar[str] = "auth.session_cookie"
-    title: ClassVar[str] = "The session cookie set at login is Secure, HttpOnly and SameSite"
+    title: ClassVar[str] = "Session cookie attributes"
+    finding: ClassVar[str] = "The session cookie set at login lacks Secure, HttpOnly or a safe SameSite"
     severity: ClassVar[Severity] = Severity.MEDIUM
     per_platform: ClassVar[bool] = True
     logs_in: ClassVar[bool] = True
@@ -160,7 +193,11 @@ class SessionCookie(AuthCheck):
             # The check applies (the platform has a login); it could not run: untested, never "n/a".
             return Verdict(
                 Status.ERROR,
-                f"Not tested: {missing}; the session cookie can only be judged after a login.",
+                say(
+                    "auth.session_cookie.no_account",
+                    "Not tested: {reason}; the session cookie can only be judged after a login.",
+                    reason=missing,
+                ),
                 {"url": endpoint.target},
             )
         return None
@@ -175,20 +212,23 @@ class SessionCookie(AuthCheck):
 def judge_session(login: LoginFacts) -> Verdict:
     """Pure: after a successful login, the session cookie has Secure, HttpOnly and SameSite."""
     if not login.logged_in:
-        return not_logged_in(login, "the session cookie could not be judged")
+        return not_logged_in(login, say("auth.session_cookie.unjudged", "the session cookie could not be judged"))
     evidence = login_evidence(login)
     cookies = session_cookies(login)
     if not cookies:
         evidence["cookies_seen"] = clip(shorten(c.cookie.name, 80) for c in login.cookies)
         return Verdict(
             Status.WARN,
-            "The login worked but set no session cookie (the session may live in a token the page stores: "
-            "check it is not in localStorage).",
+            say(
+                "auth.session_cookie.none",
+                "The login worked but set no session cookie (the session may live in a token the page stores: "
+                "check it is not in localStorage).",
+            ),
             evidence,
             Severity.LOW,
         )
     judged: list[dict[str, Any]] = []
-    bad: list[tuple[str, list[tuple[Severity, str]]]] = []
+    bad: list[tuple[str, list[tuple[Severity, Message]]]] = []
     codes: list[str] = []
     for seen in cookies:
         found = cookie_flaws(seen)
@@ -200,7 +240,7 @@ def judge_session(login: LoginFacts) -> Verdict:
             "set_by": f"{seen.phase}: {shorten(seen.url, 160)}",
         }
         if flaws:
-            entry["problems"] = [text for _, text in flaws]
+            entry["problems"] = [str(text) for _, text in flaws]
             bad.append((seen.cookie.name, flaws))
         judged.append(entry)
     evidence["session_cookies"] = judged
@@ -209,21 +249,47 @@ def judge_session(login: LoginFacts) -> Verdict:
         evidence["note"] = "the session cookie was set before the login and not renewed by it (session fixation risk)"
     names = [shorten(c.cookie.name, 60) for c in cookies]
     if not bad:
-        return Verdict(
-            Status.PASS,
-            f"The session cookie{'s' if len(names) > 1 else ''} set at login ({listing(names)}) "
-            f"{'are' if len(names) > 1 else 'is'} Secure, HttpOnly and SameSite.",
-            evidence,
-        )
+        if len(names) > 1:
+            said = say(
+                "auth.session_cookie.good_many",
+                "The session cookies set at login ({names}) are Secure, HttpOnly and SameSite.",
+                names=listed(names),
+            )
+        else:
+            said = say(
+                "auth.session_cookie.good",
+                "The session cookie set at login ({names}) is Secure, HttpOnly and SameSite.",
+                names=listed(names),
+            )
+        return Verdict(Status.PASS, said, evidence)
     worst = max((sev for _, flaws in bad for sev, _ in flaws), key=lambda s: s.rank)
     severity = Severity.HIGH if worst is Severity.HIGH else Severity.MEDIUM
     status = Status.FAIL if worst.rank >= Severity.MEDIUM.rank else Status.WARN
     name, flaws = sorted(bad, key=lambda b: -max(s.rank for s, _ in b[1]))[0]
     others = len(bad) - 1
-    more = f" ({plural(others, 'other session cookie')} also flawed)" if others else ""
+    problems = listed([text for _, text in flaws])
+    if others:
+        said = say(
+            "auth.session_cookie.flawed_and_others",
+            "Session cookie {name} set at login: {problems} ({others} also flawed).",
+            name=shorten(name, 60),
+            problems=problems,
+            others=(
+                say("auth.session_cookie.other", "1 other session cookie")
+                if others == 1
+                else say("auth.session_cookie.others", "{count} other session cookies", count=others)
+            ),
+        )
+    else:
+        said = say(
+            "auth.session_cookie.flawed",
+            "Session cookie {name} set at login: {problems}.",
+            name=shorten(name, 60),
+            problems=problems,
+        )
     return Verdict(
         status,
-        f"Session cookie {shorten(name, 60)} set at login: {listing([text for _, text in flaws])}{more}.",
+        said,
         evidence,
         severity if status is Status.FAIL else Severity.LOW,
         finding_key(codes),

@@ -6,7 +6,9 @@ the header and file parsers (``csp``, ``hsts``, ``list_headers``, ``structured_f
 ``permissions_policy``, ``set_cookie``, ``security_txt``, ``server_versions``), ``html`` and
 ``detect`` are pure functions over those facts; the check classes in
 ``transport``, ``headers``, ``cookies`` and ``exposure`` judge them through ``base.HttpCheck``,
-which owns the policy for URLs that could not be fetched. Other families use the http family only
+which owns the policy for URLs that could not be fetched. Everything they say is a message
+(``scanner.messages``), translated in ``translations/vi.toml``; ``wording`` joins lists and counts
+inside messages. Other families use the http family only
 through ``api`` (the collected facts of a URL, the client, the fact model and its pure helpers).
 """
 

@@ -13,7 +13,9 @@ cannot silently make another family start a second collection of the same URL.
 - the scoped client (``HttpClient`` and its size caps) for a family's own collector, which must contact
   only the platform's hosts as the http family does;
 - the fact model (``HttpFacts``, ``Fetch``, ``HttpResponse``, ``ErrorKind``) and the pure helpers over it
-  (URLs, HTML forms, ``Set-Cookie``, soft-404 detection).
+  (URLs, HTML forms, ``Set-Cookie``, soft-404 detection). A failed request's ``FetchError.reason`` is a
+  message (``scanner.messages``): nest it in a sentence so that it reads in the report's language;
+  ``FetchError.message`` is its English text, for evidence.
 """
 
 from __future__ import annotations

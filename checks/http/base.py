@@ -36,6 +36,7 @@ from checks.http._collect import http_facts
 from checks.http.facts import Fetch, HttpFacts, HttpResponse
 from scanner.evidence import clip, shorten
 from scanner.facts import CollectionError
+from scanner.messages import Message, Text, say
 from scanner.model import Endpoint, Result, Severity, Status
 from scanner.plugin import Check, ScanContext, Verdict
 
@@ -59,8 +60,13 @@ class HttpCheck(Check):
         except CollectionError as exc:
             verdict = Verdict(
                 Status.ERROR,
-                f"The HTTP requests to {endpoint.target} did not complete: {exc.reason}",
-                {"url": endpoint.target, "error": shorten(exc.reason)},
+                say(
+                    "http.collection_failed",
+                    "The HTTP requests to {url} did not complete: {reason}",
+                    url=endpoint.target,
+                    reason=exc.reason,
+                ),
+                {"url": endpoint.target, "error": shorten(str(exc.reason))},
             )
         else:
             verdict = self.evaluate(facts)
@@ -71,7 +77,11 @@ class HttpCheck(Check):
         if facts.delegated_to:
             return Verdict(
                 Status.SKIP,
-                f"Judged on {facts.delegated_to}: this URL redirects there, and that URL is registered too.",
+                say(
+                    "http.judged_elsewhere",
+                    "Judged on {url}: this URL redirects there, and that URL is registered too.",
+                    url=facts.delegated_to,
+                ),
                 {"url": facts.url, "redirects": facts.page.redirects, "judged_on": facts.delegated_to},
             )
         page = facts.page
@@ -82,15 +92,25 @@ class HttpCheck(Check):
                 # The check applies to the registered URL, but its page is off the platform: could not test.
                 return Verdict(
                     Status.ERROR,
-                    f"Could not test: {facts.url} redirects to {shorten(page.blocked_redirect, 200)}, which is not one "
-                    "of the platform's registered hosts, so it was not followed and there is no page to judge "
-                    "(register that host to have it checked).",
+                    say(
+                        "http.page.off_platform",
+                        "Could not test: {url} redirects to {target}, which is not one of the platform's registered "
+                        "hosts, so it was not followed and there is no page to judge (register that host to have it "
+                        "checked).",
+                        url=facts.url,
+                        target=shorten(page.blocked_redirect, 200),
+                    ),
                     page_evidence(facts),
                 )
             if page.error is not None:
                 return Verdict(
                     Status.ERROR,
-                    f"The redirects of {facts.url} did not lead to a page: {page.error.message}",
+                    say(
+                        "http.page.broken_redirects",
+                        "The redirects of {url} did not lead to a page: {reason}",
+                        url=facts.url,
+                        reason=page.error.reason,
+                    ),
                     page_evidence(facts),
                 )
         return self.judge(facts)
@@ -102,8 +122,17 @@ class HttpCheck(Check):
 
 def unreachable(facts: HttpFacts) -> Verdict:
     error = facts.page.error
-    reason = error.message if error is not None else "no response"
-    return Verdict(Status.ERROR, f"Could not fetch {facts.url}: {reason}", page_evidence(facts))
+    reason = error.reason if error is not None else no_response()
+    return Verdict(
+        Status.ERROR,
+        say("http.page.unreachable", "Could not fetch {url}: {reason}", url=facts.url, reason=reason),
+        page_evidence(facts),
+    )
+
+
+def no_response() -> Message:
+    """Why a request that ended without an error has no response (it always has one or the other)."""
+    return say("http.no_response", "no response")
 
 
 def page_evidence(facts: HttpFacts, response: HttpResponse | None = None) -> dict[str, Any]:
@@ -126,16 +155,16 @@ def page_evidence(facts: HttpFacts, response: HttpResponse | None = None) -> dic
     if page.error is not None:
         evidence["error"] = shorten(page.error.message)
     if facts.tls_problems:
-        evidence["tls_problems"] = {host: shorten(reason) for host, reason in facts.tls_problems}
+        evidence["tls_problems"] = {host: shorten(str(reason)) for host, reason in facts.tls_problems}
     return evidence
 
 
-def probe_failed(fetch: Fetch | None) -> str | None:
-    """Why a probe has no response ("" when it was never sent), or None when it has one."""
+def probe_failed(fetch: Fetch | None) -> Text | None:
+    """Why a probe has no response (also when it was never sent), or None when it has one."""
     if fetch is None:
-        return "not sent"
+        return say("http.probe.not_sent", "not sent")
     if fetch.final is None:
-        return fetch.error.message if fetch.error is not None else "no response"
+        return fetch.error.reason if fetch.error is not None else no_response()
     return None
 
 

@@ -48,7 +48,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -73,6 +73,7 @@ from urllib3.util.retry import Retry
 from checks.http.facts import ErrorKind, Fetch, FetchError, HttpResponse
 from scanner import __version__
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
 from scanner.model import Platform
 from scanner.plugin import ScanSettings
 from scanner.urls import DEFAULT_PORTS, UnusableUrl, in_scope, normalize_host, parse, resolve_reference, scheme_of
@@ -120,6 +121,9 @@ DEFAULT_HEADERS: Mapping[str, str] = {
 def trust_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     """A verifying client context: the system store (certifi's if the system has none) plus ``ca_bundle``."""
     context = ssl.create_default_context()
+    # Browsers match the host against the subjectAltName only (since 2017); Python would fall back to the CN of a
+    # certificate without one, and call verified what browsers refuse.
+    context.hostname_checks_common_name = False
     paths = ssl.get_default_verify_paths()
     have_system = any(p and Path(p).exists() for p in (paths.cafile, paths.capath))
     if not have_system:
@@ -147,6 +151,10 @@ def lenient_context() -> ssl.SSLContext:
 
 class OffScopeConnection(ValueError):
     """A connection to a host outside the platform was about to be dialled, and was not."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"{host} is not a registered host of the platform; not contacted.")
+        self.host = host
 
 
 class _Pinned:
@@ -180,7 +188,7 @@ class _Pinned:
         # before (and however it disagreed with urllib3), nothing off the platform is connected to.
         host = normalize_host(self._dns_host)  # type: ignore[attr-defined]
         if host not in self._allowed:
-            raise OffScopeConnection(f"{host} is not a registered host of the platform; not contacted.")
+            raise OffScopeConnection(host)
         if self._dial_failure is not None:  # the scan's resolver found no address: not looked up again
             raise NameResolutionError(host, self, socket.gaierror(self._dial_failure))  # type: ignore[arg-type]
         return self._registered(_dial(self, self._dial_address))  # type: ignore[arg-type]
@@ -398,7 +406,7 @@ class HttpClient:
         self.request_budget = request_budget or self.timeout * REQUEST_BUDGET_FACTOR
         self.deadline = deadline
         self.sent = 0
-        self.tls_problems: dict[str, str] = {}
+        self.tls_problems: dict[str, Message] = {}
         self._dead: dict[str, FetchError] = {}
         self._read_timeouts: dict[str, int] = {}
         self._live: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -413,7 +421,7 @@ class HttpClient:
             trust_context(settings.ca_bundle),
             lenient_context(),
             settings.retries,
-            dict(platform.unresolved),
+            {host: str(reason) for host, reason in platform.unresolved},
         )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -464,7 +472,10 @@ class HttpClient:
         try:
             current_url = parse(url).url
         except UnusableUrl as exc:
-            return Fetch(method, url, (), error=FetchError(ErrorKind.INVALID, f"Not a usable URL: {exc}."))
+            error = FetchError(
+                ErrorKind.INVALID, say("http.fetch.unusable", "Not a usable URL: {error}.", error=str(exc))
+            )
+            return Fetch(method, url, (), error=error)
         current_method, current_data = method, data
         seen = {current_url}
         for _ in range(max_redirects + 1):
@@ -483,7 +494,10 @@ class HttpClient:
             except UnusableUrl as exc:
                 if scheme_of(resolved) not in DEFAULT_PORTS:  # mailto:, a custom app scheme…: not ours to follow
                     return Fetch(method, url, tuple(responses), blocked_redirect=resolved)
-                error = FetchError(ErrorKind.INVALID, f"Unusable redirect target: {exc}.")
+                error = FetchError(
+                    ErrorKind.INVALID,
+                    say("http.fetch.unusable_redirect", "Unusable redirect target: {error}.", error=str(exc)),
+                )
                 return Fetch(method, url, tuple(responses), error=error)
             if not target.web or not in_scope(self.platform, target.host):
                 return Fetch(method, url, tuple(responses), blocked_redirect=target.url)
@@ -493,7 +507,12 @@ class HttpClient:
                     url,
                     tuple(responses),
                     error=FetchError(
-                        ErrorKind.INVALID, f"Redirect loop: {shorten(target.url, 200)} was already visited."
+                        ErrorKind.INVALID,
+                        say(
+                            "http.fetch.redirect_loop",
+                            "Redirect loop: {url} was already visited.",
+                            url=shorten(target.url, 200),
+                        ),
                     ),
                 )
             seen.add(target.url)
@@ -508,25 +527,40 @@ class HttpClient:
             method,
             url,
             tuple(responses),
-            error=FetchError(ErrorKind.INVALID, f"More than {max_redirects} redirects."),
+            error=FetchError(
+                ErrorKind.INVALID,
+                say("http.fetch.too_many_redirects", "More than {count} redirects.", count=max_redirects),
+            ),
         )
 
     def _unusable(self, url: str) -> FetchError | None:
         """Why the canonical ``url`` must not or cannot be requested now, or None."""
         target = parse(url)
         if not target.web:
-            return FetchError(ErrorKind.INVALID, f"Not an http(s) URL: {shorten(url, 200)}.")
+            return FetchError(
+                ErrorKind.INVALID, say("http.fetch.not_web", "Not an http(s) URL: {url}.", url=shorten(url, 200))
+            )
         if not in_scope(self.platform, target.host):
             return FetchError(
                 ErrorKind.OFF_SCOPE,
-                f"{target.host} is not one of platform {self.platform.id}'s registered hosts; not contacted.",
+                say(
+                    "http.fetch.off_scope",
+                    "{host} is not one of platform {platform}'s registered hosts; not contacted.",
+                    host=target.host,
+                    platform=self.platform.id,
+                ),
             )
         dead = self._dead.get(origin_of(url))
         if dead is not None:
-            return FetchError(dead.kind, f"Not attempted: {dead.message}", dead.detail)
+            return FetchError(
+                dead.kind, say("http.fetch.not_attempted", "Not attempted: {reason}", reason=dead.reason), dead.detail
+            )
         remaining = self.remaining()
         if remaining is not None and remaining <= 0.05:
-            return FetchError(ErrorKind.SKIPPED, "Not attempted: the collection's time budget was spent.")
+            return FetchError(
+                ErrorKind.SKIPPED,
+                say("http.fetch.budget_spent", "Not attempted: the collection's time budget was spent."),
+            )
         return None
 
     def _send(
@@ -542,16 +576,21 @@ class HttpClient:
             # A body may carry credentials: it never goes to a server whose certificate failed.
             return FetchError(
                 ErrorKind.TLS,
-                f"Not sent: {hostport}'s certificate does not verify ({self.tls_problems[hostport]}).",
+                say(
+                    "http.fetch.not_sent_unverified",
+                    "Not sent: {where}'s certificate does not verify ({problem}).",
+                    where=hostport,
+                    problem=self.tls_problems[hostport],
+                ),
             )
         verify = hostport not in self.tls_problems
         outcome = self._attempt(method, url, headers, data, cap, verify)
         if isinstance(outcome, _TlsFailure) and verify and data is None:
             # Not verifiable, or too old for a default client: read it anyway, and say so.
-            first = outcome.error
+            first = outcome.problem
             outcome = self._attempt(method, url, headers, data, cap, verify=False)
             if isinstance(outcome, HttpResponse):
-                self.tls_problems[hostport] = first.message
+                self.tls_problems[hostport] = first
         if isinstance(outcome, _TlsFailure):
             outcome = outcome.error
         if isinstance(outcome, FetchError):
@@ -561,8 +600,15 @@ class HttpClient:
             # every later probe would cost the whole budget too (16 probes, minutes per URL).
             self._dead[origin_of(url)] = FetchError(
                 ErrorKind.DEADLINE,
-                f"{hostport} sends its answers too slowly: the answer to {method} {shorten(urlsplit(url).path, 80)} "
-                f"was cut at the {outcome.cut_at:g} s request budget.",
+                say(
+                    "http.fetch.trickling",
+                    "{where} sends its answers too slowly: the answer to {method} {path} was cut at the {budget:g} s "
+                    "request budget.",
+                    where=hostport,
+                    method=method,
+                    path=shorten(urlsplit(url).path, 80),
+                    budget=outcome.cut_at,
+                ),
             )
         else:
             self._read_timeouts.pop(origin_of(url), None)
@@ -621,14 +667,21 @@ class HttpClient:
                     )
                 except requests.exceptions.SSLError as exc:
                     error = classify(exc, url, self.timeout, budget, fired.is_set())
-                    return _TlsFailure(error) if error.kind is ErrorKind.TLS else error
+                    if error.kind is not ErrorKind.TLS:
+                        return error
+                    return _TlsFailure(error, no_tls_session(_host_port(url), list(_causes(exc))))
                 except (requests.RequestException, OSError, ValueError) as exc:
                     return classify(exc, url, self.timeout, budget, fired.is_set())
                 body, complete = _read_body(response, cap, fired)
             if fired.is_set() and not body and not complete:
                 return FetchError(
                     ErrorKind.DEADLINE,
-                    f"{_host_port(url)} did not finish its answer within {budget:g} s.",
+                    say(
+                        "http.fetch.unfinished",
+                        "{where} did not finish its answer within {budget:g} s.",
+                        where=_host_port(url),
+                        budget=budget,
+                    ),
                 )
             return HttpResponse(
                 method=method,
@@ -652,10 +705,14 @@ class HttpClient:
 
 
 class _TlsFailure:
-    """A TLS-level failure of a verifying attempt: the caller may retry without verification."""
+    """A TLS-level failure of a verifying attempt: the caller may retry without verification.
 
-    def __init__(self, error: FetchError) -> None:
+    ``problem`` is why, as a phrase (no final period) that other sentences quote.
+    """
+
+    def __init__(self, error: FetchError, problem: Message) -> None:
         self.error = error
+        self.problem = problem
 
 
 def _read_body(response: requests.Response, cap: int, fired: threading.Event) -> tuple[bytes, bool]:
@@ -712,95 +769,175 @@ def classify(exc: BaseException, url: str, timeout: float, budget: float, fired:
     detail = shorten(f"{type(exc).__name__}: {exc}")
     causes = list(_causes(exc))
     if fired:
-        return FetchError(ErrorKind.DEADLINE, f"{where} did not answer completely within {budget:g} s.", detail)
+        return FetchError(
+            ErrorKind.DEADLINE,
+            say(
+                "http.fetch.incomplete",
+                "{where} did not answer completely within {budget:g} s.",
+                where=where,
+                budget=budget,
+            ),
+            detail,
+        )
     off_scope = next((c for c in causes if isinstance(c, OffScopeConnection)), None)
     if off_scope is not None:
-        return FetchError(ErrorKind.OFF_SCOPE, str(off_scope), detail)
-    if any(isinstance(c, NameResolutionError | socket.gaierror) for c in causes):
-        host = urlsplit(url).hostname
-        return FetchError(ErrorKind.DNS, f"The host name {host} does not resolve.", detail)
-    if any(isinstance(c, ConnectionRefusedError) for c in causes):
-        return FetchError(ErrorKind.REFUSED, f"Connection refused by {where}.", detail)
-    if isinstance(exc, requests.exceptions.ConnectTimeout) or any(isinstance(c, ConnectTimeoutError) for c in causes):
-        return FetchError(ErrorKind.CONNECT_TIMEOUT, f"No TCP connection to {where} within {timeout:g} s.", detail)
-    if isinstance(exc, requests.exceptions.ReadTimeout) or any(isinstance(c, ReadTimeoutError) for c in causes):
-        return FetchError(
-            ErrorKind.READ_TIMEOUT, f"{where} accepted the connection but did not answer within {timeout:g} s.", detail
+        said = say(
+            "http.fetch.off_scope_dial",
+            "{host} is not a registered host of the platform; not contacted.",
+            host=off_scope.host,
         )
+        return FetchError(ErrorKind.OFF_SCOPE, said, detail)
+    if any(isinstance(c, NameResolutionError | socket.gaierror) for c in causes):
+        host = urlsplit(url).hostname or ""
+        return FetchError(
+            ErrorKind.DNS, say("http.fetch.dns", "The host name {host} does not resolve.", host=host), detail
+        )
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return FetchError(
+            ErrorKind.REFUSED, say("http.fetch.refused", "Connection refused by {where}.", where=where), detail
+        )
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or any(isinstance(c, ConnectTimeoutError) for c in causes):
+        said = say(
+            "http.fetch.connect_timeout",
+            "No TCP connection to {where} within {timeout:g} s.",
+            where=where,
+            timeout=timeout,
+        )
+        return FetchError(ErrorKind.CONNECT_TIMEOUT, said, detail)
+    if isinstance(exc, requests.exceptions.ReadTimeout) or any(isinstance(c, ReadTimeoutError) for c in causes):
+        said = say(
+            "http.fetch.read_timeout",
+            "{where} accepted the connection but did not answer within {timeout:g} s.",
+            where=where,
+            timeout=timeout,
+        )
+        return FetchError(ErrorKind.READ_TIMEOUT, said, detail)
     if isinstance(exc, requests.exceptions.SSLError) or any(isinstance(c, ssl.SSLError) for c in causes):
-        return FetchError(ErrorKind.TLS, f"No TLS session with {where} ({_ssl_reason(causes)}).", detail)
+        said = say("http.fetch.tls", "{problem}.", problem=no_tls_session(where, causes))
+        return FetchError(ErrorKind.TLS, said, detail)
     if any(isinstance(c, NewConnectionError) for c in causes):
-        return FetchError(ErrorKind.UNREACHABLE, f"Could not connect to {where}.", detail)
+        return FetchError(
+            ErrorKind.UNREACHABLE, say("http.fetch.unreachable", "Could not connect to {where}.", where=where), detail
+        )
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema | ValueError):
-        return FetchError(ErrorKind.INVALID, f"Not a usable URL: {shorten(url, 200)}.", detail)
+        return FetchError(
+            ErrorKind.INVALID, say("http.fetch.unusable_url", "Not a usable URL: {url}.", url=shorten(url, 200)), detail
+        )
     return FetchError(ErrorKind.PROTOCOL, _protocol_reason(where, causes), detail)
 
 
-def _protocol_reason(where: str, causes: list[BaseException]) -> str:
+def _protocol_reason(where: str, causes: list[BaseException]) -> Message:
     """Which HTTP-level limit or rule the answer broke, as one sentence (the standard library's words are terse)."""
     for cause in causes:
         if isinstance(cause, http.client.LineTooLong):
-            part = "status line" if "status line" in str(cause) else "header line"
-            return (
-                f"{where} sent a {part} longer than {_MAX_LINE // 1024} KiB, the HTTP client's limit: "
-                "its answer could not be read."
+            kib = _MAX_LINE // 1024
+            if "status line" in str(cause):
+                return say(
+                    "http.fetch.status_line_too_long",
+                    "{where} sent a status line longer than {kib} KiB, the HTTP client's limit: its answer could not "
+                    "be read.",
+                    where=where,
+                    kib=kib,
+                )
+            return say(
+                "http.fetch.header_line_too_long",
+                "{where} sent a header line longer than {kib} KiB, the HTTP client's limit: its answer could not "
+                "be read.",
+                where=where,
+                kib=kib,
             )
         if isinstance(cause, http.client.RemoteDisconnected):
-            return f"{where} closed the connection without answering."
+            return say("http.fetch.closed", "{where} closed the connection without answering.", where=where)
         if isinstance(cause, http.client.BadStatusLine):
             first = shorten(str(cause.args[0]) if cause.args else "", 60)
-            return (
-                f"{where} did not answer with an HTTP status line (it sent {first!r}): an HTTP/0.9 answer or "
-                "another protocol."
+            return say(
+                "http.fetch.not_http",
+                "{where} did not answer with an HTTP status line (it sent {sent}): an HTTP/0.9 answer or another "
+                "protocol.",
+                where=where,
+                sent=repr(first),
             )
         if isinstance(cause, http.client.HTTPException) and "more than" in str(cause) and "headers" in str(cause):
-            return (
-                f"{where} sent more than {_MAX_HEADERS} header lines, the HTTP client's limit: its "
-                "answer could not be read."
+            return say(
+                "http.fetch.too_many_headers",
+                "{where} sent more than {count} header lines, the HTTP client's limit: its answer could not be read.",
+                where=where,
+                count=_MAX_HEADERS,
             )
-    return f"{where} closed the connection or did not answer in HTTP."
+    return say("http.fetch.protocol", "{where} closed the connection or did not answer in HTTP.", where=where)
 
 
 #: OpenSSL's reason codes for a refusal that is not about the certificate, with what they mean for a client
-#: (the server's TLS version, cipher suites or key exchange, which the tls family judges).
-_HANDSHAKE_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+#: (the server's TLS version, cipher suites or key exchange, which the tls family judges), given OpenSSL's code.
+_HANDSHAKE_CAUSES: tuple[tuple[tuple[str, ...], Callable[[str], Message]], ...] = (
     (
         ("UNSUPPORTED_PROTOCOL", "WRONG_SSL_VERSION", "PROTOCOL_VERSION", "VERSION_TOO_LOW", "NO_PROTOCOLS"),
-        "the server offers no TLS version the HTTP client accepts",
+        lambda code: say(
+            "http.tls.no_version", "the server offers no TLS version the HTTP client accepts ({code})", code=code
+        ),
     ),
     (
         ("DH_KEY_TOO_SMALL", "EE_KEY_TOO_SMALL", "KEY_TOO_SMALL"),
-        "the server's key exchange is too weak for the HTTP client",
+        lambda code: say(
+            "http.tls.weak_key", "the server's key exchange is too weak for the HTTP client ({code})", code=code
+        ),
     ),
     (
         ("NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "HANDSHAKE_FAILURE", "INSUFFICIENT_SECURITY", "NO_SUITABLE"),
-        "the server and the HTTP client share no cipher suite or key exchange",
+        lambda code: say(
+            "http.tls.no_shared_cipher",
+            "the server and the HTTP client share no cipher suite or key exchange ({code})",
+            code=code,
+        ),
     ),
 )
-#: Starts every reason that is about the certificate (``certificate_refused`` reads it back).
+#: Starts every reason that is about the certificate's trust (``certificate_refused`` reads it back).
 CERTIFICATE_REFUSED = "certificate not trusted"
+#: Starts a reason that is about the certificate's names: it is not valid for the host dialled.
+CERTIFICATE_NOT_FOR_HOST = "certificate not valid for this host name"
+#: OpenSSL's verify codes for a certificate that does not name the host (X509_V_ERR_HOSTNAME_MISMATCH,
+#: X509_V_ERR_IP_ADDRESS_MISMATCH). OpenSSL reports them once it has built the chain to a trusted anchor (an
+#: untrusted chain is reported as that), so the certificate is trusted but issued for other names.
+_NAME_MISMATCH_CODES = frozenset({62, 64})
 
 
-def certificate_refused(reason: str) -> bool:
+def certificate_refused(reason: Text) -> bool:
     """Whether a TLS problem recorded by the client is the certificate's (not the protocol's or cipher's)."""
-    return f"({CERTIFICATE_REFUSED}: " in reason or reason.startswith(CERTIFICATE_REFUSED)
+    text = str(reason)
+    return any(
+        f"({prefix}: " in text or text.startswith(prefix) for prefix in (CERTIFICATE_REFUSED, CERTIFICATE_NOT_FOR_HOST)
+    )
 
 
-def tls_problem(url: str, problems: Sequence[tuple[str, str]]) -> str | None:
+def tls_problem(url: str, problems: Sequence[tuple[str, Text]]) -> Text | None:
     """Why the client could not verify TLS with ``url``'s host (``HttpFacts.tls_problems``), or None."""
     hostport = _host_port(url)
     return next((why for where, why in problems if where == hostport), None)
 
 
-def _ssl_reason(causes: list[BaseException]) -> str:
-    """The client's TLS failure by its cause: the certificate only when its verification failed."""
+def no_tls_session(where: str, causes: list[BaseException]) -> Message:
+    """Why no TLS session with ``where`` verified, as a phrase other sentences quote (no final period)."""
+    return say(
+        "http.fetch.no_tls_session", "No TLS session with {where} ({reason})", where=where, reason=_ssl_reason(causes)
+    )
+
+
+def _ssl_reason(causes: list[BaseException]) -> Text:
+    """The client's TLS failure by its cause: the certificate only when its verification failed.
+
+    The certificate reasons start with ``CERTIFICATE_REFUSED`` or ``CERTIFICATE_NOT_FOR_HOST`` in English
+    (``certificate_refused`` reads them back); OpenSSL's own words are data.
+    """
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"{CERTIFICATE_REFUSED}: {cause.verify_message}"
+            error = str(cause.verify_message)
+            if cause.verify_code in _NAME_MISMATCH_CODES:
+                return say("http.tls.not_for_host", "certificate not valid for this host name: {error}", error=error)
+            return say("http.tls.not_trusted", "certificate not trusted: {error}", error=error)
         if isinstance(cause, ssl.SSLError) and cause.reason:
             code = str(cause.reason).upper()
             for markers, meaning in _HANDSHAKE_CAUSES:
                 if any(marker in code for marker in markers):
-                    return f"{meaning} ({code.lower().replace('_', ' ')})"
+                    return meaning(code.lower().replace("_", " "))
             return code.lower().replace("_", " ")
-    return "handshake failed"
+    return say("http.tls.handshake_failed", "handshake failed")

@@ -7,16 +7,19 @@ from typing import Any, ClassVar
 from checks.http.base import HttpCheck, page_evidence, worst_severity
 from checks.http.facts import HttpFacts
 from checks.http.set_cookie import SetCookie, cookie_findings, parse_set_cookie
-from scanner.evidence import clip, finding_key, listing, plural, shorten
+from scanner.evidence import clip, finding_key, shorten
+from scanner.messages import Message, Text, say
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
+from scanner.wording import listed
 
 _SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW}
 
 
 class CookieFlags(HttpCheck):
     id: ClassVar[str] = "http.cookie_flags"
-    title: ClassVar[str] = "Cookies are Secure, HttpOnly (session cookies) and SameSite"
+    title: ClassVar[str] = "Cookie attributes (Secure, HttpOnly, SameSite)"
+    finding: ClassVar[str] = "A cookie lacks Secure, HttpOnly or SameSite"
     severity: ClassVar[Severity] = Severity.MEDIUM
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -54,9 +57,9 @@ class CookieFlags(HttpCheck):
         if deleted:
             evidence["deleted_cookies_ignored"] = clip(deleted)
         if not cookies:
-            return Verdict(Status.PASS, "No cookies are set.", evidence)
+            return Verdict(Status.PASS, say("http.cookie_flags.none", "No cookies are set."), evidence)
         judged: list[dict[str, Any]] = []
-        bad: list[tuple[str, list[tuple[str, str]]]] = []
+        bad: list[tuple[str, list[tuple[str, Message]]]] = []
         flaws: list[str] = []
         for cookie, https, url in cookies.values():
             found = cookie_findings(cookie, https)
@@ -69,7 +72,7 @@ class CookieFlags(HttpCheck):
                 "session_like": cookie.looks_like_session,
             }
             if problems:
-                entry["problems"] = [p for _, p in problems]
+                entry["problems"] = [str(p) for _, p in problems]
                 bad.append((cookie.name, problems))
             judged.append(entry)
         evidence["cookies"] = clip(judged)
@@ -77,18 +80,43 @@ class CookieFlags(HttpCheck):
             names = sorted({c.name for c, _, _ in cookies.values()})
             return Verdict(
                 Status.PASS,
-                f"{plural(len(names), 'cookie')} ({listing(names)}) set with Secure, SameSite and, where they look "
-                "like session cookies, HttpOnly.",
+                say(
+                    "http.cookie_flags.good",
+                    "{cookies} ({names}) set with Secure, SameSite and, where they look like session cookies, "
+                    "HttpOnly.",
+                    cookies=_cookies(len(names)),
+                    names=listed(names),
+                ),
                 evidence,
             )
         severity = worst_severity((_SEVERITY[level] for _, problems in bad for level, _ in problems), self.severity)
         first_name, first_problems = sorted(bad, key=lambda b: -max(_SEVERITY[lv].rank for lv, _ in b[1]))[0]
         others = len({name for name, _ in bad}) - 1
-        more = f" ({plural(others, 'other cookie')} also flawed)" if others > 0 else ""
+        more: Text = ""
+        if others > 0:
+            more = say("http.cookie_flags.others", " ({others} also flawed)", others=_other_cookies(others))
         return Verdict(
             Status.FAIL,
-            f"Cookie {shorten(first_name, 60)}: {listing([p for _, p in first_problems])}{more}.",
+            say(
+                "http.cookie_flags.flawed",
+                "Cookie {name}: {problems}{more}.",
+                name=shorten(first_name, 60),
+                problems=listed([p for _, p in first_problems]),
+                more=more,
+            ),
             evidence,
             severity,
             finding_key(flaws),
         )
+
+
+def _cookies(count: int) -> Message:
+    if count == 1:
+        return say("http.count.cookie", "{count} cookie", count=count)
+    return say("http.count.cookies", "{count} cookies", count=count)
+
+
+def _other_cookies(count: int) -> Message:
+    if count == 1:
+        return say("http.count.other_cookie", "{count} other cookie", count=count)
+    return say("http.count.other_cookies", "{count} other cookies", count=count)

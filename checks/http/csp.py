@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
 
 _DIRECTIVE_NAME = re.compile(r"^[a-z0-9-]+$")
 NONCE_OR_HASH = ("'nonce-", "'sha256-", "'sha384-", "'sha512-")
@@ -238,17 +239,19 @@ class ScriptVerdict:
         directive: the directive that governs scripts ("script-src" or its fallback "default-src"),
             or None when the policy does not restrict scripts at all.
         sources: that directive's source list.
-        failures: what makes the restriction ineffective ("'unsafe-inline' without a nonce or hash", …).
-        warnings: weaker problems ("'unsafe-eval' (a nonce or hash does not disable it)").
+        failures: what makes the restriction ineffective ("'unsafe-inline' without a nonce or hash", …), as
+            messages for a report.
+        warnings: weaker problems ("'unsafe-eval' (a nonce or hash does not disable it)"), as messages.
         nonce_or_hash: whether the policy uses valid nonces or hashes.
-        strict_dynamic: whether it uses 'strict-dynamic'.
+        strict_dynamic: whether it uses 'strict-dynamic' (then browsers ignore its host and scheme sources,
+            'self' and 'unsafe-inline').
         ignored: tokens of the source list that are malformed, which browsers drop.
     """
 
     directive: str | None
     sources: tuple[str, ...] = ()
-    failures: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    failures: tuple[Message, ...] = ()
+    warnings: tuple[Message, ...] = ()
     nonce_or_hash: bool = False
     strict_dynamic: bool = False
     ignored: tuple[str, ...] = ()
@@ -257,13 +260,23 @@ class ScriptVerdict:
     def safe(self) -> bool:
         return self.directive is not None and not self.failures
 
+    @property
+    def runs_nothing(self) -> bool:
+        """'strict-dynamic' without a valid nonce or hash: every source that could admit a script of the page is
+        ignored, so none runs (and no script can load another)."""
+        return self.strict_dynamic and not self.nonce_or_hash
 
-def _malformed_note(ignored: tuple[str, ...]) -> str:
+
+def _malformed_note(ignored: tuple[str, ...]) -> Text:
     """Names malformed nonce/hash tokens: they are why a policy that looks hashed is not."""
     attempts = [t for t in ignored if t.lower().startswith(NONCE_OR_HASH)]
     if not attempts:
         return ""
-    return f" (browsers ignore the malformed {' '.join(shorten(t, 80) for t in attempts[:3])})"
+    return say(
+        "http.csp.malformed",
+        " (browsers ignore the malformed {tokens})",
+        tokens=" ".join(shorten(t, 80) for t in attempts[:3]),
+    )
 
 
 def judge_scripts(policy: CspPolicy) -> ScriptVerdict:
@@ -273,25 +286,34 @@ def judge_scripts(policy: CspPolicy) -> ScriptVerdict:
         return ScriptVerdict(directive=None)
     directive, sources = found
     parsed = parse_source_list(sources)
-    # CSP 3 §6.7.3.3: only a nonce or hash that parses disables 'unsafe-inline'.
     nonce_or_hash = parsed.nonce_or_hash
-    strict_dynamic = parsed.keyword("'strict-dynamic'") and nonce_or_hash
-    without = f"without a nonce or hash{_malformed_note(parsed.ignored)}"
-    failures: list[str] = []
-    warnings: list[str] = []
-    if parsed.keyword("'unsafe-inline'") and not nonce_or_hash:
-        failures.append(f"'unsafe-inline' {without}")
+    # CSP 3 §8.2: with 'strict-dynamic', browsers ignore host and scheme sources, 'self' and 'unsafe-inline' for
+    # scripts, nonce or not (§6.7.2.5 admits a parser-inserted script only by nonce or hash, §6.7.3.3 allows no
+    # inline script): without a nonce or hash it lets no script of the page run, which is strict, not weak.
+    strict_dynamic = parsed.keyword("'strict-dynamic'")
+    malformed = _malformed_note(parsed.ignored)
+    failures: list[Message] = []
+    warnings: list[Message] = []
+    # CSP 3 §6.7.3.3: only a nonce or hash that parses (or 'strict-dynamic') disables 'unsafe-inline'.
+    if parsed.keyword("'unsafe-inline'") and not (nonce_or_hash or strict_dynamic):
+        failures.append(
+            say("http.csp.unsafe_inline", "'unsafe-inline' without a nonce or hash{malformed}", malformed=malformed)
+        )
     if parsed.keyword("'unsafe-eval'"):
         if nonce_or_hash:
-            warnings.append("'unsafe-eval' (a nonce or hash does not disable it)")
-        else:
-            failures.append(f"'unsafe-eval' {without}")
-    if not strict_dynamic:  # with 'strict-dynamic' and a nonce, browsers ignore host and scheme sources
+            warnings.append(say("http.csp.unsafe_eval_kept", "'unsafe-eval' (a nonce or hash does not disable it)"))
+        elif not strict_dynamic:  # under 'strict-dynamic' alone no script runs that could call eval
+            failures.append(
+                say("http.csp.unsafe_eval", "'unsafe-eval' without a nonce or hash{malformed}", malformed=malformed)
+            )
+    if not strict_dynamic:
         if parsed.broad:
-            failures.append("overly broad sources " + " ".join(parsed.broad))
+            failures.append(say("http.csp.broad", "overly broad sources {sources}", sources=" ".join(parsed.broad)))
         insecure = [s.text for s in parsed.sources if s.kind == "host" and s.scheme == "http"]
         if insecure:
-            failures.append("sources over plain http:// " + " ".join(insecure[:3]))
+            failures.append(
+                say("http.csp.plain_sources", "sources over plain http:// {sources}", sources=" ".join(insecure[:3]))
+            )
     return ScriptVerdict(
         directive=directive,
         sources=tuple(sources),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checks.http.facts import HttpResponse
+from scanner.messages import Message, Text, say
 from scanner.model import Severity
 
 # -- sensitive files ----------------------------------------------------------------------------------
@@ -96,24 +97,56 @@ class SensitiveFile:
     """
 
     path: str
-    what: str
+    what: Message
     severity: Severity
     detect: Callable[[bytes], bool]
 
 
 SENSITIVE_FILES: tuple[SensitiveFile, ...] = (
-    SensitiveFile("/.git/HEAD", "a Git repository: source code and its history", Severity.HIGH, _git_head),
-    SensitiveFile("/.git/config", "a Git repository's configuration", Severity.HIGH, _git_config),
     SensitiveFile(
-        "/.env", "an environment file (typically database passwords and API keys)", Severity.CRITICAL, _dotenv
+        "/.git/HEAD",
+        say("http.sensitive_files.git_head", "a Git repository: source code and its history"),
+        Severity.HIGH,
+        _git_head,
     ),
-    SensitiveFile("/.svn/entries", "a Subversion working copy", Severity.HIGH, _svn_entries),
-    SensitiveFile("/.DS_Store", "a macOS folder index listing file names", Severity.MEDIUM, _ds_store),
-    SensitiveFile("/server-status", "the web server's live status page", Severity.MEDIUM, _server_status),
-    SensitiveFile("/phpinfo.php", "a phpinfo() page showing configuration and environment", Severity.MEDIUM, _phpinfo),
-    SensitiveFile("/backup.zip", "a ZIP backup", Severity.CRITICAL, _zip),
-    SensitiveFile("/db.sql", "a database dump", Severity.CRITICAL, _sql_dump),
-    SensitiveFile("/www.tar.gz", "a compressed archive of the site", Severity.CRITICAL, _gzip),
+    SensitiveFile(
+        "/.git/config",
+        say("http.sensitive_files.git_config", "a Git repository's configuration"),
+        Severity.HIGH,
+        _git_config,
+    ),
+    SensitiveFile(
+        "/.env",
+        say("http.sensitive_files.dotenv", "an environment file (typically database passwords and API keys)"),
+        Severity.CRITICAL,
+        _dotenv,
+    ),
+    SensitiveFile(
+        "/.svn/entries", say("http.sensitive_files.svn", "a Subversion working copy"), Severity.HIGH, _svn_entries
+    ),
+    SensitiveFile(
+        "/.DS_Store",
+        say("http.sensitive_files.ds_store", "a macOS folder index listing file names"),
+        Severity.MEDIUM,
+        _ds_store,
+    ),
+    SensitiveFile(
+        "/server-status",
+        say("http.sensitive_files.server_status", "the web server's live status page"),
+        Severity.MEDIUM,
+        _server_status,
+    ),
+    SensitiveFile(
+        "/phpinfo.php",
+        say("http.sensitive_files.phpinfo", "a phpinfo() page showing configuration and environment"),
+        Severity.MEDIUM,
+        _phpinfo,
+    ),
+    SensitiveFile("/backup.zip", say("http.sensitive_files.zip", "a ZIP backup"), Severity.CRITICAL, _zip),
+    SensitiveFile("/db.sql", say("http.sensitive_files.sql", "a database dump"), Severity.CRITICAL, _sql_dump),
+    SensitiveFile(
+        "/www.tar.gz", say("http.sensitive_files.archive", "a compressed archive of the site"), Severity.CRITICAL, _gzip
+    ),
 )
 
 
@@ -148,61 +181,136 @@ def exposed(file: SensitiveFile, response: HttpResponse, baseline: HttpResponse 
 
 # -- directory listings -------------------------------------------------------------------------------
 
-_AUTOINDEX = (
-    ("Apache/nginx/lighttpd autoindex", re.compile(r"<title>\s*Index of /", re.IGNORECASE)),
-    ("Apache/nginx autoindex", re.compile(r"<h1>\s*Index of /", re.IGNORECASE)),
-    ("IIS directory browsing", re.compile(r"\[To Parent Directory\]")),
-    ("Python http.server listing", re.compile(r"<title>\s*Directory listing for /", re.IGNORECASE)),
-    ("Tomcat directory listing", re.compile(r"<title>\s*Directory Listing For /", re.IGNORECASE)),
-    ("Jetty directory listing", re.compile(r"<title>\s*Directory: /", re.IGNORECASE)),
+#: (kind, how a report names it, how to recognise it).
+_AUTOINDEX: tuple[tuple[str, Message, re.Pattern[str]], ...] = (
+    (
+        "Apache/nginx/lighttpd autoindex",
+        say("http.directory_listing.autoindex", "Apache/nginx/lighttpd autoindex"),
+        re.compile(r"<title>\s*Index of /", re.IGNORECASE),
+    ),
+    (
+        "Apache/nginx autoindex",
+        say("http.directory_listing.autoindex_h1", "Apache/nginx autoindex"),
+        re.compile(r"<h1>\s*Index of /", re.IGNORECASE),
+    ),
+    (
+        "IIS directory browsing",
+        say("http.directory_listing.iis", "IIS directory browsing"),
+        re.compile(r"\[To Parent Directory\]"),
+    ),
+    (
+        "Python http.server listing",
+        say("http.directory_listing.python", "Python http.server listing"),
+        re.compile(r"<title>\s*Directory listing for /", re.IGNORECASE),
+    ),
+    (
+        "Tomcat directory listing",
+        say("http.directory_listing.tomcat", "Tomcat directory listing"),
+        re.compile(r"<title>\s*Directory Listing For /", re.IGNORECASE),
+    ),
+    (
+        "Jetty directory listing",
+        say("http.directory_listing.jetty", "Jetty directory listing"),
+        re.compile(r"<title>\s*Directory: /", re.IGNORECASE),
+    ),
 )
 
 
 def autoindex(response: HttpResponse, baseline: HttpResponse | None) -> str | None:
-    """Which server's directory listing ``response`` is, or None."""
+    """Which server's directory listing ``response`` is (its kind), or None."""
     if not 200 <= response.status < 300 or not response.body or same_as_baseline(response, baseline):
         return None
     text = response.text[:65536]
-    for name, pattern in _AUTOINDEX:
+    for kind, _, pattern in _AUTOINDEX:
         if pattern.search(text):
-            return name
+            return kind
     return None
+
+
+def autoindex_label(kind: str) -> Text:
+    """How a report names a directory listing's ``kind`` (``autoindex``), in any language."""
+    return next((label for name, label, _ in _AUTOINDEX if name == kind), kind)
 
 
 # -- error disclosure ---------------------------------------------------------------------------------
 
 
-def _signature(name: str, *alternatives: str) -> tuple[str, re.Pattern[str]]:
-    return name, re.compile("|".join(alternatives))
+def _signature(name: str, label: Message, *alternatives: str) -> tuple[str, Message, re.Pattern[str]]:
+    return name, label, re.compile("|".join(alternatives))
 
 
-ERROR_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    _signature("Python traceback", r"Traceback \(most recent call last\):"),
-    _signature("Django debug page", r"You(?:'|&#x27;|&#39;)re seeing this error because you have <code>DEBUG = True"),
-    _signature("Werkzeug debugger", r"Werkzeug Debugger", r"The debugger caught an exception in your WSGI application"),
+#: (name, how a report names it, how to recognise it).
+ERROR_SIGNATURES: tuple[tuple[str, Message, re.Pattern[str]], ...] = (
+    _signature(
+        "Python traceback",
+        say("http.error_disclosure.python", "Python traceback"),
+        r"Traceback \(most recent call last\):",
+    ),
+    _signature(
+        "Django debug page",
+        say("http.error_disclosure.django", "Django debug page"),
+        r"You(?:'|&#x27;|&#39;)re seeing this error because you have <code>DEBUG = True",
+    ),
+    _signature(
+        "Werkzeug debugger",
+        say("http.error_disclosure.werkzeug", "Werkzeug debugger"),
+        r"Werkzeug Debugger",
+        r"The debugger caught an exception in your WSGI application",
+    ),
     _signature(
         "PHP error message",
+        say("http.error_disclosure.php", "PHP error message"),
         r"<b>(?:Fatal error|Parse error|Warning|Notice|Deprecated)</b>:.{0,400}? on line <b>\d+",
         r"PHP (?:Fatal error|Parse error|Warning):\s+.{0,400}? on line \d+",
     ),
-    _signature("Laravel / Whoops debug page", r"Whoops(?:, looks like something went wrong|! There was an error)"),
-    _signature("Symfony exception page", r"Symfony\\Component\\[A-Za-z\\]+Exception", r"<abbr title=\"Symfony\\"),
+    _signature(
+        "Laravel / Whoops debug page",
+        say("http.error_disclosure.laravel", "Laravel / Whoops debug page"),
+        r"Whoops(?:, looks like something went wrong|! There was an error)",
+    ),
+    _signature(
+        "Symfony exception page",
+        say("http.error_disclosure.symfony", "Symfony exception page"),
+        r"Symfony\\Component\\[A-Za-z\\]+Exception",
+        r"<abbr title=\"Symfony\\",
+    ),
     _signature(
         "ASP.NET error page",
+        say("http.error_disclosure.aspnet", "ASP.NET error page"),
         r"Server Error in '[^']*' Application",
         r"An unhandled exception occurred during the execution",
     ),
-    _signature(".NET stack trace", r"\bat System\.[\w.`]+\(.*\)", r"\bat Microsoft\.[\w.`]+\(.*\)"),
-    _signature("Java stack trace", r"\bat (?:java|javax|jakarta|org\.apache|org\.springframework|com\.sun)\.[\w.$]+\("),
-    _signature("Java exception", r"\b(?:java\.lang|javax\.servlet|jakarta\.servlet)\.\w*(?:Exception|Error)\b"),
-    _signature("Ruby on Rails debug page", r"Action Controller: Exception caught", r"ActionController::RoutingError"),
+    _signature(
+        ".NET stack trace",
+        say("http.error_disclosure.dotnet", ".NET stack trace"),
+        r"\bat System\.[\w.`]+\(.*\)",
+        r"\bat Microsoft\.[\w.`]+\(.*\)",
+    ),
+    _signature(
+        "Java stack trace",
+        say("http.error_disclosure.java_trace", "Java stack trace"),
+        r"\bat (?:java|javax|jakarta|org\.apache|org\.springframework|com\.sun)\.[\w.$]+\(",
+    ),
+    _signature(
+        "Java exception",
+        say("http.error_disclosure.java_exception", "Java exception"),
+        r"\b(?:java\.lang|javax\.servlet|jakarta\.servlet)\.\w*(?:Exception|Error)\b",
+    ),
+    _signature(
+        "Ruby on Rails debug page",
+        say("http.error_disclosure.rails", "Ruby on Rails debug page"),
+        r"Action Controller: Exception caught",
+        r"ActionController::RoutingError",
+    ),
     _signature(
         "Node.js stack trace",
+        say("http.error_disclosure.node", "Node.js stack trace"),
         r"\bat (?:Layer\.handle|Module\._compile|Object\.<anonymous>|processTicksAndRejections)\b",
     ),
-    _signature("Go panic", r"goroutine \d+ \[running\]:"),
+    _signature("Go panic", say("http.error_disclosure.go", "Go panic"), r"goroutine \d+ \[running\]:"),
     _signature(
         "SQL error",
+        say("http.error_disclosure.sql", "SQL error"),
         r"You have an error in your SQL syntax",
         r"SQLSTATE\[\w+\]",
         r"\bORA-\d{5}:",
@@ -218,13 +326,18 @@ def error_signatures(response: HttpResponse) -> list[tuple[str, str]]:
     text = response.text
     found: list[tuple[str, str]] = []
     names: set[str] = set()
-    for name, pattern in ERROR_SIGNATURES:
+    for name, _, pattern in ERROR_SIGNATURES:
         match = pattern.search(text)
         if match and name not in names:
             names.add(name)
             start = max(0, match.start() - 40)
             found.append((name, " ".join(text[start : match.end() + 80].split())[:240]))
     return found
+
+
+def error_label(name: str) -> Text:
+    """How a report names the error signature ``name`` (``error_signatures``), in any language."""
+    return next((label for known, label, _ in ERROR_SIGNATURES if known == name), name)
 
 
 # -- version strings in pages ---------------------------------------------------------------------------

@@ -9,13 +9,23 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from checks.http.base import HttpCheck, page_evidence, probe_failed, worst_severity
-from checks.http.detect import SENSITIVE_FILES, SensitiveFile, autoindex, error_signatures, exposed
+from checks.http.base import HttpCheck, no_response, page_evidence, probe_failed, worst_severity
+from checks.http.detect import (
+    SENSITIVE_FILES,
+    SensitiveFile,
+    autoindex,
+    autoindex_label,
+    error_label,
+    error_signatures,
+    exposed,
+)
 from checks.http.facts import Fetch, HttpFacts, HttpResponse
 from checks.http.security_txt import parse_security_txt
-from scanner.evidence import clip, finding_key, listing, plural, shorten
+from scanner.evidence import clip, finding_key, shorten
+from scanner.messages import Message, Text, say
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
+from scanner.wording import listed
 
 _ORIGIN_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Allow-Methods")
 
@@ -24,15 +34,20 @@ def _baseline(facts: HttpFacts) -> HttpResponse | None:
     return facts.not_found.final if facts.not_found is not None else None
 
 
-def _baseline_note(baseline: HttpResponse | None) -> str:
+def _baseline_note(baseline: HttpResponse | None) -> Text:
     if baseline is not None and 200 <= baseline.status < 300:
-        return f"; the server answers {baseline.status} to any unknown path, so content decided"
+        return say(
+            "http.soft_404_note",
+            "; the server answers {status} to any unknown path, so content decided",
+            status=baseline.status,
+        )
     return ""
 
 
 class Cors(HttpCheck):
     id: ClassVar[str] = "http.cors"
-    title: ClassVar[str] = "CORS does not grant credentialed access to any origin"
+    title: ClassVar[str] = "CORS policy"
+    finding: ClassVar[str] = "CORS grants arbitrary origins access to the platform's responses"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="credentials readable by any origin"),)
     needs_page: ClassVar[bool] = False
@@ -43,11 +58,11 @@ class Cors(HttpCheck):
     remediation: ClassVar[str] = (
         "Allow credentials only for an explicit list of trusted origins, compared exactly; never reflect the "
         "request's Origin unchecked, and never pair `*` with credentials.\n"
-        'nginx: `map $http_origin $cors_ok { default ""; "https://app.dvc.example" $http_origin; }` then '
+        'nginx: `map $http_origin $cors_ok { default ""; "https://{host}" $http_origin; }` then '
         "`add_header Access-Control-Allow-Origin $cors_ok always; add_header Vary Origin always;`\n"
-        'Apache: `SetEnvIf Origin "^https://app\\.dvc\\.example$" CORS_OK=$0` and `Header always set '
+        'Apache: `SetEnvIf Origin "^https://{host_regex}$" CORS_OK=$0` and `Header always set '
         "Access-Control-Allow-Origin %{CORS_OK}e env=CORS_OK`\n"
-        'IIS (CORS module): `<cors enabled="true"><add origin="https://app.dvc.example" allowCredentials="true" '
+        'IIS (CORS module): `<cors enabled="true"><add origin="https://{host}" allowCredentials="true" '
         "/></cors>`; fix the framework's CORS policy (e.g. ASP.NET `WithOrigins(...)`, not `SetIsOriginAllowed(_ "
         "=> true)`)."
     )
@@ -59,8 +74,12 @@ class Cors(HttpCheck):
         answered = [(label, fetch.final) for label, fetch in probes if fetch is not None and fetch.final is not None]
         if not answered:
             reasons = [probe_failed(fetch) or "" for _, fetch in probes]
-            return Verdict(Status.ERROR, f"The CORS probes got no answer: {reasons[0]}", evidence)
-        findings: list[tuple[Status, Severity, str]] = []
+            return Verdict(
+                Status.ERROR,
+                say("http.cors.no_answer", "The CORS probes got no answer: {reason}", reason=reasons[0]),
+                evidence,
+            )
+        findings: list[tuple[Status, Severity, Message]] = []
         seen: list[dict[str, Any]] = []
         for label, response in answered:
             assert response is not None
@@ -73,15 +92,23 @@ class Cors(HttpCheck):
             credentials = (response.header("Access-Control-Allow-Credentials") or "").strip().lower() == "true"
             if len(origins) > 1 or "," in allowed:
                 findings.append(
-                    (Status.WARN, Severity.LOW, "several Access-Control-Allow-Origin values (browsers reject them)")
+                    (
+                        Status.WARN,
+                        Severity.LOW,
+                        say("http.cors.several", "several Access-Control-Allow-Origin values (browsers reject them)"),
+                    )
                 )
             elif allowed == facts.foreign_origin and credentials:
                 findings.append(
                     (
                         Status.FAIL,
                         Severity.HIGH,
-                        f"it reflects an arbitrary Origin ({facts.foreign_origin}) with "
-                        "Access-Control-Allow-Credentials: true: any website can read a logged-in user's data",
+                        say(
+                            "http.cors.reflects_credentials",
+                            "it reflects an arbitrary Origin ({origin}) with Access-Control-Allow-Credentials: true: "
+                            "any website can read a logged-in user's data",
+                            origin=facts.foreign_origin,
+                        ),
                     )
                 )
             elif allowed == "null" and credentials:
@@ -89,7 +116,10 @@ class Cors(HttpCheck):
                     (
                         Status.FAIL,
                         Severity.HIGH,
-                        "it allows the null origin (sandboxed pages, local files) with credentials",
+                        say(
+                            "http.cors.null_origin",
+                            "it allows the null origin (sandboxed pages, local files) with credentials",
+                        ),
                     )
                 )
             elif allowed == "*" and credentials:
@@ -97,9 +127,12 @@ class Cors(HttpCheck):
                     (
                         Status.FAIL,
                         Severity.MEDIUM,
-                        "it sends Access-Control-Allow-Origin: * with "
-                        "Access-Control-Allow-Credentials: true (browsers refuse the pair, but it shows a permissive "
-                        "policy that is often 'fixed' by reflecting the Origin)",
+                        say(
+                            "http.cors.wildcard_credentials",
+                            "it sends Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true "
+                            "(browsers refuse the pair, but it shows a permissive policy that is often 'fixed' by "
+                            "reflecting the Origin)",
+                        ),
                     )
                 )
             elif allowed == facts.foreign_origin:
@@ -107,8 +140,12 @@ class Cors(HttpCheck):
                     (
                         Status.WARN,
                         Severity.LOW,
-                        f"it reflects an arbitrary Origin ({facts.foreign_origin}) without "
-                        "credentials: any site can read its public responses",
+                        say(
+                            "http.cors.reflects",
+                            "it reflects an arbitrary Origin ({origin}) without credentials: any site can read its "
+                            "public responses",
+                            origin=facts.foreign_origin,
+                        ),
                     )
                 )
         if seen:
@@ -117,18 +154,27 @@ class Cors(HttpCheck):
             if seen:
                 return Verdict(
                     Status.PASS,
-                    f"CORS headers are sent, but no credentialed access is granted to {facts.foreign_origin}.",
+                    say(
+                        "http.cors.headers_safe",
+                        "CORS headers are sent, but no credentialed access is granted to {origin}.",
+                        origin=facts.foreign_origin,
+                    ),
                     evidence,
                 )
-            return Verdict(Status.PASS, f"No cross-origin access is granted to {facts.foreign_origin}.", evidence)
+            return Verdict(
+                Status.PASS,
+                say("http.cors.none", "No cross-origin access is granted to {origin}.", origin=facts.foreign_origin),
+                evidence,
+            )
         findings.sort(key=lambda f: (f[0] is not Status.FAIL, -f[1].rank))
         status, severity, what = findings[0]
-        return Verdict(status, f"CORS is too open: {what}.", evidence, severity)
+        return Verdict(status, say("http.cors.too_open", "CORS is too open: {what}.", what=what), evidence, severity)
 
 
 class TraceEnabled(HttpCheck):
     id: ClassVar[str] = "http.trace_enabled"
-    title: ClassVar[str] = "TRACE method is disabled"
+    title: ClassVar[str] = "TRACE method"
+    finding: ClassVar[str] = "TRACE is enabled"
     severity: ClassVar[Severity] = Severity.LOW
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -150,7 +196,11 @@ class TraceEnabled(HttpCheck):
         trace = facts.trace
         failed = probe_failed(trace)
         if failed is not None or trace is None:
-            return Verdict(Status.ERROR, f"The TRACE request got no answer: {failed}", evidence)
+            return Verdict(
+                Status.ERROR,
+                say("http.trace_enabled.no_answer", "The TRACE request got no answer: {reason}", reason=failed or ""),
+                evidence,
+            )
         response = trace.final
         assert response is not None
         evidence["status"] = response.status
@@ -161,21 +211,40 @@ class TraceEnabled(HttpCheck):
             evidence["echo"] = shorten(body[:200].decode("latin-1"), 200)
             return Verdict(
                 Status.FAIL,
-                f"TRACE is enabled: {facts.origin}/ answered {response.status} and echoed the request back.",
+                say(
+                    "http.trace_enabled.echoed",
+                    "TRACE is enabled: {origin}/ answered {status} and echoed the request back.",
+                    origin=facts.origin,
+                    status=response.status,
+                ),
                 evidence,
             )
         if 200 <= response.status < 300:
             return Verdict(
                 Status.PASS,
-                f"TRACE answered {response.status} but did not echo the request (not a working TRACE).",
+                say(
+                    "http.trace_enabled.no_echo",
+                    "TRACE answered {status} but did not echo the request (not a working TRACE).",
+                    status=response.status,
+                ),
                 evidence,
             )
-        return Verdict(Status.PASS, f"TRACE is refused ({response.status} {response.reason}).", evidence)
+        return Verdict(
+            Status.PASS,
+            say(
+                "http.trace_enabled.refused",
+                "TRACE is refused ({status} {reason}).",
+                status=response.status,
+                reason=response.reason,
+            ),
+            evidence,
+        )
 
 
 class DirectoryListing(HttpCheck):
     id: ClassVar[str] = "http.directory_listing"
-    title: ClassVar[str] = "No directory listings"
+    title: ClassVar[str] = "Directory listings"
+    finding: ClassVar[str] = "A directory listing is shown"
     severity: ClassVar[Severity] = Severity.MEDIUM
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -218,17 +287,49 @@ class DirectoryListing(HttpCheck):
             urls = [str(item["url"]) for item in listings]
             return Verdict(
                 Status.FAIL,
-                f"Directory listing at {listing(urls)} ({listings[0]['kind']}).",
+                say(
+                    "http.directory_listing.found",
+                    "Directory listing at {urls} ({kind}).",
+                    urls=listed(urls),
+                    kind=autoindex_label(str(listings[0]["kind"])),
+                ),
                 evidence,
                 key=finding_key(urlsplit(url).path or "/" for url in urls),
             )
         if not checked:
-            return Verdict(Status.ERROR, "None of the directory probes got an answer.", evidence)
+            return Verdict(
+                Status.ERROR,
+                say("http.directory_listing.no_answer", "None of the directory probes got an answer."),
+                evidence,
+            )
         return Verdict(
             Status.PASS,
-            f"None of the {plural(len(checked), 'path')} checked shows a directory listing{_baseline_note(baseline)}.",
+            say(
+                "http.directory_listing.none",
+                "None of the {paths} checked shows a directory listing{note}.",
+                paths=_paths(len(checked)),
+                note=_baseline_note(baseline),
+            ),
             evidence,
         )
+
+
+def _paths(count: int) -> Message:
+    if count == 1:
+        return say("http.count.path", "{count} path", count=count)
+    return say("http.count.paths", "{count} paths", count=count)
+
+
+def _sensitive_paths(count: int) -> Message:
+    if count == 1:
+        return say("http.count.sensitive_path", "{count} sensitive path", count=count)
+    return say("http.count.sensitive_paths", "{count} sensitive paths", count=count)
+
+
+def _contacts(count: int) -> Message:
+    if count == 1:
+        return say("http.count.contact", "{count} contact", count=count)
+    return say("http.count.contacts", "{count} contacts", count=count)
 
 
 def _title(response: HttpResponse) -> str:
@@ -257,7 +358,8 @@ def _excerpt(file: SensitiveFile, body: bytes) -> str:
 
 class SensitiveFiles(HttpCheck):
     id: ClassVar[str] = "http.sensitive_files"
-    title: ClassVar[str] = "No exposed repositories, environment files, backups or status pages"
+    title: ClassVar[str] = "Exposed sensitive files"
+    finding: ClassVar[str] = "Repositories, environment files, backups or status pages are readable"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (
         Cap("F", Severity.HIGH, ".git, .env, dumps exposed"),
@@ -307,7 +409,7 @@ class SensitiveFiles(HttpCheck):
             evidence["exposed"] = [
                 {
                     "path": file.path,
-                    "what": file.what,
+                    "what": str(file.what),
                     "status": response.status,
                     "bytes_read": len(response.body),
                     "content_type": response.header("Content-Type"),
@@ -316,10 +418,17 @@ class SensitiveFiles(HttpCheck):
                 for file, response in found
             ]
             severity = worst_severity((file.severity for file, _ in found), self.severity)
-            paths = [f"{file.path} ({file.what})" for file, _ in found]
+            files = [
+                say("http.sensitive_files.item", "{path} ({what})", path=file.path, what=file.what) for file, _ in found
+            ]
             return Verdict(
                 Status.FAIL,
-                f"Readable from {facts.origin}: {listing(paths)}.",
+                say(
+                    "http.sensitive_files.readable",
+                    "Readable from {origin}: {files}.",
+                    origin=facts.origin,
+                    files=listed(files),
+                ),
                 evidence,
                 severity,
                 finding_key(file.path for file, _ in found),
@@ -327,21 +436,31 @@ class SensitiveFiles(HttpCheck):
         if untested:
             return Verdict(
                 Status.ERROR,
-                f"{plural(len(untested), 'sensitive path')} could not be tested ({listing(untested)}); none of the "
-                "others is exposed.",
+                say(
+                    "http.sensitive_files.untested",
+                    "{paths} could not be tested ({untested}); none of the others is exposed.",
+                    paths=_sensitive_paths(len(untested)),
+                    untested=listed(untested),
+                ),
                 evidence,
             )
         return Verdict(
             Status.PASS,
-            f"None of the {len(SENSITIVE_FILES)} sensitive paths (/.git/HEAD, /.env, /.svn/entries, backups, "
-            f"server-status, phpinfo, …) returns the file{_baseline_note(baseline)}.",
+            say(
+                "http.sensitive_files.none",
+                "None of the {count} sensitive paths (/.git/HEAD, /.env, /.svn/entries, backups, server-status, "
+                "phpinfo, …) returns the file{note}.",
+                count=len(SENSITIVE_FILES),
+                note=_baseline_note(baseline),
+            ),
             evidence,
         )
 
 
 class ErrorDisclosure(HttpCheck):
     id: ClassVar[str] = "http.error_disclosure"
-    title: ClassVar[str] = "Error pages show no stack traces or debug output"
+    title: ClassVar[str] = "Error pages"
+    finding: ClassVar[str] = "Error pages show stack traces or debug output"
     severity: ClassVar[Severity] = Severity.MEDIUM
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -375,22 +494,41 @@ class ErrorDisclosure(HttpCheck):
             kinds = list(dict.fromkeys(str(item["what"]) for item in found))
             return Verdict(
                 Status.FAIL,
-                f"{listing(kinds)} shown at {shorten(str(found[0]['url']), 120)} ({found[0]['status']}).",
+                say(
+                    "http.error_disclosure.shown",
+                    "{what} shown at {url} ({status}).",
+                    what=listed([error_label(kind) for kind in kinds]),
+                    url=shorten(str(found[0]["url"]), 120),
+                    status=int(found[0]["status"]),
+                ),
                 evidence,
             )
         if failed is not None or baseline is None:
-            return Verdict(Status.ERROR, f"The error-page probe got no answer: {failed}", evidence)
+            return Verdict(
+                Status.ERROR,
+                say(
+                    "http.error_disclosure.no_answer",
+                    "The error-page probe got no answer: {reason}",
+                    reason=failed or no_response(),
+                ),
+                evidence,
+            )
         return Verdict(
             Status.PASS,
-            f"The error page for a nonexistent path ({baseline.status}) and the other responses show no stack trace "
-            "or debug output.",
+            say(
+                "http.error_disclosure.none",
+                "The error page for a nonexistent path ({status}) and the other responses show no stack trace or "
+                "debug output.",
+                status=baseline.status,
+            ),
             evidence,
         )
 
 
 class SecurityTxt(HttpCheck):
     id: ClassVar[str] = "http.security_txt"
-    title: ClassVar[str] = "A current security contact is published in security.txt (RFC 9116)"
+    title: ClassVar[str] = "Security contact in security.txt (RFC 9116)"
+    finding: ClassVar[str] = "No valid, current security contact is published in security.txt"
     severity: ClassVar[Severity] = Severity.LOW
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -400,7 +538,7 @@ class SecurityTxt(HttpCheck):
     remediation: ClassVar[str] = (
         "Publish /.well-known/security.txt over HTTPS as text/plain, with at least one Contact and one Expires "
         "(less than a year ahead), e.g.\n"
-        "`Contact: mailto:security@dvc.example`\n`Expires: 2027-06-30T17:00:00.000Z`\n"
+        "`Contact: mailto:security@{host}`\n`Expires: 2027-06-30T17:00:00.000Z`\n"
         "`Preferred-Languages: vi, en`\n"
         "nginx: `location = /.well-known/security.txt { alias /etc/nginx/security.txt; default_type text/plain; }`\n"
         "Apache: `Alias /.well-known/security.txt /etc/apache2/security.txt`\n"
@@ -413,7 +551,15 @@ class SecurityTxt(HttpCheck):
         evidence: dict[str, Any] = {"url": f"{facts.origin}/.well-known/security.txt"}
         failed = probe_failed(fetch)
         if failed is not None or fetch is None:
-            return Verdict(Status.ERROR, f"The security.txt request got no answer: {failed}", evidence)
+            return Verdict(
+                Status.ERROR,
+                say(
+                    "http.security_txt.no_answer",
+                    "The security.txt request got no answer: {reason}",
+                    reason=failed or "",
+                ),
+                evidence,
+            )
         response = fetch.final
         assert response is not None
         evidence.update({"status": response.status, "content_type": response.header("Content-Type")})
@@ -421,51 +567,102 @@ class SecurityTxt(HttpCheck):
             evidence["not_followed"] = shorten(fetch.blocked_redirect)
             return Verdict(
                 Status.WARN,
-                f"/.well-known/security.txt redirects off the platform to {shorten(fetch.blocked_redirect, 200)} "
-                "(not followed, so not checked).",
+                say(
+                    "http.security_txt.off_platform",
+                    "/.well-known/security.txt redirects off the platform to {target} (not followed, so not checked).",
+                    target=shorten(fetch.blocked_redirect, 200),
+                ),
                 evidence,
                 Severity.LOW,
             )
         if response.status != 200:
             return Verdict(
-                Status.FAIL, f"No security.txt: /.well-known/security.txt answers {response.status}.", evidence
+                Status.FAIL,
+                say(
+                    "http.security_txt.missing",
+                    "No security.txt: /.well-known/security.txt answers {status}.",
+                    status=response.status,
+                ),
+                evidence,
             )
         if response.is_html or response.body.lstrip()[:1] == b"<":
             return Verdict(
                 Status.FAIL,
-                "No security.txt: /.well-known/security.txt answers 200 with an HTML page (a soft 404?).",
+                say(
+                    "http.security_txt.html",
+                    "No security.txt: /.well-known/security.txt answers 200 with an HTML page (a soft 404?).",
+                ),
                 evidence,
             )
         parsed = parse_security_txt(response.text)
         evidence["fields"] = clip(f"{name.title()}: {shorten(value, 120)}" for name, value in parsed.fields)
         if parsed.signed:
             evidence["signed"] = True
-        problems: list[str] = []
+        problems: list[Message] = []
         if not parsed.contacts:
-            problems.append("it has no Contact field")
+            problems.append(say("http.security_txt.no_contact", "it has no Contact field"))
         expires_values = parsed.values("expires")
         expires = parsed.expires()
         if not expires_values:
-            problems.append("it has no Expires field")
+            problems.append(say("http.security_txt.no_expires", "it has no Expires field"))
         elif len(expires_values) > 1:
-            problems.append("Expires appears more than once")
+            problems.append(say("http.security_txt.expires_twice", "Expires appears more than once"))
         elif expires is None:
-            problems.append(f"Expires {shorten(expires_values[0], 60)!r} is not an RFC 3339 date with a time zone")
+            problems.append(
+                say(
+                    "http.security_txt.bad_expires",
+                    "Expires {value} is not an RFC 3339 date with a time zone",
+                    value=repr(shorten(expires_values[0], 60)),
+                )
+            )
         elif expires <= facts.collected_at:
-            problems.append(f"it expired on {expires.date().isoformat()}")
+            problems.append(say("http.security_txt.expired", "it expired on {date}", date=expires.date().isoformat()))
         if not response.https:
-            problems.append("it is served over plain HTTP (RFC 9116 requires HTTPS)")
+            problems.append(
+                say("http.security_txt.plain_http", "it is served over plain HTTP (RFC 9116 requires HTTPS)")
+            )
         if problems:
-            return Verdict(Status.FAIL, f"security.txt is not valid: {listing(problems)}.", evidence)
+            return Verdict(
+                Status.FAIL,
+                say("http.security_txt.invalid", "security.txt is not valid: {problems}.", problems=listed(problems)),
+                evidence,
+            )
         assert expires is not None
-        warnings = []
+        warnings: list[Message] = []
         if response.content_type != "text/plain":
-            warnings.append(f"its Content-Type is {response.content_type or 'missing'}, not text/plain")
+            content_type = response.content_type or say("http.security_txt.no_type", "missing")
+            warnings.append(
+                say(
+                    "http.security_txt.content_type",
+                    "its Content-Type is {content_type}, not text/plain",
+                    content_type=content_type,
+                )
+            )
         if expires - facts.collected_at > dt.timedelta(days=366):
-            warnings.append("Expires is more than a year ahead (RFC 9116 recommends less)")
-        summary = (
-            f"security.txt lists {plural(len(parsed.contacts), 'contact')} and expires on {expires.date().isoformat()}"
-        )
+            warnings.append(
+                say("http.security_txt.far_expiry", "Expires is more than a year ahead (RFC 9116 recommends less)")
+            )
+        contacts, date = _contacts(len(parsed.contacts)), expires.date().isoformat()
         if warnings:
-            return Verdict(Status.WARN, f"{summary}, but {listing(warnings)}.", evidence, Severity.LOW)
-        return Verdict(Status.PASS, f"{summary}.", evidence)
+            return Verdict(
+                Status.WARN,
+                say(
+                    "http.security_txt.valid_but",
+                    "security.txt lists {contacts} and expires on {date}, but {warnings}.",
+                    contacts=contacts,
+                    date=date,
+                    warnings=listed(warnings),
+                ),
+                evidence,
+                Severity.LOW,
+            )
+        return Verdict(
+            Status.PASS,
+            say(
+                "http.security_txt.valid",
+                "security.txt lists {contacts} and expires on {date}.",
+                contacts=contacts,
+                date=date,
+            ),
+            evidence,
+        )

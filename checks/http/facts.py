@@ -19,6 +19,7 @@ from email.message import Message
 from urllib.parse import urlsplit
 
 from scanner.evidence import shorten
+from scanner.messages import Text
 
 #: Longest header value, body excerpt or error text kept in evidence.
 MAX_EVIDENCE_CHARS = 300
@@ -58,13 +59,19 @@ class FetchError:
 
     Attributes:
         kind: the category.
-        message: one sentence for a report ("Connection refused by dvc.example:80.").
+        reason: one sentence for a report ("Connection refused by dvc.example:80."): a message, so that
+            a check's sentence can carry it in any language (plain text only in facts built by hand).
         detail: the underlying exception, shortened.
     """
 
     kind: ErrorKind
-    message: str
+    reason: Text
     detail: str = ""
+
+    @property
+    def message(self) -> str:
+        """The reason in English, for evidence and logs."""
+        return str(self.reason)
 
 
 @dataclass(frozen=True)
@@ -292,7 +299,7 @@ class HttpFacts:
     collected_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     duration: float = 0.0
     requests: int = 0
-    tls_problems: tuple[tuple[str, str], ...] = ()
+    tls_problems: tuple[tuple[str, Text], ...] = ()
 
     @property
     def final(self) -> HttpResponse | None:

@@ -18,27 +18,51 @@ from checks.http.list_headers import PRIVATE_REFERRER_POLICIES, nosniff, parse_r
 from checks.http.list_headers import ReferrerPolicy as ReferrerPolicyValue
 from checks.http.permissions_policy import parse_permissions_policy
 from checks.http.server_versions import VERSION_HEADERS, end_of_life, versions_in
-from scanner.evidence import FACTS, clip, listing, shorten, software_fact
+from scanner.evidence import FACTS, clip, shorten, software_fact
+from scanner.messages import Message, Text, say
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
 from scanner.urls import parse
+from scanner.wording import listed, semicolons
 
 #: One year, the minimum HSTS max-age (OWASP ASVS 5.0 V3.4.1; the HSTS preload list).
 HSTS_MIN_AGE = 31_536_000
 
 
-def _duration(seconds: int) -> str:
+def _duration(seconds: int) -> Message:
     for unit, size in (("year", 31_536_000), ("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds >= size:
             amount = seconds / size
             text = f"{amount:.0f}" if amount >= 10 or amount == int(amount) else f"{amount:.1f}"
-            return f"{text} {unit}{'' if text == '1' else 's'}"
-    return f"{seconds} seconds"
+            return _in_units(unit, text)
+    if seconds == 1:
+        return say("http.duration.second", "{amount} second", amount=str(seconds))
+    return say("http.duration.seconds", "{amount} seconds", amount=str(seconds))
+
+
+def _in_units(unit: str, amount: str) -> Message:
+    one = amount == "1"
+    if unit == "year":
+        if one:
+            return say("http.duration.year", "{amount} year", amount=amount)
+        return say("http.duration.years", "{amount} years", amount=amount)
+    if unit == "day":
+        if one:
+            return say("http.duration.day", "{amount} day", amount=amount)
+        return say("http.duration.days", "{amount} days", amount=amount)
+    if unit == "hour":
+        if one:
+            return say("http.duration.hour", "{amount} hour", amount=amount)
+        return say("http.duration.hours", "{amount} hours", amount=amount)
+    if one:
+        return say("http.duration.minute", "{amount} minute", amount=amount)
+    return say("http.duration.minutes", "{amount} minutes", amount=amount)
 
 
 class Hsts(HttpCheck):
     id: ClassVar[str] = "http.hsts"
-    title: ClassVar[str] = "Strict-Transport-Security with max-age of at least one year"
+    title: ClassVar[str] = "HSTS header"
+    finding: ClassVar[str] = "HSTS is missing, shorter than one year or not effective"
     severity: ClassVar[Severity] = Severity.MEDIUM
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -63,16 +87,24 @@ class Hsts(HttpCheck):
         if not https:
             return Verdict(
                 Status.SKIP,
-                f"Not tested: {facts.url} is served over plain HTTP, and HSTS only applies to HTTPS responses "
-                "(see http.https_redirect).",
+                say(
+                    "http.hsts.plain",
+                    "Not tested: {url} is served over plain HTTP, and HSTS only applies to HTTPS responses (see "
+                    "http.https_redirect).",
+                    url=facts.url,
+                ),
                 evidence,
             )
         final = https[-1]
         if final is not responses[-1]:
             return Verdict(
                 Status.FAIL,
-                f"{shorten(final.url, 200)} redirects from HTTPS down to plain HTTP "
-                f"({shorten(responses[-1].url, 200)}).",
+                say(
+                    "http.hsts.downgrade",
+                    "{url} redirects from HTTPS down to plain HTTP ({target}).",
+                    url=shorten(final.url, 200),
+                    target=shorten(responses[-1].url, 200),
+                ),
                 evidence,
                 Severity.HIGH,
             )
@@ -80,7 +112,11 @@ class Hsts(HttpCheck):
         values = final.values("Strict-Transport-Security")
         if not values:
             return Verdict(
-                Status.FAIL, f"{shorten(final.url, 200)} sends no Strict-Transport-Security header.", evidence
+                Status.FAIL,
+                say(
+                    "http.hsts.missing", "{url} sends no Strict-Transport-Security header.", url=shorten(final.url, 200)
+                ),
+                evidence,
             )
         evidence["header"] = header_line(final, "Strict-Transport-Security")
         hsts = parse_hsts(values[0])  # RFC 6797 8.1: only the first header counts
@@ -89,7 +125,11 @@ class Hsts(HttpCheck):
         if not hsts.valid:
             return Verdict(
                 Status.FAIL,
-                f"The Strict-Transport-Security header is invalid ({'; '.join(hsts.problems)}): browsers ignore it.",
+                say(
+                    "http.hsts.invalid",
+                    "The Strict-Transport-Security header is invalid ({problems}): browsers ignore it.",
+                    problems=semicolons(hsts.problems),
+                ),
                 evidence,
             )
         assert hsts.max_age is not None
@@ -97,39 +137,75 @@ class Hsts(HttpCheck):
             {"max_age": hsts.max_age, "include_subdomains": hsts.include_subdomains, "preload": hsts.preload}
         )
         if hsts.max_age < HSTS_MIN_AGE:
-            what = "max-age=0 tells browsers to forget the policy" if hsts.max_age == 0 else "too short"
+            if hsts.max_age == 0:
+                what = say("http.hsts.forget", "max-age=0 tells browsers to forget the policy")
+            else:
+                what = say("http.hsts.too_short", "too short")
             return Verdict(
                 Status.FAIL,
-                f"HSTS max-age is {hsts.max_age} seconds ({_duration(hsts.max_age)}): {what}; at least "
-                f"{HSTS_MIN_AGE} (1 year) is required.",
+                say(
+                    "http.hsts.short",
+                    "HSTS max-age is {seconds} seconds ({duration}): {what}; at least {minimum} (1 year) is required.",
+                    seconds=hsts.max_age,
+                    duration=_duration(hsts.max_age),
+                    what=what,
+                    minimum=HSTS_MIN_AGE,
+                ),
                 evidence,
             )
         extras = [
             name for name, on in (("includeSubDomains", hsts.include_subdomains), ("preload", hsts.preload)) if on
         ]
-        suffix = f", with {listing(extras)}" if extras else ", without includeSubDomains"
+        if extras:
+            suffix = say("http.hsts.with", ", with {extras}", extras=listed(extras))
+        else:
+            suffix = say("http.hsts.without_subdomains", ", without includeSubDomains")
         if final.tls_verified is False:
             return Verdict(Status.WARN, _hsts_unverified(facts, final, hsts.max_age, suffix), evidence, Severity.LOW)
-        return Verdict(Status.PASS, f"HSTS max-age is {_duration(hsts.max_age)}{suffix}.", evidence)
+        return Verdict(
+            Status.PASS,
+            say(
+                "http.hsts.set", "HSTS max-age is {duration}{suffix}.", duration=_duration(hsts.max_age), suffix=suffix
+            ),
+            evidence,
+        )
 
 
-def _hsts_unverified(facts: HttpFacts, final: HttpResponse, max_age: int, suffix: str) -> str:
+def _hsts_unverified(facts: HttpFacts, final: HttpResponse, max_age: int, suffix: Message) -> Message:
     """Why HSTS read over an unverified connection may not count, naming the client's real TLS problem:
     a protocol or cipher refusal is not a certificate problem (the tls family judges both)."""
-    set_as = f"HSTS is set (max-age {_duration(max_age)}{suffix})"
-    problem = tls_problem(final.url, facts.tls_problems)
-    if problem is None or certificate_refused(problem):
-        because = f" ({shorten(problem.rstrip('.'), 200)})" if problem else ""
-        return (
-            f"{set_as}, but the certificate did not verify{because}, and browsers ignore HSTS from a host whose "
-            "certificate they reject (see the tls checks)."
-        )
-    return (
-        f"{set_as}, but the HTTP client could read it only with its TLS checks relaxed: "
-        f"{shorten(problem.rstrip('.'), 200)}. "
-        "That refusal is not about the certificate; browsers that refuse the connection too never see the "
-        "header (the tls checks judge the protocols, cipher suites and certificate)."
+    set_as = say(
+        "http.hsts.set_as", "HSTS is set (max-age {duration}{suffix})", duration=_duration(max_age), suffix=suffix
     )
+    problem = tls_problem(final.url, facts.tls_problems)
+    if problem is None:
+        return say(
+            "http.hsts.unverified",
+            "{set_as}, but the certificate did not verify, and browsers ignore HSTS from a host whose certificate "
+            "they reject (see the tls checks).",
+            set_as=set_as,
+        )
+    if certificate_refused(problem):
+        return say(
+            "http.hsts.unverified_because",
+            "{set_as}, but the certificate did not verify ({problem}), and browsers ignore HSTS from a host whose "
+            "certificate they reject (see the tls checks).",
+            set_as=set_as,
+            problem=_quoted(problem),
+        )
+    return say(
+        "http.hsts.relaxed",
+        "{set_as}, but the HTTP client could read it only with its TLS checks relaxed: {problem}. That refusal is not "
+        "about the certificate; browsers that refuse the connection too never see the header (the tls checks judge "
+        "the protocols, cipher suites and certificate).",
+        set_as=set_as,
+        problem=_quoted(problem),
+    )
+
+
+def _quoted(problem: Text) -> Text:
+    """A TLS problem to quote inside a sentence: the client's phrase, or (hand-built facts) text without its period."""
+    return problem if isinstance(problem, Message) else shorten(problem.rstrip("."), 200)
 
 
 def _policies(final: HttpResponse) -> tuple[list[CspPolicy], list[CspPolicy]]:
@@ -142,7 +218,8 @@ def _policies(final: HttpResponse) -> tuple[list[CspPolicy], list[CspPolicy]]:
 
 class ContentSecurityPolicy(HttpCheck):
     id: ClassVar[str] = "http.csp"
-    title: ClassVar[str] = "Content-Security-Policy restricts scripts"
+    title: ClassVar[str] = "Content-Security-Policy for scripts"
+    finding: ClassVar[str] = "The Content-Security-Policy does not fully restrict scripts"
     severity: ClassVar[Severity] = Severity.MEDIUM
     why: ClassVar[str] = (
         "A Content-Security-Policy that allows only the platform's own scripts (or nonce/hash-approved ones) "
@@ -183,16 +260,23 @@ class ContentSecurityPolicy(HttpCheck):
             if report_only:
                 return Verdict(
                     Status.FAIL,
-                    "Only Content-Security-Policy-Report-Only is sent: violations are reported but nothing is blocked.",
+                    say(
+                        "http.csp.report_only",
+                        "Only Content-Security-Policy-Report-Only is sent: violations are reported but nothing is "
+                        "blocked.",
+                    ),
                     evidence,
                 )
-            return Verdict(Status.FAIL, "No Content-Security-Policy is sent.", evidence)
+            return Verdict(Status.FAIL, say("http.csp.missing", "No Content-Security-Policy is sent."), evidence)
         verdicts = [judge_scripts(p) for p in enforced]
         governing = [v for v in verdicts if v.directive is not None]
         if not governing:
             return Verdict(
                 Status.FAIL,
-                "The Content-Security-Policy does not restrict scripts (no script-src and no default-src).",
+                say(
+                    "http.csp.no_script_directive",
+                    "The Content-Security-Policy does not restrict scripts (no script-src and no default-src).",
+                ),
                 evidence,
             )
         safe = [v for v in governing if v.safe]
@@ -203,7 +287,12 @@ class ContentSecurityPolicy(HttpCheck):
                 evidence["ignored_sources"] = [shorten(t, 100) for t in worst.ignored[:10]]
             return Verdict(
                 Status.FAIL,
-                f"The policy's {worst.directive} allows {listing(list(worst.failures))}, so injected scripts can run.",
+                say(
+                    "http.csp.unsafe",
+                    "The policy's {directive} allows {failures}, so injected scripts can run.",
+                    directive=worst.directive or "",
+                    failures=listed(worst.failures),
+                ),
                 evidence,
             )
         best = min(safe, key=lambda v: len(v.warnings))
@@ -214,32 +303,51 @@ class ContentSecurityPolicy(HttpCheck):
         base_uri = next((p.get("base-uri") for p in enforced if p.has("base-uri")), None)
         evidence["object_src_restricted"] = object_ok
         evidence["base_uri"] = " ".join(base_uri) if base_uri is not None else None
-        notes = [] if base_uri is not None else ["base-uri is not set"]
+        notes: list[Text] = [] if base_uri is not None else [say("http.csp.no_base_uri", "base-uri is not set")]
         if report_only:
-            notes.append("a report-only policy is sent as well")
-        note = f" ({'; '.join(notes)})" if notes else ""
+            notes.append(say("http.csp.also_report_only", "a report-only policy is sent as well"))
+        note: Text = say("http.csp.notes", " ({notes})", notes=semicolons(notes)) if notes else ""
+        directive = best.directive or ""
         if best.warnings:
             return Verdict(
                 Status.WARN,
-                f"Scripts are restricted by {best.directive} with nonces or hashes, but it allows "
-                f"{listing(list(best.warnings))}{note}.",
+                say(
+                    "http.csp.weak",
+                    "Scripts are restricted by {directive} with nonces or hashes, but it allows {warnings}{note}.",
+                    directive=directive,
+                    warnings=listed(best.warnings),
+                    note=note,
+                ),
                 evidence,
                 Severity.LOW,
             )
         if not object_ok:
             return Verdict(
                 Status.WARN,
-                f"Scripts are restricted ({best.directive}), but object-src is not (set object-src 'none'){note}.",
+                say(
+                    "http.csp.object_src_open",
+                    "Scripts are restricted ({directive}), but object-src is not (set object-src 'none'){note}.",
+                    directive=directive,
+                    note=note,
+                ),
                 evidence,
                 Severity.LOW,
             )
-        how = "with nonces or hashes" if best.nonce_or_hash else "to listed sources"
-        return Verdict(Status.PASS, f"The Content-Security-Policy restricts scripts {how}{note}.", evidence)
+        if best.nonce_or_hash:
+            how = say("http.csp.by_nonce", "with nonces or hashes")
+        else:
+            how = say("http.csp.by_sources", "to listed sources")
+        return Verdict(
+            Status.PASS,
+            say("http.csp.restricts", "The Content-Security-Policy restricts scripts {how}{note}.", how=how, note=note),
+            evidence,
+        )
 
 
 class FrameAncestors(HttpCheck):
     id: ClassVar[str] = "http.frame_ancestors"
-    title: ClassVar[str] = "Framing by other sites is refused (frame-ancestors or X-Frame-Options)"
+    title: ClassVar[str] = "Framing protection (frame-ancestors, X-Frame-Options)"
+    finding: ClassVar[str] = "Other sites can frame the page"
     severity: ClassVar[Severity] = Severity.MEDIUM
     why: ClassVar[str] = (
         "A page that any site may frame can be overlaid with a decoy (clickjacking), tricking an official into "
@@ -270,34 +378,85 @@ class FrameAncestors(HttpCheck):
             evidence["frame_ancestors"] = [" ".join(a or ()) for a in ancestors]
         restricting = [a for a in ancestors if a is not None and frame_ancestors_restrict(a)]
         if restricting:
-            note = ""
+            note: Text = ""
             if xfo is None:
-                note = " (X-Frame-Options is not sent; only browsers without CSP 2 would allow framing)"
+                note = say(
+                    "http.frame_ancestors.no_xfo",
+                    " (X-Frame-Options is not sent; only browsers without CSP 2 would allow framing)",
+                )
             elif not xfo.protects:
-                note = f" (X-Frame-Options is ignored: {xfo.problem})"
-            sources = " ".join(restricting[0]) or "(empty)"
-            return Verdict(Status.PASS, f"CSP frame-ancestors {sources} restricts framing{note}.", evidence)
+                note = say(
+                    "http.frame_ancestors.xfo_ignored",
+                    " (X-Frame-Options is ignored: {problem})",
+                    problem=xfo.problem or "",
+                )
+            sources: Text = " ".join(restricting[0]) or say("http.frame_ancestors.empty", "(empty)")
+            return Verdict(
+                Status.PASS,
+                say(
+                    "http.frame_ancestors.restricts",
+                    "CSP frame-ancestors {sources} restricts framing{note}.",
+                    sources=sources,
+                    note=note,
+                ),
+                evidence,
+            )
         if ancestors:
             broad = " ".join(ancestors[0] or ())
             if xfo is not None and xfo.protects:
                 return Verdict(
                     Status.FAIL,
-                    f"CSP frame-ancestors {broad} lets any site frame the page, and current browsers follow it "
-                    f"rather than X-Frame-Options {xfo.value}.",
+                    say(
+                        "http.frame_ancestors.broad_over_xfo",
+                        "CSP frame-ancestors {sources} lets any site frame the page, and current browsers follow it "
+                        "rather than X-Frame-Options {value}.",
+                        sources=broad,
+                        value=xfo.value,
+                    ),
                     evidence,
                 )
-            return Verdict(Status.FAIL, f"CSP frame-ancestors {broad} lets any site frame the page.", evidence)
+            return Verdict(
+                Status.FAIL,
+                say(
+                    "http.frame_ancestors.broad",
+                    "CSP frame-ancestors {sources} lets any site frame the page.",
+                    sources=broad,
+                ),
+                evidence,
+            )
         if xfo is None:
-            return Verdict(Status.FAIL, "Neither CSP frame-ancestors nor X-Frame-Options is sent.", evidence)
+            return Verdict(
+                Status.FAIL,
+                say("http.frame_ancestors.missing", "Neither CSP frame-ancestors nor X-Frame-Options is sent."),
+                evidence,
+            )
         if xfo.protects:
-            note = f" ({xfo.problem})" if xfo.problem else ""
-            return Verdict(Status.PASS, f"X-Frame-Options {xfo.value.upper()} refuses framing{note}.", evidence)
-        return Verdict(Status.FAIL, f"X-Frame-Options does not protect: {xfo.problem}.", evidence)
+            note = say("http.frame_ancestors.xfo_note", " ({problem})", problem=xfo.problem) if xfo.problem else ""
+            return Verdict(
+                Status.PASS,
+                say(
+                    "http.frame_ancestors.xfo_refuses",
+                    "X-Frame-Options {value} refuses framing{note}.",
+                    value=xfo.value.upper(),
+                    note=note,
+                ),
+                evidence,
+            )
+        return Verdict(
+            Status.FAIL,
+            say(
+                "http.frame_ancestors.xfo_useless",
+                "X-Frame-Options does not protect: {problem}.",
+                problem=xfo.problem or "",
+            ),
+            evidence,
+        )
 
 
 class ContentTypeOptions(HttpCheck):
     id: ClassVar[str] = "http.content_type_options"
-    title: ClassVar[str] = "X-Content-Type-Options: nosniff"
+    title: ClassVar[str] = "X-Content-Type-Options header"
+    finding: ClassVar[str] = "X-Content-Type-Options: nosniff is not sent"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "Without nosniff, browsers may guess that an uploaded file or an API response is a script or a page and "
@@ -316,20 +475,29 @@ class ContentTypeOptions(HttpCheck):
         evidence = page_evidence(facts)
         values = final.values("X-Content-Type-Options")
         if not values:
-            return Verdict(Status.FAIL, "X-Content-Type-Options is not sent.", evidence)
+            return Verdict(
+                Status.FAIL, say("http.content_type_options.missing", "X-Content-Type-Options is not sent."), evidence
+            )
         evidence["header"] = header_line(final, "X-Content-Type-Options")
         if nosniff(values):
-            return Verdict(Status.PASS, "X-Content-Type-Options is nosniff.", evidence)
+            return Verdict(
+                Status.PASS, say("http.content_type_options.nosniff", "X-Content-Type-Options is nosniff."), evidence
+            )
         return Verdict(
             Status.FAIL,
-            f"X-Content-Type-Options is {shorten(', '.join(values), 100)!r}, not nosniff: browsers ignore it.",
+            say(
+                "http.content_type_options.invalid",
+                "X-Content-Type-Options is {value}, not nosniff: browsers ignore it.",
+                value=repr(shorten(", ".join(values), 100)),
+            ),
             evidence,
         )
 
 
 class ReferrerPolicy(HttpCheck):
     id: ClassVar[str] = "http.referrer_policy"
-    title: ClassVar[str] = "Referrer-Policy keeps URLs private"
+    title: ClassVar[str] = "Referrer-Policy"
+    finding: ClassVar[str] = "The Referrer-Policy lets page addresses leak to other sites"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "Addresses of a public-service platform can carry case numbers, names or tokens; a strict Referrer-Policy "
@@ -354,36 +522,66 @@ class ReferrerPolicy(HttpCheck):
         if meta:
             evidence["meta"] = [shorten(m, 100) for m in meta]
         if not header and not meta:
-            return Verdict(Status.FAIL, "No Referrer-Policy is set (header or <meta name=referrer>).", evidence)
+            return Verdict(
+                Status.FAIL,
+                say("http.referrer_policy.missing", "No Referrer-Policy is set (header or <meta name=referrer>)."),
+                evidence,
+            )
         # HTML standard: a <meta name=referrer> applies only when its whole content is one policy token.
         from_meta = meta_referrer_policy(meta)
         parsed = ReferrerPolicyValue(from_meta) if from_meta else parse_referrer_policy(header)
         where = "<meta name=referrer>" if from_meta else "Referrer-Policy"
-        ignored = "" if from_meta or not meta else _ignored_meta(meta)
+        ignored: Text = "" if from_meta or not meta else _ignored_meta(meta)
         if ignored:
             evidence["meta_ignored"] = True
         if not parsed.policy:
             if not header:
                 return Verdict(
                     Status.FAIL,
-                    f"<meta name=referrer> {_shown_meta(meta)} is ignored (its content must be a single policy "
-                    "token), and no Referrer-Policy header is sent.",
+                    say(
+                        "http.referrer_policy.meta_only_ignored",
+                        "<meta name=referrer> {meta} is ignored (its content must be a single policy token), and no "
+                        "Referrer-Policy header is sent.",
+                        meta=_shown_meta(meta),
+                    ),
                     evidence,
                 )
             shown = shorten(", ".join(header), 120)
             return Verdict(
                 Status.FAIL,
-                f"{where} {shown!r} names no valid policy, so browsers ignore it{ignored}.",
+                say(
+                    "http.referrer_policy.invalid",
+                    "{where} {value} names no valid policy, so browsers ignore it{ignored}.",
+                    where=where,
+                    value=repr(shown),
+                    ignored=ignored,
+                ),
                 evidence,
             )
         evidence["policy"] = parsed.policy
         if parsed.unknown:
             evidence["unknown_tokens"] = [shorten(t, 60) for t in parsed.unknown]
         if parsed.policy in PRIVATE_REFERRER_POLICIES:
-            return Verdict(Status.PASS, f"{where} is {parsed.policy}{ignored}.", evidence)
+            return Verdict(
+                Status.PASS,
+                say(
+                    "http.referrer_policy.private",
+                    "{where} is {policy}{ignored}.",
+                    where=where,
+                    policy=parsed.policy,
+                    ignored=ignored,
+                ),
+                evidence,
+            )
         return Verdict(
             Status.FAIL,
-            f"{where} is {parsed.policy}, which sends the page's address (or origin) to other sites{ignored}.",
+            say(
+                "http.referrer_policy.leaks",
+                "{where} is {policy}, which sends the page's address (or origin) to other sites{ignored}.",
+                where=where,
+                policy=parsed.policy,
+                ignored=ignored,
+            ),
             evidence,
         )
 
@@ -392,14 +590,19 @@ def _shown_meta(meta: tuple[str, ...]) -> str:
     return shorten(", ".join(repr(m) for m in meta), 120)
 
 
-def _ignored_meta(meta: tuple[str, ...]) -> str:
+def _ignored_meta(meta: tuple[str, ...]) -> Message:
     """A note for <meta name=referrer> values browsers ignore: the content must be a single policy token."""
-    return f" (<meta name=referrer> {_shown_meta(meta)} is ignored: its content must be a single policy token)"
+    return say(
+        "http.referrer_policy.meta_ignored",
+        " (<meta name=referrer> {meta} is ignored: its content must be a single policy token)",
+        meta=_shown_meta(meta),
+    )
 
 
 class PermissionsPolicy(HttpCheck):
     id: ClassVar[str] = "http.permissions_policy"
-    title: ClassVar[str] = "Permissions-Policy restricts browser features"
+    title: ClassVar[str] = "Permissions-Policy header"
+    finding: ClassVar[str] = "No valid Permissions-Policy restricts browser features"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "A Permissions-Policy switches off powerful browser features (camera, microphone, geolocation, payment) "
@@ -423,30 +626,52 @@ class PermissionsPolicy(HttpCheck):
             if final.values("Feature-Policy"):
                 evidence["header"] = header_line(final, "Feature-Policy")
                 return Verdict(
-                    Status.FAIL, "Only the obsolete Feature-Policy header is sent; send Permissions-Policy.", evidence
+                    Status.FAIL,
+                    say(
+                        "http.permissions_policy.feature_policy",
+                        "Only the obsolete Feature-Policy header is sent; send Permissions-Policy.",
+                    ),
+                    evidence,
                 )
-            return Verdict(Status.FAIL, "Permissions-Policy is not sent.", evidence)
+            return Verdict(
+                Status.FAIL, say("http.permissions_policy.missing", "Permissions-Policy is not sent."), evidence
+            )
         evidence["header"] = header_line(final, "Permissions-Policy")
         policy = parse_permissions_policy(", ".join(values))
         if policy.problem:
             return Verdict(
-                Status.FAIL, f"Permissions-Policy is invalid ({policy.problem}): browsers ignore it.", evidence
+                Status.FAIL,
+                say(
+                    "http.permissions_policy.invalid",
+                    "Permissions-Policy is invalid ({problem}): browsers ignore it.",
+                    problem=policy.problem,
+                ),
+                evidence,
             )
         evidence["features"] = dict(policy.features)
         if policy.ignored:
             evidence["ignored"] = list(policy.ignored)
         if not policy.restricted:
-            return Verdict(Status.FAIL, "Permissions-Policy restricts no feature.", evidence)
+            return Verdict(
+                Status.FAIL,
+                say("http.permissions_policy.nothing", "Permissions-Policy restricts no feature."),
+                evidence,
+            )
         return Verdict(
             Status.PASS,
-            f"Permissions-Policy restricts {listing(list(policy.restricted))}.",
+            say(
+                "http.permissions_policy.restricts",
+                "Permissions-Policy restricts {features}.",
+                features=listed(list(policy.restricted)),
+            ),
             evidence,
         )
 
 
 class VersionDisclosure(HttpCheck):
     id: ClassVar[str] = "http.version_disclosure"
-    title: ClassVar[str] = "Responses do not reveal software versions"
+    title: ClassVar[str] = "Software versions in responses"
+    finding: ClassVar[str] = "Responses reveal software versions"
     severity: ClassVar[Severity] = Severity.LOW
     needs_page: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -483,25 +708,38 @@ class VersionDisclosure(HttpCheck):
         if not found:
             return Verdict(
                 Status.PASS,
-                "No response reveals a software version (Server, X-Powered-By, X-AspNet-Version, X-AspNetMvc-Version, "
-                "X-Generator and default error pages).",
+                say(
+                    "http.version_disclosure.none",
+                    "No response reveals a software version (Server, X-Powered-By, X-AspNet-Version, "
+                    "X-AspNetMvc-Version, X-Generator and default error pages).",
+                ),
                 evidence,
             )
-        eol = sorted({note for versions in found.values() for v in versions if (note := end_of_life(v))})
+        notes = {str(note): note for versions in found.values() for v in versions if (note := end_of_life(v))}
+        eol = [notes[text] for text in sorted(notes)]
         evidence["disclosed"] = clip({"header": line, "url": shorten(where[line], 200)} for line in found)
         if eol:
-            evidence["end_of_life"] = eol
+            evidence["end_of_life"] = sorted(notes)
         products = [v for versions in found.values() for v in versions]
         host = parse(facts.url).host
         evidence[FACTS] = sorted(
             {software_fact(host, *v.rsplit("/", 1)) for v in products if "/" in v and ": " not in v}
         )
-        detail = f"Responses reveal {listing(sorted(set(products), key=products.index))}"
+        revealed = listed(list(dict.fromkeys(products)))  # each once, in the order seen
         if eol:
             return Verdict(
                 Status.FAIL,
-                f"{detail}, and that is software out of support: {listing(eol)}.",
+                say(
+                    "http.version_disclosure.end_of_life",
+                    "Responses reveal {products}, and that is software out of support: {notes}.",
+                    products=revealed,
+                    notes=listed(eol),
+                ),
                 evidence,
                 Severity.MEDIUM,
             )
-        return Verdict(Status.FAIL, f"{detail}.", evidence)
+        return Verdict(
+            Status.FAIL,
+            say("http.version_disclosure.revealed", "Responses reveal {products}.", products=revealed),
+            evidence,
+        )

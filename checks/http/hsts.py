@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.messages import Message, say
+
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -20,13 +22,13 @@ class Hsts:
         max_age: seconds, or None when missing or invalid.
         include_subdomains: includeSubDomains present.
         preload: preload present.
-        problems: why the value is invalid (a browser ignores it then).
+        problems: why the value is invalid (a browser ignores it then), as messages for a report.
     """
 
     max_age: int | None
     include_subdomains: bool = False
     preload: bool = False
-    problems: tuple[str, ...] = ()
+    problems: tuple[Message, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -34,7 +36,7 @@ class Hsts:
 
 
 def parse_hsts(value: str) -> Hsts:
-    problems: list[str] = []
+    problems: list[Message] = []
     seen: set[str] = set()
     max_age: int | None = None
     include_subdomains = preload = False
@@ -46,17 +48,19 @@ def parse_hsts(value: str) -> Hsts:
         name = name.strip().lower()
         raw = raw.strip()
         if not _TOKEN.match(name):
-            problems.append(f"{part!r} is not a directive")
+            problems.append(say("http.hsts.not_a_directive", "{part} is not a directive", part=repr(part)))
             continue
         if name in seen:
-            problems.append(f"the {name} directive appears more than once")
+            problems.append(say("http.hsts.repeated", "the {name} directive appears more than once", name=name))
             continue
         seen.add(name)
         if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
             raw = raw[1:-1]
         if name == "max-age":
             if not sep or not raw.isdigit():
-                problems.append(f"max-age={raw!r} is not a number of seconds")
+                problems.append(
+                    say("http.hsts.max_age_not_number", "max-age={value} is not a number of seconds", value=repr(raw))
+                )
             else:
                 max_age = int(raw)
         elif name == "includesubdomains":
@@ -64,5 +68,5 @@ def parse_hsts(value: str) -> Hsts:
         elif name == "preload":
             preload = True
     if "max-age" not in seen:
-        problems.append("the required max-age directive is missing")
+        problems.append(say("http.hsts.no_max_age", "the required max-age directive is missing"))
     return Hsts(max_age, include_subdomains, preload, tuple(problems))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scanner.messages import Message, say
+
 
 def split_list(values: tuple[str, ...]) -> list[str]:
     """Fetch's "get, decode, and split": every comma-separated item of every header value, stripped."""
@@ -27,7 +29,7 @@ class XFrameOptions:
 
     protects: bool
     value: str
-    problem: str | None = None
+    problem: Message | None = None
 
 
 def parse_xfo(values: tuple[str, ...]) -> XFrameOptions | None:
@@ -38,14 +40,26 @@ def parse_xfo(values: tuple[str, ...]) -> XFrameOptions | None:
     shown = ", ".join(values)
     if len(items) > 1:
         if items & {"deny", "sameorigin", "allowall"}:
-            return XFrameOptions(True, shown, "conflicting values: browsers then refuse all framing")
-        return XFrameOptions(False, shown, f"{shown!r} is not a valid value")
+            conflict = say("http.frame_ancestors.xfo_conflict", "conflicting values: browsers then refuse all framing")
+            return XFrameOptions(True, shown, conflict)
+        return XFrameOptions(
+            False, shown, say("http.frame_ancestors.xfo_invalid", "{value} is not a valid value", value=repr(shown))
+        )
     (value,) = items
     if value in ("deny", "sameorigin"):
         return XFrameOptions(True, value)
     if value.startswith("allow-from"):
-        return XFrameOptions(False, shown, "ALLOW-FROM is obsolete: current browsers ignore it")
-    return XFrameOptions(False, shown, f"{shown!r} is not a valid value (use DENY or SAMEORIGIN)")
+        obsolete = say("http.frame_ancestors.xfo_allow_from", "ALLOW-FROM is obsolete: current browsers ignore it")
+        return XFrameOptions(False, shown, obsolete)
+    return XFrameOptions(
+        False,
+        shown,
+        say(
+            "http.frame_ancestors.xfo_unknown",
+            "{value} is not a valid value (use DENY or SAMEORIGIN)",
+            value=repr(shown),
+        ),
+    )
 
 
 def nosniff(values: tuple[str, ...]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checks.http.structured_fields import SfInnerList, SfItem, StructuredFieldError, parse_sf_dictionary
+from scanner.messages import Message, Text, say
 
 
 @dataclass(frozen=True)
@@ -17,12 +18,13 @@ class PermissionsPolicy:
 
     Attributes:
         features: feature -> allowlist as written ("()" for none, "*" for all, "(self \"https://x\")").
-        problem: why the header is invalid (browsers then ignore all of it), or None.
+        problem: why the header is invalid (browsers then ignore all of it), or None; the parser's own
+            words (where the syntax broke) are data in it.
         ignored: members whose value is not a valid allowlist (browsers ignore those).
     """
 
     features: tuple[tuple[str, str], ...] = ()
-    problem: str | None = None
+    problem: Message | None = None
     ignored: tuple[str, ...] = ()
 
     @property
@@ -43,10 +45,19 @@ def parse_permissions_policy(value: str) -> PermissionsPolicy:
     try:
         members = parse_sf_dictionary(value)
     except StructuredFieldError as exc:
-        hint = ""
+        hint: Text = ""
         if "'" in value or ";" in value:
-            hint = " (it looks like the obsolete Feature-Policy syntax, e.g. \"camera 'none'\")"
-        return PermissionsPolicy(problem=f"not a valid structured-field dictionary: {exc}{hint}")
+            hint = say(
+                "http.permissions_policy.feature_policy_syntax",
+                " (it looks like the obsolete Feature-Policy syntax, e.g. \"camera 'none'\")",
+            )
+        problem = say(
+            "http.permissions_policy.not_structured",
+            "not a valid structured-field dictionary: {error}{hint}",
+            error=str(exc),
+            hint=hint,
+        )
+        return PermissionsPolicy(problem=problem)
     features: list[tuple[str, str]] = []
     ignored: list[str] = []
     for name, member in members:

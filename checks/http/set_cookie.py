@@ -10,6 +10,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from scanner.messages import Message, Text, say
+from scanner.wording import commas
+
 SAMESITE_VALUES = ("strict", "lax", "none")
 _SESSION_NAME = re.compile(
     r"(sess|^sid$|_sid$|^id$|auth|token|jwt|login|logged|remember|user_?id|jsessionid|phpsessid|aspxauth|"
@@ -108,45 +111,55 @@ def _http_date(text: str) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def cookie_problems(cookie: SetCookie, over_https: bool) -> list[tuple[str, str]]:
+def cookie_problems(cookie: SetCookie, over_https: bool) -> list[tuple[str, Message]]:
     """(severity, problem) for one cookie; severity is "high", "medium" or "low"."""
     return [(level, text) for level, _, text in cookie_findings(cookie, over_https)]
 
 
-def cookie_findings(cookie: SetCookie, over_https: bool) -> list[tuple[str, str, str]]:
+def cookie_findings(cookie: SetCookie, over_https: bool) -> list[tuple[str, str, Message]]:
     """(severity, flaw, problem) for one cookie: ``flaw`` names the problem for a finding's key
     ("no-secure"), whatever its sentence says."""
-    problems: list[tuple[str, str, str]] = []
+    problems: list[tuple[str, str, Message]] = []
     session = cookie.looks_like_session or cookie.name.lower().startswith("__host-")
     lowered = cookie.name.lower()
     if lowered.startswith("__host-"):
-        wrong = []
+        wrong: list[Text] = []
         if not cookie.secure:
             wrong.append("Secure")
         if cookie.path != "/":
             wrong.append("Path=/")
         if cookie.domain is not None:
-            wrong.append("no Domain")
+            wrong.append(say("http.cookie_flags.no_domain", "no Domain"))
         if wrong:
-            text = f"the __Host- prefix requires {', '.join(wrong)}: browsers reject this cookie"
+            text = say(
+                "http.cookie_flags.host_prefix",
+                "the __Host- prefix requires {requirements}: browsers reject this cookie",
+                requirements=commas(wrong),
+            )
             problems.append(("high", "bad-host-prefix", text))
     elif lowered.startswith("__secure-") and not cookie.secure:
-        problems.append(
-            ("high", "bad-secure-prefix", "the __Secure- prefix requires Secure: browsers reject this cookie")
+        text = say(
+            "http.cookie_flags.secure_prefix", "the __Secure- prefix requires Secure: browsers reject this cookie"
         )
+        problems.append(("high", "bad-secure-prefix", text))
     if not over_https:
-        problems.append(("high" if session else "medium", "over-http", "set over plain HTTP"))
+        text = say("http.cookie_flags.over_http", "set over plain HTTP")
+        problems.append(("high" if session else "medium", "over-http", text))
     if not cookie.secure and not lowered.startswith(("__host-", "__secure-")):
-        problems.append(("high" if session else "medium", "no-secure", "no Secure attribute"))
+        text = say("http.cookie_flags.no_secure", "no Secure attribute")
+        problems.append(("high" if session else "medium", "no-secure", text))
     if session and not cookie.http_only:
-        problems.append(("medium", "no-httponly", "no HttpOnly attribute (scripts can read this session cookie)"))
+        text = say("http.cookie_flags.no_httponly", "no HttpOnly attribute (scripts can read this session cookie)")
+        problems.append(("medium", "no-httponly", text))
     samesite = cookie.samesite
     if samesite is None:
-        problems.append(("low", "no-samesite", "no SameSite attribute"))
+        problems.append(("low", "no-samesite", say("http.cookie_flags.no_samesite", "no SameSite attribute")))
     elif samesite.lower() not in SAMESITE_VALUES:
-        problems.append(("low", "bad-samesite", f"SameSite={samesite} is not a valid value"))
+        text = say("http.cookie_flags.bad_samesite", "SameSite={value} is not a valid value", value=samesite)
+        problems.append(("low", "bad-samesite", text))
     elif samesite.lower() == "none" and not cookie.secure:
-        problems.append(
-            ("medium", "samesite-none-insecure", "SameSite=None without Secure: browsers reject this cookie")
+        text = say(
+            "http.cookie_flags.samesite_none_insecure", "SameSite=None without Secure: browsers reject this cookie"
         )
+        problems.append(("medium", "samesite-none-insecure", text))
     return problems

@@ -17,7 +17,7 @@ deadline:
    banner) for at most two seconds. nmap waits up to 6 s for a banner and 5 s for each probe's
    answer; with a ``timeout`` below 6 s those waits are capped at ``timeout`` through a copy of
    nmap's probe file (``--versiondb``, cached in ``~/.cache/platscan``).
-3. **risk probes**: on the ports step 2 could not name (not tcpwrapped), ``nmap -sV --version-all``
+3. **risk probes**: on the ports step 2 could not name (not tcpwrapped), ``nmap -sV --version-intensity 8``
    with a probe file of only the probes that identify the risky classes on any port (PostgreSQL,
    MongoDB, Redis, Memcached, SQL Server, Oracle, RDP; nmap registers them for their own ports and
    rarity 4-8, so intensity 2 sends them nowhere else), each waiting at most ``RISK_PROBE_WAIT``.
@@ -67,17 +67,18 @@ from checks.ports.facts import (
 from checks.ports.settings import port_scan_settings, port_settings
 from scanner.evidence import shorten
 from scanner.files import write_atomically
+from scanner.messages import Message, Text, say
 from scanner.model import Endpoint, Platform
 from scanner.plugin import ScanSettings
+from scanner.reasons import network_error
 
 INSTALL_HINT = "apt-get install nmap"
-NMAP_MISSING = (
-    f"nmap is not installed (not found on PATH), so the ports checks cannot run; install it with `{INSTALL_HINT}`"
-)
 #: nmap's service-detection effort (0-9). At 2 it sends the probes of rarity 1-2 (NULL, GenericLines,
 #: GetRequest, SSL/TLS hellos) plus every probe registered for the port; a service it cannot name
 #: costs about 26 s instead of minutes at the default 7.
 VERSION_INTENSITY = 2
+#: The risk probes' intensity: every probe of rarity 1 is sent; the fallback-only probes (rarity 9) are not.
+RISK_PROBE_INTENSITY = 8
 #: NSE scripts run with -sV: they read the STARTTLS/STLS capability of mail services (safe, default).
 SERVICE_SCRIPTS = ("smtp-commands", "pop3-capabilities", "imap-capabilities")
 UDP_PORTS = (161,)
@@ -172,32 +173,47 @@ def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def preflight_problem(settings: ScanSettings) -> str | None:
-    """Why the ports checks cannot run here with these settings, in one line; None if they can."""
+def nmap_missing() -> Message:
+    return say(
+        "ports.nmap.missing",
+        "nmap is not installed (not found on PATH), so the ports checks cannot run; install it with `{command}`.",
+        command=INSTALL_HINT,
+    )
+
+
+def cannot_run(settings: ScanSettings) -> Message | None:
+    """Why the ports checks cannot run here with these settings, in one sentence; None if they can."""
     if nmap_path() is None:
-        return NMAP_MISSING
+        return nmap_missing()
     scan = port_scan_settings(settings)
     return privilege_problem(scan.method, scan.udp)
 
 
-def privilege_problem(method: str, udp: bool) -> str | None:
-    if is_root():
+def preflight_problem(settings: ScanSettings) -> str | None:
+    """``cannot_run`` as the one line ``platscan scan`` prints before a scan."""
+    problem = cannot_run(settings)
+    return None if problem is None else str(problem)
+
+
+def privilege_problem(method: str, udp: bool) -> Message | None:
+    if is_root() or (method != "syn" and not udp):
         return None
-    wanted = []
+    if method == "syn" and udp:
+        return say(
+            "ports.root.syn_udp",
+            'A SYN scan (port_scan = "syn") and a UDP scan (udp = true) need root, and platscan runs as an '
+            'ordinary user: run it as root (sudo), or set port_scan = "connect" and udp = false in [scan].',
+        )
     if method == "syn":
-        wanted.append('a SYN scan (port_scan = "syn")')
-    if udp:
-        wanted.append("a UDP scan (udp = true)")
-    if not wanted:
-        return None
-    fixes = []
-    if method == "syn":
-        fixes.append('port_scan = "connect"')
-    if udp:
-        fixes.append("udp = false")
-    return (
-        f"{' and '.join(wanted)} needs root, and platscan runs as an ordinary user: run it as root "
-        f"(sudo), or set {' and '.join(fixes)} in [scan]"
+        return say(
+            "ports.root.syn",
+            'A SYN scan (port_scan = "syn") needs root, and platscan runs as an ordinary user: run it as root '
+            '(sudo), or set port_scan = "connect" in [scan].',
+        )
+    return say(
+        "ports.root.udp",
+        "A UDP scan (udp = true) needs root, and platscan runs as an ordinary user: run it as root (sudo), "
+        "or set udp = false in [scan].",
     )
 
 
@@ -243,9 +259,34 @@ def port_args(ports: str | Sequence[int]) -> list[str]:
     return ["-p", describe_spec(ports)]
 
 
-def discovery_args(target: PortScanTarget, address: str, settings: ScanSettings, host_timeout: float) -> list[str]:
-    """``nmap`` arguments for the TCP port discovery of ``address``."""
-    scan_type = "-sS" if target.method == "syn" else "-sT"
+def nmap_args(
+    address: str,
+    settings: ScanSettings,
+    host_timeout: float,
+    *,
+    scan_type: str,
+    ports: Sequence[str],
+    intensity: int | None = None,
+    versiondb: Path | None = None,
+    scripts: Sequence[str] = (),
+) -> list[str]:
+    """The one shape of every ``nmap`` run: XML on stdout, no DNS, no host discovery, one IP ``address`` (IPv6
+    with ``-6``), the settings' timing and ``host_timeout``.
+
+    ``scan_type``: ``-sT``, ``-sS`` or ``-sU``; ``ports``: the port selection (``port_args``, or ``-p`` and a
+    list); ``intensity``: service detection (``-sV``) at that version intensity, with ``versiondb`` as nmap's
+    probe file when given; ``scripts``: the NSE scripts to run, with a script timeout scaled to the settings'.
+    """
+    version = (
+        []
+        if intensity is None
+        else ["-sV", "--version-intensity", str(intensity), *(["--versiondb", str(versiondb)] if versiondb else [])]
+    )
+    nse = (
+        ["--script", ",".join(scripts), "--script-timeout", _ms(max(2.0, min(2 * settings.timeout, host_timeout)))]
+        if scripts
+        else []
+    )
     return [
         "-oX",
         "-",
@@ -253,10 +294,21 @@ def discovery_args(target: PortScanTarget, address: str, settings: ScanSettings,
         "-Pn",
         scan_type,
         *(["-6"] if is_ipv6(address) else []),
-        *port_args(target.ports),
+        *ports,
+        *version,
+        *nse,
         *timing_args(settings, host_timeout),
         scan_address(address),
     ]
+
+
+def _tcp_scan_type(target: PortScanTarget) -> str:
+    return "-sS" if target.method == "syn" else "-sT"
+
+
+def discovery_args(target: PortScanTarget, address: str, settings: ScanSettings, host_timeout: float) -> list[str]:
+    """``nmap`` arguments for the TCP port discovery of ``address``."""
+    return nmap_args(address, settings, host_timeout, scan_type=_tcp_scan_type(target), ports=port_args(target.ports))
 
 
 def service_args(
@@ -268,49 +320,31 @@ def service_args(
     versiondb: Path | None = None,
 ) -> list[str]:
     """``nmap`` arguments for service/version detection on the open TCP ``ports`` only."""
-    scan_type = "-sS" if target.method == "syn" else "-sT"
-    return [
-        "-oX",
-        "-",
-        "-n",
-        "-Pn",
-        scan_type,
-        *(["-6"] if is_ipv6(address) else []),
-        "-p",
-        describe_spec(ports),
-        "-sV",
-        "--version-intensity",
-        str(VERSION_INTENSITY),
-        *(["--versiondb", str(versiondb)] if versiondb else []),
-        "--script",
-        ",".join(SERVICE_SCRIPTS),
-        "--script-timeout",
-        _ms(max(2.0, min(2 * settings.timeout, host_timeout))),
-        *timing_args(settings, host_timeout),
-        scan_address(address),
-    ]
+    return nmap_args(
+        address,
+        settings,
+        host_timeout,
+        scan_type=_tcp_scan_type(target),
+        ports=["-p", describe_spec(ports)],
+        intensity=VERSION_INTENSITY,
+        versiondb=versiondb,
+        scripts=SERVICE_SCRIPTS,
+    )
 
 
 def udp_args(
     target: PortScanTarget, address: str, settings: ScanSettings, host_timeout: float, versiondb: Path | None = None
 ) -> list[str]:
     """``nmap`` arguments for the opt-in UDP scan (SNMP), with service detection (needs root)."""
-    return [
-        "-oX",
-        "-",
-        "-n",
-        "-Pn",
-        "-sU",
-        *(["-6"] if is_ipv6(address) else []),
-        "-p",
-        describe_spec(target.udp_ports),
-        "-sV",
-        "--version-intensity",
-        str(VERSION_INTENSITY),
-        *(["--versiondb", str(versiondb)] if versiondb else []),
-        *timing_args(settings, host_timeout),
-        scan_address(address),
-    ]
+    return nmap_args(
+        address,
+        settings,
+        host_timeout,
+        scan_type="-sU",
+        ports=["-p", describe_spec(target.udp_ports)],
+        intensity=VERSION_INTENSITY,
+        versiondb=versiondb,
+    )
 
 
 def risk_probe_args(
@@ -322,25 +356,15 @@ def risk_probe_args(
     versiondb: Path,
 ) -> list[str]:
     """``nmap`` arguments for the risk probes (``versiondb`` from ``risk_probe_db``) on ``ports``."""
-    scan_type = "-sS" if target.method == "syn" else "-sT"
-    return [
-        "-oX",
-        "-",
-        "-n",
-        "-Pn",
-        scan_type,
-        *(["-6"] if is_ipv6(address) else []),
-        "-p",
-        describe_spec(ports),
-        "-sV",
-        # intensity 8: every probe of rarity 1 is sent; the fallback-only probes (rarity 9) are not.
-        "--version-intensity",
-        "8",
-        "--versiondb",
-        str(versiondb),
-        *timing_args(settings, host_timeout),
-        scan_address(address),
-    ]
+    return nmap_args(
+        address,
+        settings,
+        host_timeout,
+        scan_type=_tcp_scan_type(target),
+        ports=["-p", describe_spec(ports)],
+        intensity=RISK_PROBE_INTENSITY,
+        versiondb=versiondb,
+    )
 
 
 def risk_wait_ms(settings: ScanSettings) -> int:
@@ -573,7 +597,7 @@ def resolve(host: str) -> str:
         return str(ipaddress.ip_address(host))
     infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     if not infos:
-        raise OSError(f"no address for {host}")
+        raise socket.gaierror(socket.EAI_NONAME, "no address")  # as the resolver says of a name without one
     for family, _, _, _, sockaddr in infos:
         if family == socket.AF_INET:
             return str(sockaddr[0])
@@ -604,26 +628,48 @@ def collect_ports(target: PortScanTarget, settings: ScanSettings, budget: float)
     )
 
 
+#: What getaddrinfo says of a name that has no address: the usual DNS failure, said in any language.
+_UNKNOWN_NAME = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
+
+
+def _resolver_error(exc: OSError | ValueError) -> Text:
+    """Why ``resolve`` failed: an unknown name in words, else the resolver's own (data)."""
+    if isinstance(exc, socket.gaierror):
+        if exc.errno in _UNKNOWN_NAME:
+            return say("ports.dns.unknown_name", "the name is not known")
+        return str(exc.strerror or exc)
+    if isinstance(exc, OSError):
+        return network_error(exc)
+    return str(exc)  # ipaddress's words on a malformed address
+
+
 def scan_host(
     target: PortScanTarget, settings: ScanSettings, deadline: float
-) -> RawScan | tuple[ScanStatus, str, str | None]:
+) -> RawScan | tuple[ScanStatus, Text, str | None]:
     """Run the nmap scans of one host within ``deadline``: the raw runs, or why they could not start."""
     started = time.monotonic()
     scanned_at = dt.datetime.now(dt.UTC)
     binary = nmap_path()
     if binary is None:
-        return ScanStatus.FAILED, NMAP_MISSING, None
+        return ScanStatus.FAILED, nmap_missing(), None
     problem = privilege_problem(target.method, target.udp)
     if problem:
         return ScanStatus.FAILED, problem, None
     try:
         address = scan_address(target.address) if target.address else resolve(target.host)
     except (OSError, ValueError) as exc:
-        return ScanStatus.DNS_FAILURE, f"the host name {target.host} does not resolve ({exc})", None
+        unresolved = say(
+            "ports.scan.unresolved",
+            "The host name {host} does not resolve ({cause}).",
+            host=target.host,
+            cause=_resolver_error(exc),
+        )
+        return ScanStatus.DNS_FAILURE, unresolved, None
 
     budget = deadline - started - SAFETY_SECONDS
     if budget < MIN_DISCOVERY_SECONDS:
-        return ScanStatus.TIMED_OUT, "no time was left in the endpoint's time budget to port-scan", address
+        no_time = say("ports.scan.no_time", "No time was left in the endpoint's time budget to port-scan.")
+        return ScanStatus.TIMED_OUT, no_time, address
     discovery_limit = min(budget, max(MIN_DISCOVERY_SECONDS, budget * DISCOVERY_SHARE))
     end = started + budget
 
@@ -647,14 +693,16 @@ def scan_host(
         open_tcp = _open_tcp_ports(discovery)
 
         services = probes = None
-        probes_skipped = ""
+        probes_skipped: Text = ""
         banners: dict[int, bytes] = {}
-        skipped = ""
+        skipped: Text = ""
         left = end - time.monotonic()
         if len(open_tcp) > MAX_SERVICE_PORTS:
-            skipped = (
-                f"service detection was skipped: {len(open_tcp)} ports answered as open, which usually means a "
-                f"firewall that accepts every connection"
+            skipped = say(
+                "ports.detection.tarpit",
+                "Service detection was skipped: {count} ports answered as open, which usually means a firewall "
+                "that accepts every connection.",
+                count=len(open_tcp),
             )
             banners = read_banners(address, open_tcp, wait=min(BANNER_WAIT_SECONDS, max(0.0, left - 0.5)))
         elif open_tcp and left >= MIN_SERVICE_SECONDS:
@@ -667,9 +715,11 @@ def scan_host(
             services = sv_proc.finish()
             probes, probes_skipped = _risk_pass(binary, target, address, settings, services, end, running)
         elif open_tcp:
-            skipped = (
-                f"service detection was skipped: only {max(0.0, left):.0f} s of the endpoint's time budget "
-                f"was left after the port scan"
+            skipped = say(
+                "ports.detection.no_time",
+                "Service detection was skipped: only {seconds:.0f} s of the endpoint's time budget was left after "
+                "the port scan.",
+                seconds=max(0.0, left),
             )
             banners = read_banners(address, open_tcp, wait=min(BANNER_WAIT_SECONDS, max(0.0, left - 0.5)))
         udp = udp_proc.finish() if udp_proc else None
@@ -701,7 +751,7 @@ def _risk_pass(
     services: NmapRun,
     end: float,
     running: list[NmapProcess],
-) -> tuple[NmapRun | None, str]:
+) -> tuple[NmapRun | None, Text]:
     """Step 3 on the ports service detection left unnamed: the run, or why it did not run."""
     unnamed = unnamed_ports(services)
     if not unnamed:
@@ -709,13 +759,19 @@ def _risk_pass(
     left = end - time.monotonic()
     needed = risk_probe_time(settings)
     if left < needed:
-        return None, (
-            f"the risk probes were not sent to {_port_list(unnamed)}: {max(0.0, left):.0f} s of the endpoint's "
-            f"time budget was left and they need up to {needed:.0f} s"
+        return None, say(
+            "ports.probes.no_time",
+            "The risk probes were not sent to {ports}: {left:.0f} s of the endpoint's time budget was left and "
+            "they need up to {needed:.0f} s.",
+            ports=[f"{port}/tcp" for port in unnamed],
+            left=max(0.0, left),
+            needed=needed,
         )
     versiondb = risk_probe_db(risk_wait_ms(settings))
     if versiondb is None:
-        return None, "the risk probes were not sent: nmap's nmap-service-probes file was not found"
+        return None, say(
+            "ports.probes.no_file", "The risk probes were not sent: nmap's nmap-service-probes file was not found."
+        )
     # The probes wait in turn, so the pass needs ``needed`` whatever the number of ports; the host
     # timeout leaves one probe's wait of grace before the hard limit.
     grace = risk_wait_ms(settings) / 1000 + 1.0
@@ -741,10 +797,6 @@ def unnamed_ports(services: NmapRun) -> list[int]:
 
 def _named(port: PortFacts) -> bool:
     return port.identified or port.service == "tcpwrapped"
-
-
-def _port_list(ports: Sequence[int]) -> str:
-    return ", ".join(f"{port}/tcp" for port in ports)
 
 
 def _open_tcp_ports(run: NmapRun) -> list[int]:

@@ -26,14 +26,16 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from checks.ports._collect import PortScanTarget, collect_ports, preflight_problem
+from checks.ports._collect import PortScanTarget, cannot_run, collect_ports, preflight_problem
 from checks.ports.facts import Detection, PortFacts, PortScanFacts, ScanStatus
 from checks.ports.policy import Basis, Classified, banner_snippet, classify
 from checks.ports.settings import port_settings
 from scanner.evidence import MAX_KEY, clip, finding_key, shorten
 from scanner.facts import CollectionError
+from scanner.messages import Message, Text, say
 from scanner.model import Endpoint, Result, Status
 from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
+from scanner.wording import commas
 
 MAX_EVIDENCE_PORTS = 20
 MAX_DETAIL_ITEMS = 5
@@ -54,18 +56,20 @@ class PortsCheck(Check):
         return preflight_problem(settings)
 
     def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
-        problem = preflight_problem(ctx.settings)
+        problem = cannot_run(ctx.settings)
         if problem:
-            return [self.result(endpoint, Status.ERROR, _sentence(problem), {"host": endpoint.host})]
+            return [self.result(endpoint, Status.ERROR, problem, {"host": endpoint.host})]
         target = PortScanTarget.for_endpoint(endpoint, ctx.platform, ctx.settings)
         try:
             facts = ctx.collect(target.key, collect_ports, target, ctx.settings, ctx.remaining())
         except CollectionError as exc:
-            verdict = Verdict(
-                Status.ERROR,
-                f"The port scan of {target.host} did not complete: {exc.reason}",
-                {"host": target.host, "error": shorten(exc.reason)},
+            incomplete = say(
+                "ports.scan.incomplete",
+                "The port scan of {host} did not complete: {reason}",
+                host=target.host,
+                reason=exc.reason,
             )
+            verdict = Verdict(Status.ERROR, incomplete, {"host": target.host, "error": shorten(str(exc.reason))})
         else:
             verdict = self.evaluate(facts, port_settings(ctx.platform).allowed_ports)
         return [self.from_verdict(endpoint, verdict)]
@@ -74,34 +78,41 @@ class PortsCheck(Check):
         """The verdict for ``facts`` given the platform's allow-list: policy first, then ``judge``. Pure."""
         evidence = scan_evidence(facts)
         if facts.status is not ScanStatus.COMPLETE:
-            return Verdict(Status.ERROR, f"Could not port-scan {facts.target}: {facts.reason}", evidence)
-        if not facts.answered:
-            return Verdict(
-                Status.ERROR,
-                f"No scanned port of {facts.target} answered (all {facts.filtered} filtered): the host is down or "
-                "unreachable from the scanner, so nothing could be judged.",
-                evidence,
+            failed = say(
+                "ports.scan.failed", "Could not port-scan {target}: {reason}", target=facts.target, reason=facts.reason
             )
+            return Verdict(Status.ERROR, failed, evidence)
+        if not facts.answered:
+            silent = say(
+                "ports.scan.no_answer",
+                "No scanned port of {target} answered (all {filtered} filtered): the host is down or unreachable "
+                "from the scanner, so nothing could be judged.",
+                target=facts.target,
+                filtered=facts.filtered,
+            )
+            return Verdict(Status.ERROR, silent, evidence)
         verdict = self.judge(facts, tuple(allowed_ports))
         gaps = self.gaps(facts)
         if not gaps:
             return verdict
-        merged = {**verdict.evidence, "incomplete": gaps}
+        merged = {**verdict.evidence, "incomplete": [str(gap) for gap in gaps]}
         if verdict.status is Status.PASS:
-            return Verdict(
-                Status.ERROR,
-                f"Could not fully judge {facts.target}: {' '.join(gaps)} Nothing failing was seen in what was scanned.",
-                merged,
+            partial = say(
+                "ports.scan.partial",
+                "Could not fully judge {target}: {gaps} Nothing failing was seen in what was scanned.",
+                target=facts.target,
+                gaps=_one_after_another(gaps),
             )
+            return Verdict(Status.ERROR, partial, merged)
         return dataclasses.replace(verdict, evidence=merged)
 
-    def gaps(self, facts: PortScanFacts) -> list[str]:
-        """What this check could not see because part of the scan did not finish."""
-        gaps = []
+    def gaps(self, facts: PortScanFacts) -> list[Text]:
+        """What this check could not see because part of the scan did not finish, one sentence each."""
+        gaps: list[Text] = []
         if self.needs_services and facts.detection not in (Detection.COMPLETE, Detection.NOT_NEEDED):
-            gaps.append(facts.detection_reason or "Service detection did not complete.")
+            gaps.append(facts.detection_reason or say("ports.gap.detection", "Service detection did not complete."))
         if facts.udp_status is not None and facts.udp_status is not ScanStatus.COMPLETE:
-            gaps.append(facts.udp_reason or "The UDP scan did not complete.")
+            gaps.append(facts.udp_reason or say("ports.gap.udp", "The UDP scan did not complete."))
         return gaps
 
     @abc.abstractmethod
@@ -109,10 +120,15 @@ class PortsCheck(Check):
         """The verdict on a host whose port scan completed. Pure: no I/O, no clock."""
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    text = text[0].upper() + text[1:] if text else text
-    return text if text.endswith(".") else text + "."
+# Lists inside a sentence, as messages: an item may itself be a message (a described port), which a
+# list parameter cannot hold, and "and" is a word to translate.
+
+
+def _one_after_another(sentences: Sequence[Text]) -> Text:
+    joined = sentences[0]
+    for sentence in sentences[1:]:
+        joined = say("ports.list.sentences", "{first} {next}", first=joined, next=sentence)
+    return joined
 
 
 def scan_evidence(facts: PortScanFacts) -> dict[str, Any]:
@@ -129,7 +145,7 @@ def scan_evidence(facts: PortScanFacts) -> dict[str, Any]:
         evidence["filtered"] = facts.filtered
         evidence["service_detection"] = facts.detection.value
     else:
-        evidence["error"] = facts.reason
+        evidence["error"] = str(facts.reason)
     if facts.nmap_version:
         evidence["nmap"] = facts.nmap_version
     return evidence
@@ -166,19 +182,24 @@ def ports_key(ports: Iterable[PortFacts | Classified]) -> str:
     return joined if len(joined) <= MAX_KEY else finding_key(labels)
 
 
-def describe(item: Classified) -> str:
+def describe(item: Classified) -> Message:
     """ "SSH on 22/tcp (OpenSSH 7.4)" / "unknown service on 8081/tcp"; guesses say so."""
     port = item.port
+    name: Text
     if item.kind is not None:
         name = item.kind.label.split(" (")[0]
     elif port.service and port.service not in ("unknown", "tcpwrapped"):
         name = port.service
     else:
-        name = "unknown service"
-    extra = [port.software] if port.software else []
+        name = say("ports.port.unknown_service", "unknown service")
+    extra: list[Text] = [port.software] if port.software else []
     if item.kind is not None and item.basis is Basis.PORT:
-        extra.append("guessed from the port number")
+        extra.append(say("ports.port.guessed", "guessed from the port number"))
     if port.tunnel == "ssl":
-        extra.append("over TLS")
-    suffix = f" ({', '.join(extra)})" if extra else ""
-    return f"{name} on {port.label}{suffix}"
+        extra.append(say("ports.port.over_tls", "over TLS"))
+    if not extra:
+        return say("ports.port.service", "{service} on {port}", service=name, port=port.label)
+    details = commas(extra)
+    return say(
+        "ports.port.service_details", "{service} on {port} ({details})", service=name, port=port.label, details=details
+    )

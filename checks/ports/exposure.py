@@ -7,9 +7,11 @@ from typing import ClassVar
 from checks.ports.base import PortsCheck, describe, port_evidence, ports_key, scan_evidence
 from checks.ports.facts import PortScanFacts
 from checks.ports.policy import classify
-from scanner.evidence import clip, listing, plural
+from scanner.evidence import clip
+from scanner.messages import say
 from scanner.model import Severity, Status
 from scanner.plugin import Verdict
+from scanner.wording import listed
 
 FIREWALL_SNIPPETS = (
     "nftables (default deny; keep the allowed ports, admin ports only from the management network):\n"
@@ -36,7 +38,8 @@ FIREWALL_SNIPPETS = (
 
 class UnexpectedOpen(PortsCheck):
     id: ClassVar[str] = "ports.unexpected_open"
-    title: ClassVar[str] = "Only the declared ports are open"
+    title: ClassVar[str] = "Undeclared open ports"
+    finding: ClassVar[str] = "A port that the platform does not declare in allowed_ports is open"
     severity: ClassVar[Severity] = Severity.MEDIUM
     needs_services: ClassVar[bool] = False
     why: ClassVar[str] = (
@@ -62,20 +65,37 @@ class UnexpectedOpen(PortsCheck):
         unexpected = [classify(p) for p in opened if p.port not in allowed]
         if unexpected:
             evidence["unexpected"] = clip(port_evidence(item) for item in unexpected)
-            return Verdict(
-                Status.FAIL,
-                f"{plural(len(unexpected), 'open port')} on {facts.target} "
-                f"{'is' if len(unexpected) == 1 else 'are'} not in allowed_ports "
-                f"[{', '.join(str(p) for p in sorted(allowed))}]: {listing([describe(i) for i in unexpected])}.",
-                evidence,
-                key=ports_key(unexpected),
-            )
+            ports, declared = listed([describe(i) for i in unexpected]), [str(p) for p in sorted(allowed)]
+            if len(unexpected) == 1:
+                undeclared = say(
+                    "ports.unexpected_open.one",
+                    "1 open port on {target} is not in allowed_ports [{allowed}]: {ports}.",
+                    target=facts.target,
+                    allowed=declared,
+                    ports=ports,
+                )
+            else:
+                undeclared = say(
+                    "ports.unexpected_open.many",
+                    "{count} open ports on {target} are not in allowed_ports [{allowed}]: {ports}.",
+                    count=len(unexpected),
+                    target=facts.target,
+                    allowed=declared,
+                    ports=ports,
+                )
+            return Verdict(Status.FAIL, undeclared, evidence, key=ports_key(unexpected))
         if not opened:
-            return Verdict(
-                Status.PASS, f"No port of {facts.target} is open among those scanned ({facts.spec}).", evidence
+            closed = say(
+                "ports.unexpected_open.none",
+                "No port of {target} is open among those scanned ({spec}).",
+                target=facts.target,
+                spec=facts.spec,
             )
-        return Verdict(
-            Status.PASS,
-            f"Only allowed ports are open on {facts.target}: {listing([p.label for p in opened])}.",
-            evidence,
+            return Verdict(Status.PASS, closed, evidence)
+        allowed_only = say(
+            "ports.unexpected_open.allowed",
+            "Only allowed ports are open on {target}: {ports}.",
+            target=facts.target,
+            ports=listed([p.label for p in opened]),
         )
+        return Verdict(Status.PASS, allowed_only, evidence)

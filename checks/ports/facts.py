@@ -25,6 +25,7 @@ from typing import Any
 import nmap
 
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
 
 MAX_BANNER_BYTES = 512
 MAX_RESPONSE_BYTES = 512
@@ -160,7 +161,7 @@ class PortScanFacts:
         method: "connect" (``-sT``) or "syn" (``-sS``).
         udp: whether UDP 161 (SNMP) was scanned too.
         status: whether the TCP discovery finished; when it did not, ``reason`` says why.
-        reason: one sentence for a report.
+        reason: one sentence for a report (a message; plain text in facts built by hand).
         ports: the open ports (TCP, then UDP when scanned), by port.
         closed: how many scanned TCP ports refused the connection.
         filtered: how many scanned TCP ports did not answer at all.
@@ -180,14 +181,14 @@ class PortScanFacts:
     method: str = "connect"
     udp: bool = False
     status: ScanStatus = ScanStatus.COMPLETE
-    reason: str = ""
+    reason: Text = ""
     ports: tuple[PortFacts, ...] = ()
     closed: int = 0
     filtered: int = 0
     detection: Detection = Detection.NOT_NEEDED
-    detection_reason: str = ""
+    detection_reason: Text = ""
     udp_status: ScanStatus | None = None
-    udp_reason: str = ""
+    udp_reason: Text = ""
     nmap_version: str = ""
     commands: tuple[str, ...] = ()
     scanned_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
@@ -229,11 +230,15 @@ class ParsedRun:
     timed_out: bool = False
     host_found: bool = False
     version: str = ""
-    error: str = ""
+    error: Text = ""
 
 
 class NmapOutputError(ValueError):
-    """The XML could not be parsed (nmap killed mid-write, or not XML at all)."""
+    """The XML could not be parsed (nmap killed mid-write, or not XML at all); ``reason`` says so."""
+
+    def __init__(self, reason: Message) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 def parse_nmap_xml(xml: str) -> ParsedRun:
@@ -244,11 +249,15 @@ def parse_nmap_xml(xml: str) -> ParsedRun:
         scan = parser.analyse_nmap_xml_scan(nmap_xml_output=xml)
         root = ET.fromstring(xml)
     except (nmap.PortScannerError, ET.ParseError, AttributeError, TypeError) as exc:
-        raise NmapOutputError(shorten(f"nmap wrote no usable XML ({type(exc).__name__}: {exc})")) from None
+        error_text = shorten(f"{type(exc).__name__}: {exc}")
+        raise NmapOutputError(
+            say("ports.nmap.no_xml", "nmap wrote no usable XML ({error})", error=error_text)
+        ) from None
     finished = root.find("runstats/finished")
-    error = ""
+    error: Text = ""
     if finished is not None and finished.get("exit") == "error":
-        error = shorten(finished.get("errormsg") or "nmap reported an error")
+        message = finished.get("errormsg")
+        error = shorten(message) if message else say("ports.nmap.reported_error", "nmap reported an error")
     hosts = root.findall("host")
     if not hosts:
         return ParsedRun(version=root.get("version", ""), error=error)
@@ -406,24 +415,54 @@ def describe_spec(ports: str | Sequence[int]) -> str:
     return ",".join(ranges)
 
 
-def _run_problem(run: NmapRun, what: str) -> tuple[ScanStatus, str, ParsedRun | None]:
-    """How one run ended: (status, reason, parsed XML or None)."""
+# The nmap runs of one host scan, by the name a reason gives them.
+_PORT_SCAN = say("ports.run.port_scan", "port scan")
+_SERVICE_DETECTION = say("ports.run.service_detection", "service detection")
+_RISK_PROBES = say("ports.run.risk_probes", "risk probes")
+_UDP_SCAN = say("ports.run.udp_scan", "UDP scan")
+
+
+def _run_problem(run: NmapRun, what: Message) -> tuple[ScanStatus, Text, ParsedRun | None]:
+    """How one run ended: (status, reason, parsed XML or None); ``what`` names the run."""
     if run.killed:
-        return ScanStatus.TIMED_OUT, f"the {what} was stopped after {run.elapsed:.0f} s (time budget)", None
+        stopped = say(
+            "ports.run.stopped",
+            "The {what} was stopped after {seconds:.0f} s (time budget).",
+            what=what,
+            seconds=run.elapsed,
+        )
+        return ScanStatus.TIMED_OUT, stopped, None
     try:
         parsed = parse_nmap_xml(run.xml)
     except NmapOutputError as exc:
-        detail = run.stderr or str(exc)
-        return ScanStatus.FAILED, shorten(f"the {what} failed: {detail}"), None
+        return ScanStatus.FAILED, _run_failed(what, _clause(run.stderr) or exc.reason), None
     if parsed.error or (run.returncode not in (0, None)):
-        detail = parsed.error or run.stderr or f"nmap exited with code {run.returncode}"
-        return ScanStatus.FAILED, shorten(f"the {what} failed: {detail}"), parsed
+        code = say("ports.nmap.exit_code", "nmap exited with code {code}", code=str(run.returncode))
+        return ScanStatus.FAILED, _run_failed(what, _clause(parsed.error) or _clause(run.stderr) or code), parsed
     if parsed.timed_out:
-        return ScanStatus.TIMED_OUT, f"the {what} hit nmap's --host-timeout after {run.elapsed:.0f} s", parsed
+        timed_out = say(
+            "ports.run.host_timeout",
+            "The {what} hit nmap's --host-timeout after {seconds:.0f} s.",
+            what=what,
+            seconds=run.elapsed,
+        )
+        return ScanStatus.TIMED_OUT, timed_out, parsed
     if not parsed.host_found:
-        detail = run.stderr or "nmap reported no result for the host"
-        return ScanStatus.FAILED, shorten(f"the {what} failed: {detail}"), parsed
+        no_host = say("ports.nmap.no_host", "nmap reported no result for the host")
+        return ScanStatus.FAILED, _run_failed(what, _clause(run.stderr) or no_host), parsed
     return ScanStatus.COMPLETE, "", parsed
+
+
+def _run_failed(what: Message, detail: Text) -> Message:
+    return say("ports.run.failed", "The {what} failed: {detail}.", what=what, detail=detail)
+
+
+def _clause(text: Text) -> Text:
+    """nmap's own words (data) inside our sentence: shortened, without a final period of their own."""
+    if isinstance(text, Message):
+        return text
+    text = shorten(text, 250)
+    return text[:-1] if text.endswith(".") else text
 
 
 @dataclass(frozen=True)
@@ -436,7 +475,8 @@ class RawScan:
         discovery: the TCP port discovery run.
         services: the ``-sV`` run on the open ports; None when it did not run.
         probes: the risk probes on the ports ``services`` left unnamed; None when it did not run.
-        probes_skipped: why ``probes`` did not run although ports were left unnamed ("" otherwise).
+        probes_skipped: why ``probes`` did not run although ports were left unnamed ("" otherwise; a
+            message, plain text in recordings made before messages).
         udp: the opt-in UDP run; None when not asked for.
         banners: TCP port -> what it sent on connect.
         detection_skipped: why service detection did not run although ports were open ("" if it ran).
@@ -452,9 +492,9 @@ class RawScan:
     services: NmapRun | None = None
     udp: NmapRun | None = None
     probes: NmapRun | None = None
-    probes_skipped: str = ""
+    probes_skipped: Text = ""
     banners: Mapping[int, bytes] = field(default_factory=dict)
-    detection_skipped: str = ""
+    detection_skipped: Text = ""
     scanned_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     duration: float = 0.0
 
@@ -480,9 +520,9 @@ class RawScan:
             "services": run(self.services),
             "udp": run(self.udp),
             "probes": run(self.probes),
-            "probes_skipped": self.probes_skipped,
+            "probes_skipped": _text_json(self.probes_skipped),
             "banners": {str(port): data.hex() for port, data in sorted(self.banners.items())},
-            "detection_skipped": self.detection_skipped,
+            "detection_skipped": _text_json(self.detection_skipped),
             "scanned_at": self.scanned_at.isoformat(),
             "duration": round(self.duration, 3),
         }
@@ -512,12 +552,20 @@ class RawScan:
             services=run(doc.get("services")),
             udp=run(doc.get("udp")),
             probes=run(doc.get("probes")),
-            probes_skipped=doc.get("probes_skipped", ""),
+            probes_skipped=_text_from_json(doc.get("probes_skipped", "")),
             banners={int(port): bytes.fromhex(data) for port, data in doc.get("banners", {}).items()},
-            detection_skipped=doc.get("detection_skipped", ""),
+            detection_skipped=_text_from_json(doc.get("detection_skipped", "")),
             scanned_at=dt.datetime.fromisoformat(doc["scanned_at"]),
             duration=float(doc.get("duration", 0.0)),
         )
+
+
+def _text_json(text: Text) -> Any:
+    return {"message": text.to_json()} if isinstance(text, Message) else text
+
+
+def _text_from_json(value: Any) -> Text:
+    return Message.from_json(value["message"]) if isinstance(value, dict) else str(value)
 
 
 def facts_from_raw(raw: RawScan) -> PortScanFacts:
@@ -537,19 +585,22 @@ def facts_from_raw(raw: RawScan) -> PortScanFacts:
         scanned_at=raw.scanned_at,
         duration=raw.duration,
     )
-    status, reason, parsed = _run_problem(raw.discovery, "port scan")
+    status, reason, parsed = _run_problem(raw.discovery, _PORT_SCAN)
     version = parsed.version if parsed else ""
     if status is not ScanStatus.COMPLETE or parsed is None:
         return replace(base, status=status, reason=_sentence(reason), nmap_version=version)
     tcp = {p.port: p for p in parsed.ports if p.proto == "tcp" and p.state == "open"}
 
-    detection, detection_reason = Detection.NOT_NEEDED, ""
+    detection: Detection = Detection.NOT_NEEDED
+    detection_reason: Text = ""
     if tcp:
         if raw.services is None:
             detection = Detection.SKIPPED
-            detection_reason = raw.detection_skipped or "service detection did not run"
+            detection_reason = raw.detection_skipped or say(
+                "ports.detection.did_not_run", "Service detection did not run."
+            )
         else:
-            sv_status, sv_reason, sv_parsed = _run_problem(raw.services, "service detection")
+            sv_status, sv_reason, sv_parsed = _run_problem(raw.services, _SERVICE_DETECTION)
             if sv_status is ScanStatus.COMPLETE and sv_parsed is not None:
                 detection = Detection.COMPLETE
                 for found in sv_parsed.ports:
@@ -562,9 +613,9 @@ def facts_from_raw(raw: RawScan) -> PortScanFacts:
     opened = [replace(p, banner=raw.banners.get(p.port, b"")[:MAX_BANNER_BYTES]) for p in tcp.values()]
 
     udp_status: ScanStatus | None = None
-    udp_reason = ""
+    udp_reason: Text = ""
     if raw.udp is not None:
-        udp_status, udp_reason, udp_parsed = _run_problem(raw.udp, "UDP scan")
+        udp_status, udp_reason, udp_parsed = _run_problem(raw.udp, _UDP_SCAN)
         if udp_status is ScanStatus.COMPLETE and udp_parsed is not None:
             opened += [p for p in udp_parsed.ports if p.proto == "udp" and "open" in p.state]
     return replace(
@@ -580,7 +631,7 @@ def facts_from_raw(raw: RawScan) -> PortScanFacts:
     )
 
 
-def _merge_probes(raw: RawScan, tcp: dict[int, PortFacts]) -> tuple[Detection, str]:
+def _merge_probes(raw: RawScan, tcp: dict[int, PortFacts]) -> tuple[Detection, Text]:
     """Fold the risk probes' findings into ``tcp``; how detection went once they are counted.
 
     A port they name takes their facts (keeping step 2's script output); a port they do not name
@@ -591,7 +642,7 @@ def _merge_probes(raw: RawScan, tcp: dict[int, PortFacts]) -> tuple[Detection, s
         if raw.probes_skipped:
             return Detection.SKIPPED, raw.probes_skipped
         return Detection.COMPLETE, ""  # nothing was left unnamed (or a recording from before step 3)
-    status, reason, parsed = _run_problem(raw.probes, "risk probes")
+    status, reason, parsed = _run_problem(raw.probes, _RISK_PROBES)
     if status is not ScanStatus.COMPLETE or parsed is None:
         return (Detection.TIMED_OUT if status is ScanStatus.TIMED_OUT else Detection.FAILED), reason
     for found in parsed.ports:
@@ -613,7 +664,7 @@ def failed_scan(
     spec: str,
     method: str,
     status: ScanStatus,
-    reason: str,
+    reason: Text,
     *,
     udp: bool = False,
     scanned_at: dt.datetime,
@@ -633,7 +684,11 @@ def failed_scan(
     )
 
 
-def _sentence(text: str) -> str:
+def _sentence(text: Text) -> Text:
+    """A reason as a sentence: messages are said as sentences; plain text (recordings made before
+    messages, facts built by hand) is capitalised and ended here."""
+    if isinstance(text, Message):
+        return text
     text = text.strip()
     if not text:
         return ""

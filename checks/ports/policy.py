@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from checks.ports.facts import PortFacts, printable
 from scanner.evidence import shorten
+from scanner.messages import Message, say
 
 
 class Risk(enum.StrEnum):
@@ -280,13 +281,13 @@ class Finding:
 
     Attributes:
         classified: the port and its kind.
-        note: what makes it risky here, for the report ("no STARTTLS offered", "no authentication").
+        note: what makes it risky here, for the report ("no STARTTLS offered"); None when its kind says it all.
         certain: False when the verdict rests on something that could not be confirmed (a mail
             service whose STARTTLS capability could not be read).
     """
 
     classified: Classified
-    note: str = ""
+    note: Message | None = None
     certain: bool = True
 
     @property
@@ -297,6 +298,10 @@ class Finding:
     def kind(self) -> ServiceKind:
         assert self.classified.kind is not None
         return self.classified.kind
+
+
+#: The note of a cleartext protocol without TLS: what its name already says, so a detail leaves it out.
+NO_TLS = say("ports.cleartext.no_tls", "no TLS")
 
 
 def cleartext_finding(item: Classified) -> Finding | None:
@@ -312,17 +317,20 @@ def cleartext_finding(item: Classified) -> Finding | None:
             text = f"{port.product} {port.extrainfo}".lower()
             if "snmpv3" in text and "v1" not in text and "v2" not in text:
                 return None
-            return Finding(item, "SNMP v1/v2c sends its community string in the clear")
+            return Finding(item, say("ports.cleartext.snmp", "SNMP v1/v2c sends its community string in the clear"))
         if found.starttls:
             output = port.script(found.starttls_script)
             if output is None:
-                return Finding(item, f"{found.starttls} could not be confirmed", certain=False)
+                unconfirmed = say(
+                    "ports.cleartext.unconfirmed", "{command} could not be confirmed", command=found.starttls
+                )
+                return Finding(item, unconfirmed, certain=False)
             if re.search(rf"\b{found.starttls}\b", output, re.I):
                 return None
-            return Finding(item, f"no {found.starttls} offered")
-        return Finding(item, "no TLS")
+            return Finding(item, say("ports.cleartext.no_starttls", "no {command} offered", command=found.starttls))
+        return Finding(item, NO_TLS)
     if found.http_console and not encrypted:
-        return Finding(item, "administration console over plain HTTP")
+        return Finding(item, say("ports.cleartext.console", "administration console over plain HTTP"))
     return None
 
 

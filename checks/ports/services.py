@@ -9,6 +9,7 @@ from checks.ports.base import PortsCheck, describe, port_evidence, ports_key, sc
 from checks.ports.exposure import FIREWALL_SNIPPETS
 from checks.ports.facts import PortScanFacts
 from checks.ports.policy import (
+    NO_TLS,
     Classified,
     Finding,
     Risk,
@@ -17,28 +18,38 @@ from checks.ports.policy import (
     database_auth,
     disclosed_version,
 )
-from scanner.evidence import FACTS, clip, listing, plural, software_fact
+from scanner.evidence import FACTS, clip, software_fact
+from scanner.messages import Message, say
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
+from scanner.wording import listed
 
 
 def _findings_evidence(facts: PortScanFacts, allowed: tuple[int, ...], findings: list[Finding]) -> dict[str, Any]:
     evidence = scan_evidence(facts)
     evidence["ports"] = clip(
-        port_evidence(f.classified, note=f.note, allowed=f.port.port in allowed, confirmed=None if f.certain else False)
+        port_evidence(
+            f.classified,
+            note=str(f.note or ""),
+            allowed=f.port.port in allowed,
+            confirmed=None if f.certain else False,
+        )
         for f in findings
     )
     return evidence
 
 
-def _sentence_for(finding: Finding) -> str:
+def _sentence_for(finding: Finding) -> Message:
     text = describe(finding.classified)
-    return f"{text}: {finding.note}" if finding.note and finding.note not in ("no TLS",) else text
+    if finding.note is None or finding.note == NO_TLS:
+        return text
+    return say("ports.cleartext_service.noted", "{service}: {note}", service=text, note=finding.note)
 
 
 class CleartextService(PortsCheck):
     id: ClassVar[str] = "ports.cleartext_service"
-    title: ClassVar[str] = "No cleartext services"
+    title: ClassVar[str] = "Cleartext services"
+    finding: ClassVar[str] = "A service that sends data unencrypted is reachable"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (
         Cap("F", Severity.CRITICAL, "telnet and the like"),
@@ -78,28 +89,49 @@ class CleartextService(PortsCheck):
         evidence = _findings_evidence(facts, allowed_ports, findings)
         if certain:
             telnet = any(f.kind.key == "telnet" for f in certain)
+            services = listed([_sentence_for(f) for f in certain])
+            if len(certain) == 1:
+                exposed = say(
+                    "ports.cleartext_service.one",
+                    "Cleartext service is exposed on {target}: {services}.",
+                    target=facts.target,
+                    services=services,
+                )
+            else:
+                exposed = say(
+                    "ports.cleartext_service.many",
+                    "Cleartext services are exposed on {target}: {services}.",
+                    target=facts.target,
+                    services=services,
+                )
             return Verdict(
                 Status.FAIL,
-                f"Cleartext {'service is' if len(certain) == 1 else 'services are'} exposed on {facts.target}: "
-                f"{listing([_sentence_for(f) for f in certain])}.",
+                exposed,
                 evidence,
                 Severity.CRITICAL if telnet else None,
                 ports_key(f.classified for f in certain),
             )
         if findings:
+            unconfirmed = say(
+                "ports.cleartext_service.unconfirmed",
+                "Could not confirm that mail services on {target} offer TLS: {services}.",
+                target=facts.target,
+                services=listed([_sentence_for(f) for f in findings]),
+            )
             return Verdict(
                 Status.WARN,
-                f"Could not confirm that mail services on {facts.target} offer TLS: "
-                f"{listing([_sentence_for(f) for f in findings])}.",
+                unconfirmed,
                 evidence,
                 key=ports_key(f.classified for f in findings),
             )
-        return Verdict(Status.PASS, f"No cleartext service was found on {facts.target}.", evidence)
+        none = say("ports.cleartext_service.none", "No cleartext service was found on {target}.", target=facts.target)
+        return Verdict(Status.PASS, none, evidence)
 
 
 class DatabaseExposed(PortsCheck):
     id: ClassVar[str] = "ports.database_exposed"
-    title: ClassVar[str] = "Databases are not reachable"
+    title: ClassVar[str] = "Exposed databases"
+    finding: ClassVar[str] = "A database or data store is reachable from the network"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="a database reachable"),)
     why: ClassVar[str] = (
@@ -134,29 +166,53 @@ class DatabaseExposed(PortsCheck):
         for port in facts.open_ports:
             item = classify(port)
             if item.kind is not None and Risk.DATABASE in item.kind.risks:
-                auth = database_auth(item)
-                note = {"none": "answers without authentication", "required": "asks for credentials"}.get(auth, "")
-                findings.append((Finding(item, note), auth))
+                findings.append((Finding(item), database_auth(item)))
         evidence = scan_evidence(facts)
         if not findings:
-            return Verdict(Status.PASS, f"No database or data store is reachable on {facts.target}.", evidence)
+            none = say(
+                "ports.database_exposed.none",
+                "No database or data store is reachable on {target}.",
+                target=facts.target,
+            )
+            return Verdict(Status.PASS, none, evidence)
         evidence["ports"] = clip(
             port_evidence(f.classified, authentication=auth, allowed=f.port.port in allowed_ports)
             for f, auth in findings
         )
-        texts = [describe(f.classified) + (" without authentication" if auth == "none" else "") for f, auth in findings]
+        databases = listed([_database(f.classified, auth) for f, auth in findings])
+        if len(findings) == 1:
+            reachable = say(
+                "ports.database_exposed.one",
+                "A database is reachable on {target}: {databases}.",
+                target=facts.target,
+                databases=databases,
+            )
+        else:
+            reachable = say(
+                "ports.database_exposed.many",
+                "{count} databases are reachable on {target}: {databases}.",
+                count=len(findings),
+                target=facts.target,
+                databases=databases,
+            )
         return Verdict(
             Status.FAIL,
-            f"{'A database is' if len(findings) == 1 else plural(len(findings), 'database') + ' are'} reachable on "
-            f"{facts.target}: {listing(texts)}.",
+            reachable,
             evidence,
             key=ports_key(f.classified for f, _ in findings),
         )
 
 
+def _database(item: Classified, auth: str) -> Message:
+    if auth == "none":
+        return say("ports.database_exposed.open", "{service} without authentication", service=describe(item))
+    return describe(item)
+
+
 class RemoteAdminExposed(PortsCheck):
     id: ClassVar[str] = "ports.remote_admin_exposed"
-    title: ClassVar[str] = "Remote administration is not reachable"
+    title: ClassVar[str] = "Exposed remote administration"
+    finding: ClassVar[str] = "A remote administration service is reachable from the network"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="SSH, RDP, consoles reachable"),)
     why: ClassVar[str] = (
@@ -193,14 +249,25 @@ class RemoteAdminExposed(PortsCheck):
         ]
         evidence = scan_evidence(facts)
         if not found:
-            return Verdict(Status.PASS, f"No remote administration service is reachable on {facts.target}.", evidence)
+            none = say(
+                "ports.remote_admin_exposed.none",
+                "No remote administration service is reachable on {target}.",
+                target=facts.target,
+            )
+            return Verdict(Status.PASS, none, evidence)
         # The Docker Engine API without TLS hands out root on the host to anyone who can reach it.
         docker_plain = [i for i in found if i.kind and i.kind.key == "docker" and i.port.tunnel != "ssl" and (
             i.port.port == 2375 or i.port.identified)]  # fmt: skip
         evidence["ports"] = clip(port_evidence(i, allowed=i.port.port in allowed_ports) for i in found)
+        reachable = say(
+            "ports.remote_admin_exposed.reachable",
+            "Remote administration is reachable on {target}: {services}.",
+            target=facts.target,
+            services=listed([describe(i) for i in found]),
+        )
         return Verdict(
             Status.FAIL,
-            f"Remote administration is reachable on {facts.target}: {listing([describe(i) for i in found])}.",
+            reachable,
             evidence,
             Severity.CRITICAL if docker_plain else None,
             ports_key(found),
@@ -209,7 +276,8 @@ class RemoteAdminExposed(PortsCheck):
 
 class VersionDisclosure(PortsCheck):
     id: ClassVar[str] = "ports.version_disclosure"
-    title: ClassVar[str] = "Services do not disclose their software version"
+    title: ClassVar[str] = "Software version disclosure"
+    finding: ClassVar[str] = "A service announces its software version"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "A banner such as 'ProFTPD 1.3.5' or 'OpenSSH 7.4' tells an attacker exactly which published "
@@ -237,17 +305,41 @@ class VersionDisclosure(PortsCheck):
         disclosed = [(p, v) for p in facts.open_ports if (v := disclosed_version(p))]
         evidence = scan_evidence(facts)
         if not disclosed:
-            return Verdict(Status.PASS, f"No service on {facts.target} announces a software version.", evidence)
+            none = say(
+                "ports.version_disclosure.none",
+                "No service on {target} announces a software version.",
+                target=facts.target,
+            )
+            return Verdict(Status.PASS, none, evidence)
         evidence["ports"] = clip(port_evidence(p, disclosed=v) for p, v in disclosed)
         # The same announcement the http family may read in a Server header: counted once.
         evidence[FACTS] = sorted(
             {software_fact(facts.host, p.product, p.version) for p, _ in disclosed if p.product and p.version}
         )
-        texts = [f"{v} on {p.label}" for p, v in disclosed]
+        versions = listed(
+            [
+                say("ports.version_disclosure.item", "{software} on {port}", software=v, port=p.label)
+                for p, v in disclosed
+            ]
+        )
+        if len(disclosed) == 1:
+            revealed = say(
+                "ports.version_disclosure.one",
+                "1 service on {target} reveals its software version: {versions}.",
+                target=facts.target,
+                versions=versions,
+            )
+        else:
+            revealed = say(
+                "ports.version_disclosure.many",
+                "{count} services on {target} reveal their software version: {versions}.",
+                count=len(disclosed),
+                target=facts.target,
+                versions=versions,
+            )
         return Verdict(
             Status.FAIL,
-            f"{plural(len(disclosed), 'service')} on {facts.target} "
-            f"{'reveals its' if len(disclosed) == 1 else 'reveal their'} software version: {listing(texts)}.",
+            revealed,
             evidence,
             key=ports_key(p for p, _ in disclosed),
         )

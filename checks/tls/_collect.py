@@ -37,17 +37,26 @@ import socket
 import ssl
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509 import verification
+from nassl._nassl import OpenSSLError
 from sslyze.__version__ import __version__ as SSLYZE_VERSION
+from sslyze.errors import ConnectionToServerFailed, TlsHandshakeFailed
 from sslyze.json.json_output import ServerScanResultAsJson
-from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
-from sslyze.scanner.models import ScanCommandsExtraArguments, ServerScanRequest
+from sslyze.plugins.certificate_info.implementation import (
+    CertificateInfoExtraArgument,
+    CertificateInfoImplementation,
+)
+from sslyze.plugins.scan_commands import ScanCommand
+from sslyze.scanner.models import ScanCommandsExtraArguments, ServerScanRequest, ServerScanResult
 from sslyze.scanner.scanner import Scanner
+from sslyze.server_connectivity import ServerConnectivityInfo
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
 from checks.tls.certificate_parser import CertificateParseError, load_certificate
@@ -57,13 +66,17 @@ from checks.tls.facts import (
     ConnectivityFacts,
     TlsFacts,
     TlsVersion,
+    connection_refused,
+    could_not_connect,
     failed_connectivity,
 )
 from checks.tls.raw_hello import probe_insecure
-from checks.tls.sslyze_adapter import facts_from_sslyze_json
+from checks.tls.sslyze_adapter import FetchedChains, facts_from_sslyze_json
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
 from scanner.model import Endpoint
 from scanner.plugin import ScanSettings
+from scanner.reasons import network_error
 
 #: The hand-built hellos (four connections) may take this many ``timeout``s in all: a server that lets each one
 #: time out cannot hold the scan for four.
@@ -88,8 +101,8 @@ _HANDSHAKE_RECORD = 0x16
 _SERVER_HELLO_DONE = 14
 #: Handshake messages that OpenSSL limits to CLIENT_CERT_LIST_LIMIT, as a report names them.
 _LIMITED_MESSAGES = {
-    11: "certificate message (its certificate list)",
-    13: "certificate request (its list of acceptable client-certificate authorities)",
+    11: say("tls.oversized.certificate", "certificate message (its certificate list)"),
+    13: say("tls.oversized.request", "certificate request (its list of acceptable client-certificate authorities)"),
 }
 
 
@@ -124,7 +137,7 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
     now = dt.datetime.now(dt.UTC)
     timeout = max(0.5, float(settings.timeout))
 
-    def failed(status: Connectivity, reason: str, error: str | None = None) -> TlsFacts:
+    def failed(status: Connectivity, reason: Text, error: str | None = None) -> TlsFacts:
         return failed_connectivity(
             target.host,
             target.port,
@@ -141,7 +154,8 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         try:
             address = resolve(target.host, target.port)
         except OSError as exc:
-            return failed(Connectivity.DNS_FAILURE, f"The host name {target.host} does not resolve.", str(exc))
+            unresolved = say("tls.connect.unresolved", "The host name {host} does not resolve.", host=target.host)
+            return failed(Connectivity.DNS_FAILURE, unresolved, str(exc))
 
     problem = probe(address, target.port, target.host, timeout)
     # A reset is not the last word: some TLS stacks reset a ClientHello they dislike, and sslyze tries others.
@@ -149,7 +163,9 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         return failed(problem.status, problem.reason, problem.error)
 
     anchors = load_anchors(settings.ca_bundle)
-    doc = run_sslyze(target.host, target.port, address, settings)
+    doc, fetched = run_sslyze(
+        target.host, target.port, address, settings, validate=sslyze_validates(target.host, address, anchors)
+    )
     facts = facts_from_sslyze_json(
         doc,
         hostname=target.host,
@@ -157,6 +173,7 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         now=now,
         duration=time.monotonic() - started,
         sslyze_version=SSLYZE_VERSION,
+        fetched=fetched,
     )
     if facts.connectivity.status is Connectivity.SSL2_ONLY:
         return _with_raw_hellos(facts, address, target, timeout)
@@ -172,8 +189,12 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
             return _with_raw_hellos(facts, address, target, timeout)
         problem = dataclasses.replace(
             again,
-            reason=f"The server on port {target.port} answered the first TLS ClientHello, then reset the "
-            "scanner's connections (a firewall or IPS that blocks scanners?).",
+            reason=say(
+                "tls.connect.reset_later",
+                "The server on port {port} answered the first TLS ClientHello, then reset the scanner's connections "
+                "(a firewall or IPS that blocks scanners?).",
+                port=target.port,
+            ),
         )
     error = f"{problem.error}; sslyze: {facts.connectivity.error}" if facts.connectivity.error else problem.error
     return failed(Connectivity.RESET, problem.reason, error)
@@ -196,12 +217,18 @@ def _with_raw_hellos(facts: TlsFacts, address: str, target: TlsTarget, timeout: 
     if status is not Connectivity.UNREACHABLE or not chosen:
         return facts
     only_ssl2 = all(h.version is TlsVersion.SSL_2_0 for h in chosen)
-    reason = (
-        f"No handshake of sslyze's with port {target.port} succeeded, but the server answers hand-built hellos "
-        "that offer only insecure suites."
+    reason = say(
+        "tls.connect.insecure_only",
+        "No handshake of sslyze's with port {port} succeeded, but the server answers hand-built hellos that offer "
+        "only insecure suites.",
+        port=target.port,
     )
     if only_ssl2:
-        reason = f"The server on port {target.port} accepts only SSL 2.0 (it answers only an SSL 2.0 CLIENT-HELLO)."
+        reason = say(
+            "tls.connect.ssl2_hello_only",
+            "The server on port {port} accepts only SSL 2.0 (it answers only an SSL 2.0 CLIENT-HELLO).",
+            port=target.port,
+        )
     connectivity = ConnectivityFacts(
         Connectivity.SSL2_ONLY if only_ssl2 else Connectivity.HANDSHAKE_FAILED, reason, facts.connectivity.error
     )
@@ -266,13 +293,23 @@ def _server_name(host: str) -> str | None:
     return None
 
 
-def _reset(port: int, exc: OSError, when: str) -> ConnectivityFacts:
-    return ConnectivityFacts(
-        Connectivity.RESET,
-        f"The server on port {port} reset the connection {when} (a firewall or IPS, or a server that "
-        "refuses every TLS handshake this way).",
-        f"{type(exc).__name__}: {exc}",
-    )
+def _reset(port: int, exc: OSError, *, connecting: bool) -> ConnectivityFacts:
+    """RESET: the connection was reset while connecting, or instead of an answer to the ClientHello."""
+    if connecting:
+        reason = say(
+            "tls.connect.reset_connecting",
+            "The server on port {port} reset the connection while connecting (a firewall or IPS, or a server that "
+            "refuses every TLS handshake this way).",
+            port=port,
+        )
+    else:
+        reason = say(
+            "tls.connect.reset_hello",
+            "The server on port {port} reset the connection instead of answering a TLS ClientHello (a firewall or "
+            "IPS, or a server that refuses every TLS handshake this way).",
+            port=port,
+        )
+    return ConnectivityFacts(Connectivity.RESET, reason, f"{type(exc).__name__}: {exc}")
 
 
 def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFacts | None:
@@ -286,15 +323,16 @@ def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFac
     try:
         sock = socket.create_connection((address, port), timeout=timeout)
     except ConnectionRefusedError as exc:
-        return ConnectivityFacts(Connectivity.REFUSED, f"Connection refused on port {port}.", str(exc))
+        return ConnectivityFacts(Connectivity.REFUSED, connection_refused(port), str(exc))
     except _RESET_ERRORS as exc:
-        return _reset(port, exc, "while connecting")
+        return _reset(port, exc, connecting=True)
     except TimeoutError as exc:
-        return ConnectivityFacts(
-            Connectivity.TIMEOUT, f"No TCP connection to port {port} within {timeout:g} s.", str(exc) or "timed out"
+        no_tcp = say(
+            "tls.connect.no_tcp", "No TCP connection to port {port} within {seconds:g} s.", port=port, seconds=timeout
         )
+        return ConnectivityFacts(Connectivity.TIMEOUT, no_tcp, str(exc) or "timed out")
     except OSError as exc:
-        return ConnectivityFacts(Connectivity.UNREACHABLE, f"Could not connect to port {port} ({exc}).", str(exc))
+        return ConnectivityFacts(Connectivity.UNREACHABLE, could_not_connect(port, network_error(exc)), str(exc))
     with sock:
         server_name = _server_name(host)
         deadline = time.monotonic() + timeout
@@ -316,21 +354,29 @@ def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFac
         except TimeoutError:
             if not data:
                 # Some plain HTTP servers wait for a request line that a ClientHello never ends; ask them.
-                return http_probe(address, port, host, timeout) or ConnectivityFacts(
-                    Connectivity.SILENT,
-                    f"The server accepted a connection on port {port} but did not answer a TLS ClientHello "
-                    f"within {timeout:g} s.",
-                    "timed out waiting for the ServerHello",
+                silent = say(
+                    "tls.connect.silent",
+                    "The server accepted a connection on port {port} but did not answer a TLS ClientHello within "
+                    "{seconds:g} s.",
+                    port=port,
+                    seconds=timeout,
                 )
+                return http_probe(address, port, host, timeout) or ConnectivityFacts(
+                    Connectivity.SILENT, silent, "timed out waiting for the ServerHello"
+                )
+            unfinished = say(
+                "tls.connect.unfinished_record",
+                "The server on port {port} started answering but did not finish its first TLS record within "
+                "{seconds:g} s.",
+                port=port,
+                seconds=timeout,
+            )
             return ConnectivityFacts(
-                Connectivity.TIMEOUT,
-                f"The server on port {port} started answering but did not finish its first TLS record within "
-                f"{timeout:g} s.",
-                f"received {len(data)} bytes ({data[:8].hex()}…) before the timeout",
+                Connectivity.TIMEOUT, unfinished, f"received {len(data)} bytes ({data[:8].hex()}…) before the timeout"
             )
         except _RESET_ERRORS as exc:
             if not data:
-                return _reset(port, exc, "instead of answering a TLS ClientHello")
+                return _reset(port, exc, connecting=False)
             return classify_first_bytes(data, port)  # answered, then reset: judge the answer
         except OSError:
             return None  # another socket error mid-handshake: let sslyze decide
@@ -347,16 +393,25 @@ def oversized_handshake(address: str, port: int, host: str, timeout: float) -> C
     if refusal is None:
         return None
     measured = measure_oversized_message(address, port, server_name, timeout)
-    limit = f"the 100 KiB ({CLIENT_CERT_LIST_LIMIT:,}-byte) limit of OpenSSL and BoringSSL clients"
     if measured is None:
-        reason = (
+        unmeasured = say(
+            "tls.connect.oversized_unmeasured",
             'OpenSSL refuses the server\'s handshake with "excessive message size": one of its handshake messages is '
-            f"larger than OpenSSL clients accept; normally that is the certificate list, over {limit}."
+            "larger than OpenSSL clients accept; normally that is the certificate list, over the 100 KiB "
+            "({limit:,}-byte) limit of OpenSSL and BoringSSL clients.",
+            limit=CLIENT_CERT_LIST_LIMIT,
         )
-        return ConnectivityFacts(Connectivity.OVERSIZED_HANDSHAKE, reason, refusal)
+        return ConnectivityFacts(Connectivity.OVERSIZED_HANDSHAKE, unmeasured, refusal)
     kind, length = measured
-    name = _LIMITED_MESSAGES.get(kind, f"handshake message of type {kind}")
-    reason = f'The server\'s {name} is {length:,} bytes, over {limit} (OpenSSL: "excessive message size").'
+    name = _LIMITED_MESSAGES.get(kind) or say("tls.oversized.other", "handshake message of type {kind}", kind=kind)
+    reason = say(
+        "tls.connect.oversized",
+        "The server's {message} is {length:,} bytes, over the 100 KiB ({limit:,}-byte) limit of OpenSSL and "
+        'BoringSSL clients (OpenSSL: "excessive message size").',
+        message=name,
+        length=length,
+        limit=CLIENT_CERT_LIST_LIMIT,
+    )
     error = f"{refusal}; TLS 1.2 handshake message type {kind}: {length} bytes (limit {CLIENT_CERT_LIST_LIMIT})"
     return ConnectivityFacts(Connectivity.OVERSIZED_HANDSHAKE, reason, error)
 
@@ -441,9 +496,13 @@ def http_probe(address: str, port: int, host: str, timeout: float) -> Connectivi
     line = data.split(b"\r\n", 1)[0].decode("ascii", "replace")
     return ConnectivityFacts(
         Connectivity.NO_TLS,
-        f"The server on port {port} answers in plain HTTP, not TLS.",
+        _plain_http(port),
         f"ignored a TLS ClientHello and answered an HTTP request with {shorten(repr(line), 100)}",
     )
+
+
+def _plain_http(port: int) -> Message:
+    return say("tls.connect.plain_http", "The server on port {port} answers in plain HTTP, not TLS.", port=port)
 
 
 def _first_record_complete(data: bytes) -> bool:
@@ -469,15 +528,17 @@ def classify_first_bytes(data: bytes, port: int) -> ConnectivityFacts | None:
     if printable:
         text = sample.decode("ascii", "replace")
         line = text.splitlines()[0].strip() if text.strip() else text
-        kind = "plain HTTP" if line.startswith(("HTTP/", "<")) else "plain text"
+        answer = (
+            _plain_http(port)
+            if line.startswith(("HTTP/", "<"))
+            else say("tls.connect.plain_text", "The server on port {port} answers in plain text, not TLS.", port=port)
+        )
         return ConnectivityFacts(
-            Connectivity.NO_TLS,
-            f"The server on port {port} answers in {kind}, not TLS.",
-            f"answered the ClientHello with {shorten(repr(line), 100)}",
+            Connectivity.NO_TLS, answer, f"answered the ClientHello with {shorten(repr(line), 100)}"
         )
     return ConnectivityFacts(
         Connectivity.NO_TLS,
-        f"The server on port {port} does not speak TLS.",
+        say("tls.connect.not_tls", "The server on port {port} does not speak TLS.", port=port),
         f"answered the ClientHello with bytes {data[:16].hex()}",
     )
 
@@ -513,13 +574,35 @@ def read_pem_certificates(data: bytes) -> list[x509.Certificate]:
     return certs
 
 
-def run_sslyze(host: str, port: int, address: str, settings: ScanSettings) -> dict[str, Any]:
-    """One sslyze scan with every command the tls checks need, as sslyze's own JSON model."""
+def sslyze_validates(host: str, address: str, anchors: Sequence[x509.Certificate]) -> bool:
+    """Whether sslyze's certificate_info can run for ``host``: it validates each chain for the SNI name (the
+    address when the SNI is the address) with cryptography's server verifier, which refuses names outside its
+    syntax, such as a label with an underscore, though DNS and browsers allow them; then the whole command
+    fails and no certificate would be judged."""
+    if host == address or not anchors:
+        return True
+    try:
+        verification.PolicyBuilder().store(verification.Store(list(anchors[:1]))).build_server_verifier(
+            x509.DNSName(host)
+        )
+    except ValueError:
+        return False
+    return True
+
+
+def run_sslyze(
+    host: str, port: int, address: str, settings: ScanSettings, *, validate: bool = True
+) -> tuple[dict[str, Any], FetchedChains | None]:
+    """One sslyze scan with every command the tls checks need, as sslyze's own JSON model.
+
+    Without ``validate`` (``sslyze_validates``), certificate_info is left out and the certificate chains are
+    fetched as it fetches them (``fetch_chains``); else the second value is None."""
     extra = ScanCommandsExtraArguments()
-    if settings.ca_bundle is not None:
+    if settings.ca_bundle is not None and validate:
         extra = ScanCommandsExtraArguments(
             certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(settings.ca_bundle))
         )
+    commands = set(SCAN_COMMANDS) if validate else set(SCAN_COMMANDS) - {ScanCommand.CERTIFICATE_INFO}
     request = ServerScanRequest(
         server_location=ServerNetworkLocation(hostname=host, port=port, ip_address=address),
         network_configuration=ServerNetworkConfiguration(
@@ -534,7 +617,7 @@ def run_sslyze(host: str, port: int, address: str, settings: ScanSettings) -> di
             # sslyze treats this as the number of attempts (1 = no retry); ours counts retries.
             network_max_retries=max(1, settings.retries + 1),
         ),
-        scan_commands=set(SCAN_COMMANDS),
+        scan_commands=commands,
         scan_commands_extra_arguments=extra,
     )
     scanner = Scanner(per_server_concurrent_connections_limit=CONNECTIONS_PER_SERVER, concurrent_server_scans_limit=1)
@@ -547,4 +630,42 @@ def run_sslyze(host: str, port: int, address: str, settings: ScanSettings) -> di
         results = list(scanner.get_results())
         if len(results) != 1:
             raise RuntimeError(f"sslyze returned {len(results)} results for one request")
-        return ServerScanResultAsJson.model_validate(results[0]).model_dump(mode="json")
+        fetched = None if validate else fetch_chains(results[0])
+        return ServerScanResultAsJson.model_validate(results[0]).model_dump(mode="json"), fetched
+
+
+def fetch_chains(result: ServerScanResult) -> FetchedChains:
+    """The certificate chains the server sends with SNI, fetched by the handshakes sslyze's certificate_info makes
+    (looking like different clients, so that an RSA and an ECDSA certificate are both seen), for a host name it
+    cannot validate (``sslyze_validates``). The chain sent without SNI is not fetched: the facts judge what
+    clients get, as they do from certificate_info's result."""
+    host = result.server_location.hostname
+    reason = (
+        f"sslyze did not validate the chain: the verifier it uses (cryptography's) refuses {host!r} as a host name, "
+        "which DNS allows; platscan fetched the certificates and judged them itself."
+    )
+    if result.connectivity_result is None:
+        return FetchedChains(reason, error=say("tls.fetch.no_connection", "sslyze could not connect"))
+    info = ServerConnectivityInfo(
+        server_location=result.server_location,
+        network_configuration=result.network_configuration,
+        tls_probing_result=result.connectivity_result,
+    )
+    chains: dict[str, tuple[tuple[str, ...], bytes | None]] = {}
+    failures: list[str] = []
+    for job in CertificateInfoImplementation.scan_jobs_for_scan_command(info):
+        if not job.function_arguments[-1]:  # the handshake without SNI
+            continue
+        try:
+            pems, ocsp, *_ = job.function_to_call(*job.function_arguments)
+        except (TlsHandshakeFailed, ConnectionToServerFailed, OpenSSLError, OSError, ValueError) as exc:
+            # As in certificate_info: a handshake that looks like another client may fail (no RSA suite, ...);
+            # a server with anonymous suites only sends no certificate ("peer did not present a certificate").
+            failures.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if pems:
+            chains.setdefault(pems[0], (tuple(pems), None if ocsp is None else ocsp.as_der_bytes()))
+    error: Text | None = None
+    if not chains and not any("peer did not present a certificate" in f for f in failures):
+        error = shorten(failures[0]) if failures else say("tls.fetch.no_chain", "no certificate chain was received")
+    return FetchedChains(reason, tuple(chains.values()), error)

@@ -39,6 +39,7 @@ from checks.tls._collect import TlsTarget, collect_tls
 from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, CertificateFacts, Connectivity, TlsFacts
 from scanner.evidence import clip, shorten
 from scanner.facts import CollectionError
+from scanner.messages import Message, say
 from scanner.model import Endpoint, Result, Severity, Status
 from scanner.plugin import Check, ScanContext, Verdict
 
@@ -66,10 +67,14 @@ class TlsCheck(Check):
         try:
             facts = ctx.collect(target.key, collect_tls, target, ctx.settings)
         except CollectionError as exc:
+            incomplete = say(
+                "tls.scan.incomplete",
+                "The TLS scan of {target} did not complete: {reason}",
+                target=f"{target.host}:{target.port}",
+                reason=exc.reason,
+            )
             verdict = Verdict(
-                Status.ERROR,
-                f"The TLS scan of {target.host}:{target.port} did not complete: {exc.reason}",
-                {"target": f"{target.host}:{target.port}", "error": shorten(exc.reason)},
+                Status.ERROR, incomplete, {"target": f"{target.host}:{target.port}", "error": shorten(str(exc.reason))}
             )
         else:
             verdict = self.evaluate(facts, endpoint.scheme)
@@ -83,22 +88,35 @@ class TlsCheck(Check):
         if errors:
             evidence = {
                 **target_evidence(facts),
-                "failed_commands": [{"command": e.command, "reason": e.reason, "error": e.message} for e in errors],
+                "failed_commands": [
+                    {"command": e.command, "reason": e.reason, "error": str(e.message)} for e in errors
+                ],
             }
-            names = ", ".join(e.command for e in errors)
+            names = [e.command for e in errors]
             if all(e.client_certificate_needed for e in errors):
                 # The check applies (the server speaks TLS); it could not be tested: an error, never a skip.
-                return Verdict(
-                    Status.ERROR,
-                    f"Could not test: the server demands a client certificate, so sslyze's {names} scan did not run.",
-                    evidence,
+                demanded = say(
+                    "tls.command.client_certificate",
+                    "Could not test: the server demands a client certificate, so sslyze's {commands} scan did not run.",
+                    commands=names,
                 )
+                return Verdict(Status.ERROR, demanded, evidence)
             unparseable = [e for e in errors if e.unparseable_certificate]
             if unparseable:
-                return Verdict(Status.ERROR, f"Could not judge: {unparseable[0].message}", evidence)
+                unjudged = say("tls.command.unparseable", "Could not judge: {reason}", reason=unparseable[0].message)
+                return Verdict(Status.ERROR, unjudged, evidence)
             if all(e.not_run for e in errors):
-                return Verdict(Status.ERROR, f"Could not test: sslyze's {names} scan did not run.", evidence)
-            return Verdict(Status.ERROR, f"sslyze's {names} scan failed: {errors[0].message}", evidence)
+                not_run = say(
+                    "tls.command.not_run", "Could not test: sslyze's {commands} scan did not run.", commands=names
+                )
+                return Verdict(Status.ERROR, not_run, evidence)
+            failed = say(
+                "tls.command.failed",
+                "sslyze's {commands} scan failed: {error}",
+                commands=names,
+                error=errors[0].message,
+            )
+            return Verdict(Status.ERROR, failed, evidence)
         return self.judge(facts)
 
     def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
@@ -107,11 +125,19 @@ class TlsCheck(Check):
         evidence = target_evidence(facts)
         if scheme == "http" and status in NO_TLS_SERVICE:
             # Does not apply: the URL promises no TLS, and nothing on the port speaks it.
-            return Verdict(Status.SKIP, f"Not applicable: {no_tls_sentence(facts, scheme)}", evidence)
+            moot = say("tls.scan.not_applicable", "Not applicable: {reason}", reason=no_tls_sentence(facts, scheme))
+            return Verdict(Status.SKIP, moot, evidence)
         if status in NO_USABLE_TLS:
             # Applies (an https:// URL, or a server that answers in TLS) but no handshake to test: could not test.
-            return Verdict(Status.ERROR, f"Could not test: {no_tls_sentence(facts, scheme)}", evidence)
-        return Verdict(Status.ERROR, f"Could not scan {facts.target}: {facts.connectivity.reason}", evidence)
+            untested = say("tls.scan.not_testable", "Could not test: {reason}", reason=no_tls_sentence(facts, scheme))
+            return Verdict(Status.ERROR, untested, evidence)
+        unscanned = say(
+            "tls.scan.failed",
+            "Could not scan {target}: {reason}",
+            target=facts.target,
+            reason=facts.connectivity.reason,
+        )
+        return Verdict(Status.ERROR, unscanned, evidence)
 
     @abc.abstractmethod
     def judge(self, facts: TlsFacts) -> Verdict:
@@ -119,17 +145,51 @@ class TlsCheck(Check):
 
 
 def did_not_run(test: str, evidence: Mapping[str, Any]) -> Verdict:
-    """The verdict when sslyze's ``test`` left no result: the check could not test, so ``error`` (never skip)."""
-    return Verdict(Status.ERROR, f"Could not test: sslyze's {test} test did not run.", evidence)
+    """The verdict when sslyze's ``test`` (its name: "ROBOT") left no result: the check could not test, so
+    ``error`` (never skip)."""
+    untested = say("tls.test.did_not_run", "Could not test: sslyze's {test} test did not run.", test=test)
+    return Verdict(Status.ERROR, untested, evidence)
 
 
-def no_tls_sentence(facts: TlsFacts, scheme: str) -> str:
-    """Why there is no TLS to judge, as a sentence that can follow "Could not test: " (lower-case start)."""
-    reason = facts.connectivity.reason
+def no_tls_sentence(facts: TlsFacts, scheme: str, *, first: bool = False) -> Message:
+    """Why there is no TLS to judge: a sentence that can follow "Could not test: " (lower-case start), or with
+    ``first`` one that starts a detail."""
+    reason, host, port = facts.connectivity.reason, facts.host, facts.port
+    if scheme == "http" and facts.connectivity.status in NO_TLS_SERVICE:
+        if first:
+            return say(
+                "tls.no_tls.http_first",
+                "The URL uses plain http:// and {host} offers no TLS on port {port}. {reason}",
+                host=host,
+                port=port,
+                reason=reason,
+            )
+        return say(
+            "tls.no_tls.http",
+            "the URL uses plain http:// and {host} offers no TLS on port {port}. {reason}",
+            host=host,
+            port=port,
+            reason=reason,
+        )
     if scheme == "http":
-        usable = "" if facts.connectivity.status in NO_TLS_SERVICE else "usable "
-        return f"the URL uses plain http:// and {facts.host} offers no {usable}TLS on port {facts.port}. {reason}"
-    return f"no usable TLS on {facts.target}. {reason}"
+        if first:
+            return say(
+                "tls.no_tls.http_unusable_first",
+                "The URL uses plain http:// and {host} offers no usable TLS on port {port}. {reason}",
+                host=host,
+                port=port,
+                reason=reason,
+            )
+        return say(
+            "tls.no_tls.http_unusable",
+            "the URL uses plain http:// and {host} offers no usable TLS on port {port}. {reason}",
+            host=host,
+            port=port,
+            reason=reason,
+        )
+    if first:
+        return say("tls.no_tls.https_first", "No usable TLS on {target}. {reason}", target=facts.target, reason=reason)
+    return say("tls.no_tls.https", "no usable TLS on {target}. {reason}", target=facts.target, reason=reason)
 
 
 def target_evidence(facts: TlsFacts) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
-from checks.tls.facts import RFC5280_SERIAL, CertificateFacts
+from checks.tls.facts import CertificateFacts, rfc5280_serial
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
 
 _WEAK_SIGNATURE_OIDS = {
     "1.2.840.113549.1.1.2": "md2",
@@ -32,7 +33,12 @@ _WEAK_SIGNATURE_OIDS = {
 
 
 class CertificateParseError(ValueError):
-    """cryptography refuses to parse a certificate (``str()`` is a sentence for a report)."""
+    """cryptography refuses to parse a certificate; ``reason`` says why: cryptography's own words, or (from
+    ``load_chain``) a sentence for a report that names the certificate."""
+
+    def __init__(self, reason: Text) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,11 @@ def load_chain(pems: Sequence[str]) -> list[ParsedCertificate]:
         try:
             parsed.append(load_certificate(pem.encode("ascii")))
         except CertificateParseError as exc:
-            which = "The certificate" if index == 0 else f"Certificate {index + 1} of the {len(pems)}"
+            which = (
+                say("tls.certificate.first", "The certificate")
+                if index == 0
+                else say("tls.certificate.nth", "Certificate {n} of the {count}", n=index + 1, count=len(pems))
+            )
             raise CertificateParseError(unparseable_sentence(which, str(exc))) from exc
     return parsed
 
@@ -242,9 +252,20 @@ def is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def unparseable_sentence(which: str, error: str) -> str:
+def unparseable_sentence(which: Text, error: str) -> Message:
     """Why a certificate the server sent could not be judged, as a sentence; ``which`` starts it."""
-    sentence = f"{which} the server sent cannot be parsed: the cryptography library refuses it ({shorten(error)})."
     if "serial" in error.lower():
-        sentence += f" Its serial number is malformed or not positive, which {RFC5280_SERIAL}."
-    return sentence
+        return say(
+            "tls.certificate.unparseable_serial",
+            "{which} the server sent cannot be parsed: the cryptography library refuses it ({error}). Its serial "
+            "number is malformed or not positive, which {rule}.",
+            which=which,
+            error=shorten(error),
+            rule=rfc5280_serial(),
+        )
+    return say(
+        "tls.certificate.unparseable",
+        "{which} the server sent cannot be parsed: the cryptography library refuses it ({error}).",
+        which=which,
+        error=shorten(error),
+    )

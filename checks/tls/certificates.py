@@ -11,12 +11,14 @@ from typing import Any, ClassVar
 from sslyze.plugins.scan_commands import ScanCommand
 
 from checks.tls.base import TlsCheck, cert_evidence, target_evidence, worst
-from checks.tls.facts import RFC5280_SERIAL, CertificateFacts, Deployment, OcspFacts, TlsFacts
+from checks.tls.facts import CertificateFacts, Deployment, OcspFacts, TlsFacts, rfc5280_serial
 from checks.tls.trust_path import NO_COMMON_VALIDITY
-from scanner.evidence import clip, listing, plural, shorten
+from scanner.evidence import clip, shorten
+from scanner.messages import Message, Text, say
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 from scanner.urls import normalize_host
+from scanner.wording import listed, sentences
 
 #: A certificate that expires sooner than this is flagged.
 EXPIRING_DAYS = 30
@@ -31,16 +33,21 @@ MIN_EC_BITS = 256
 BROKEN_RSA_BITS = 1024
 WEAK_HASHES = {"md2": Severity.CRITICAL, "md5": Severity.CRITICAL, "sha1": Severity.HIGH}
 
-_SCOPE_NOTE = (
-    "platscan does not query the CA's OCSP responder or CRL itself: those hosts are outside the registered "
-    "platforms, which the scan scope forbids contacting."
-)
+
+def _scope_note() -> Message:
+    return say(
+        "tls.cert_revoked.scope",
+        "platscan does not query the CA's OCSP responder or CRL itself: those hosts are outside the registered "
+        "platforms, which the scan scope forbids contacting.",
+    )
+
 
 _CERT_REMEDIATION_RENEW = (
     "Renew the certificate and install the new one with its intermediate chain, then reload the server.\n"
-    "nginx: `ssl_certificate /etc/ssl/dvc/fullchain.pem; ssl_certificate_key /etc/ssl/dvc/privkey.pem;` "
+    "nginx: `ssl_certificate /etc/ssl/{platform}/fullchain.pem; ssl_certificate_key /etc/ssl/{platform}/privkey.pem;` "
     "then `nginx -t && systemctl reload nginx`\n"
-    "Apache: `SSLCertificateFile /etc/ssl/dvc/fullchain.pem` and `SSLCertificateKeyFile /etc/ssl/dvc/privkey.pem` "
+    "Apache: `SSLCertificateFile /etc/ssl/{platform}/fullchain.pem` and "
+    "`SSLCertificateKeyFile /etc/ssl/{platform}/privkey.pem` "
     "then `apachectl configtest && systemctl reload apache2`\n"
     "IIS: import the new .pfx into Local Computer > Personal, then Site Bindings > https > select the new "
     "certificate.\n"
@@ -100,9 +107,9 @@ def _date(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).date().isoformat()
 
 
-def _days(delta: dt.timedelta) -> str:
+def _days(delta: dt.timedelta) -> Message:
     days = int(abs(delta.total_seconds()) // 86400)
-    return plural(days, "day")
+    return say("tls.days.one", "1 day") if days == 1 else say("tls.days.many", "{count} days", count=days)
 
 
 def _path_certs(deployment: Deployment) -> list[tuple[int, CertificateFacts]]:
@@ -117,28 +124,31 @@ def _off_path(deployment: Deployment) -> list[tuple[int, CertificateFacts]]:
     return [(i, c) for i, c in enumerate(deployment.chain) if i not in on_path]
 
 
-def _staple_doubt(ocsp: OcspFacts, now: dt.datetime) -> tuple[Status, str] | None:
+def _staple_doubt(ocsp: OcspFacts, now: dt.datetime) -> tuple[Status, Message] | None:
     """Why a successful stapled OCSP response cannot be relied on, or None if it can.
 
     Returns the status ``tls.ocsp_stapling`` gives it (a stale response is a broken staple, one that does
     not verify is doubtful) and a sentence fragment that follows "The stapled OCSP response ".
     """
     if ocsp.next_update is not None and ocsp.next_update < now:
-        return Status.FAIL, f"is stale: it expired on {_date(ocsp.next_update)}"
+        return Status.FAIL, say("tls.ocsp.stale", "is stale: it expired on {date}", date=_date(ocsp.next_update))
     if ocsp.trusted is False:
-        return Status.WARN, "does not verify against the chain's CA"
+        return Status.WARN, say("tls.ocsp.unverified", "does not verify against the chain's CA")
     return None
 
 
-def _anchor(subject: str | None) -> str:
-    return f"the trusted anchor '{subject}'" if subject else "a trusted anchor"
+def _anchor(subject: str | None) -> Message:
+    if subject:
+        return say("tls.anchor.named", "the trusted anchor '{anchor}'", anchor=subject)
+    return say("tls.anchor.any", "a trusted anchor")
 
 
-def _which(index: int, cert: CertificateFacts) -> str:
+def _which(index: int, cert: CertificateFacts) -> Message:
     if index == 0:
-        return "The certificate"
-    kind = "root" if cert.self_signed else "intermediate"
-    return f"The {kind} certificate '{cert.label}'"
+        return say("tls.which.leaf", "The certificate")
+    if cert.self_signed:
+        return say("tls.which.root", "The root certificate '{label}'", label=cert.label)
+    return say("tls.which.intermediate", "The intermediate certificate '{label}'", label=cert.label)
 
 
 class CertificateCheck(TlsCheck):
@@ -148,11 +158,11 @@ class CertificateCheck(TlsCheck):
 
     def judge(self, facts: TlsFacts) -> Verdict:
         if not facts.deployments:
-            return Verdict(
-                Status.SKIP,
+            none_sent = say(
+                "tls.certificate.none_sent",
                 "Not applicable: the server sent no certificate (anonymous cipher suites only).",
-                target_evidence(facts),
             )
+            return Verdict(Status.SKIP, none_sent, target_evidence(facts))
         many = len(facts.deployments) > 1
         verdicts = []
         for deployment in facts.deployments:
@@ -160,7 +170,12 @@ class CertificateCheck(TlsCheck):
             evidence = {**target_evidence(facts), **verdict.evidence}
             detail = verdict.detail
             if many:
-                detail = f"{deployment.leaf.key_type} certificate: {detail}"
+                detail = say(
+                    "tls.certificate.deployment",
+                    "{key_type} certificate: {detail}",
+                    key_type=deployment.leaf.key_type,
+                    detail=detail,
+                )
             # The finding is about this certificate: its fingerprint is the key, however the detail words it.
             key = verdict.key or deployment.leaf.sha256
             verdicts.append(Verdict(verdict.status, detail, evidence, verdict.severity, key))
@@ -173,7 +188,8 @@ class CertificateCheck(TlsCheck):
 
 class CertExpired(CertificateCheck):
     id: ClassVar[str] = "tls.cert_expired"
-    title: ClassVar[str] = "Certificate has not expired"
+    title: ClassVar[str] = "Certificate validity"
+    finding: ClassVar[str] = "The certificate or its chain has expired"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="certificate expired"),)
     why: ClassVar[str] = (
@@ -189,12 +205,20 @@ class CertExpired(CertificateCheck):
         for index, cert in _path_certs(deployment):
             if cert.not_after < now:
                 evidence["expired"] = {"subject": shorten(cert.subject, 200), "not_after": cert.not_after.isoformat()}
-                return Verdict(
-                    Status.FAIL,
-                    f"{_which(index, cert)} expired on {_date(cert.not_after)} ({_days(now - cert.not_after)} ago).",
-                    evidence,
+                expired = say(
+                    "tls.cert_expired.expired",
+                    "{which} expired on {date} ({days} ago).",
+                    which=_which(index, cert),
+                    date=_date(cert.not_after),
+                    days=_days(now - cert.not_after),
                 )
-        detail = f"The certificate is valid until {_date(leaf.not_after)} ({_days(leaf.not_after - now)} left)."
+                return Verdict(Status.FAIL, expired, evidence)
+        detail: Text = say(
+            "tls.cert_expired.valid",
+            "The certificate is valid until {date} ({days} left).",
+            date=_date(leaf.not_after),
+            days=_days(leaf.not_after - now),
+        )
         stale = [(i, c) for i, c in _off_path(deployment) if c.not_after < now]
         if stale and deployment.trust.path_found:
             # Sent but not relied on: e.g. an expired cross-signed copy of the root (the AddTrust / DST Root
@@ -203,16 +227,22 @@ class CertExpired(CertificateCheck):
                 {"subject": shorten(c.subject, 200), "not_after": c.not_after.isoformat()} for _, c in stale
             )
             _, first = stale[0]
-            detail += (
-                f" The server also sends '{first.label}', which expired on {_date(first.not_after)}, but clients "
-                f"do not need it: the chain reaches {_anchor(deployment.trust.anchor)} without it."
+            unneeded = say(
+                "tls.cert_expired.off_path",
+                "The server also sends '{label}', which expired on {date}, but clients do not need it: the chain "
+                "reaches {anchor} without it.",
+                label=first.label,
+                date=_date(first.not_after),
+                anchor=_anchor(deployment.trust.anchor),
             )
+            detail = sentences(detail, unneeded)
         return Verdict(Status.PASS, detail, evidence)
 
 
 class CertNotYetValid(CertificateCheck):
     id: ClassVar[str] = "tls.cert_not_yet_valid"
-    title: ClassVar[str] = "Certificate is already valid"
+    title: ClassVar[str] = "Certificate start of validity"
+    finding: ClassVar[str] = "The certificate or its chain is not valid yet"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="certificate not yet valid"),)
     why: ClassVar[str] = (
@@ -230,20 +260,26 @@ class CertNotYetValid(CertificateCheck):
         evidence: dict[str, Any] = {"certificate": cert_evidence(deployment.leaf), "checked_at": now.isoformat()}
         for index, cert in _path_certs(deployment):
             if cert.not_before > now:
-                return Verdict(
-                    Status.FAIL,
-                    f"{_which(index, cert)} is not valid until {_date(cert.not_before)} "
-                    f"(in {_days(cert.not_before - now)}).",
-                    evidence,
+                early = say(
+                    "tls.cert_not_yet_valid.not_yet",
+                    "{which} is not valid until {date} (in {days}).",
+                    which=_which(index, cert),
+                    date=_date(cert.not_before),
+                    days=_days(cert.not_before - now),
                 )
-        return Verdict(
-            Status.PASS, f"The certificate has been valid since {_date(deployment.leaf.not_before)}.", evidence
+                return Verdict(Status.FAIL, early, evidence)
+        since = say(
+            "tls.cert_not_yet_valid.valid",
+            "The certificate has been valid since {date}.",
+            date=_date(deployment.leaf.not_before),
         )
+        return Verdict(Status.PASS, since, evidence)
 
 
 class CertExpiring(CertificateCheck):
     id: ClassVar[str] = "tls.cert_expiring"
-    title: ClassVar[str] = f"Certificate is not about to expire (>= {EXPIRING_DAYS} days left)"
+    title: ClassVar[str] = "Certificate expiry date"
+    finding: ClassVar[str] = f"The certificate expires within {EXPIRING_DAYS} days"
     severity: ClassVar[Severity] = Severity.MEDIUM
     why: ClassVar[str] = (
         "A certificate that expires within weeks will take the service down unless someone renews it in "
@@ -257,27 +293,30 @@ class CertExpiring(CertificateCheck):
         evidence: dict[str, Any] = {"certificate": cert_evidence(leaf), "checked_at": now.isoformat()}
         left = leaf.not_after - now
         if left.total_seconds() < 0:
-            return Verdict(
-                Status.SKIP,
-                f"Not applicable: the certificate already expired on {_date(leaf.not_after)} (see tls.cert_expired).",
-                evidence,
+            gone = say(
+                "tls.cert_expiring.expired",
+                "Not applicable: the certificate already expired on {date} (see tls.cert_expired).",
+                date=_date(leaf.not_after),
             )
+            return Verdict(Status.SKIP, gone, evidence)
         days_left = left.total_seconds() / 86400
         evidence["days_left"] = int(days_left)
+        expires = say(
+            "tls.cert_expiring.expires",
+            "The certificate expires on {date}, in {days}.",
+            date=_date(leaf.not_after),
+            days=_days(left),
+        )
         if days_left < EXPIRING_DAYS:
             severity = Severity.HIGH if days_left < EXPIRING_URGENT_DAYS else self.severity
-            return Verdict(
-                Status.FAIL,
-                f"The certificate expires on {_date(leaf.not_after)}, in {_days(left)}.",
-                evidence,
-                severity,
-            )
-        return Verdict(Status.PASS, f"The certificate expires on {_date(leaf.not_after)}, in {_days(left)}.", evidence)
+            return Verdict(Status.FAIL, expires, evidence, severity)
+        return Verdict(Status.PASS, expires, evidence)
 
 
 class CertRevoked(CertificateCheck):
     id: ClassVar[str] = "tls.cert_revoked"
-    title: ClassVar[str] = "Certificate is not revoked"
+    title: ClassVar[str] = "Certificate revocation"
+    finding: ClassVar[str] = "The certificate is revoked, or its stapled revocation status cannot be relied on"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="stapled OCSP says revoked"),)
     why: ClassVar[str] = (
@@ -295,7 +334,12 @@ class CertRevoked(CertificateCheck):
         ocsp = deployment.ocsp
         evidence: dict[str, Any] = {"certificate": cert_evidence(deployment.leaf)}
         if ocsp is None:
-            return Verdict(Status.SKIP, f"Not tested: the server staples no OCSP response, and {_SCOPE_NOTE}", evidence)
+            untested = say(
+                "tls.cert_revoked.no_staple",
+                "Not tested: the server staples no OCSP response, and {note}",
+                note=_scope_note(),
+            )
+            return Verdict(Status.SKIP, untested, evidence)
         evidence["ocsp"] = {
             "response_status": ocsp.response_status,
             "certificate_status": ocsp.certificate_status,
@@ -305,33 +349,53 @@ class CertRevoked(CertificateCheck):
             "trusted": ocsp.trusted,
         }
         if ocsp.certificate_status == "REVOKED":
-            when = f" on {_date(ocsp.revocation_time)}" if ocsp.revocation_time else ""
-            return Verdict(Status.FAIL, f"The stapled OCSP response says the certificate was revoked{when}.", evidence)
+            if ocsp.revocation_time:
+                revoked = say(
+                    "tls.cert_revoked.revoked_on",
+                    "The stapled OCSP response says the certificate was revoked on {date}.",
+                    date=_date(ocsp.revocation_time),
+                )
+            else:
+                revoked = say("tls.cert_revoked.revoked", "The stapled OCSP response says the certificate was revoked.")
+            return Verdict(Status.FAIL, revoked, evidence)
         if ocsp.certificate_status == "GOOD":
             doubt = _staple_doubt(ocsp, facts.scanned_at)
             if doubt is not None:
-                return Verdict(
-                    Status.WARN,
-                    f"The stapled OCSP response says the certificate is good, but it cannot be relied on (the "
-                    f"response {doubt[1]}). {_SCOPE_NOTE}",
-                    evidence,
-                    Severity.MEDIUM,
+                doubtful = say(
+                    "tls.cert_revoked.doubtful",
+                    "The stapled OCSP response says the certificate is good, but it cannot be relied on (the response "
+                    "{doubt}). {note}",
+                    doubt=doubt[1],
+                    note=_scope_note(),
                 )
-            return Verdict(
-                Status.PASS, f"The stapled OCSP response says the certificate is good. {_SCOPE_NOTE}", evidence
+                return Verdict(Status.WARN, doubtful, evidence, Severity.MEDIUM)
+            good = say(
+                "tls.cert_revoked.good",
+                "The stapled OCSP response says the certificate is good. {note}",
+                note=_scope_note(),
             )
-        status = ocsp.certificate_status or f"no status ({ocsp.response_status})"
-        return Verdict(
-            Status.WARN,
-            f"The stapled OCSP response does not vouch for the certificate: {status}. {_SCOPE_NOTE}",
-            evidence,
-            Severity.MEDIUM,
-        )
+            return Verdict(Status.PASS, good, evidence)
+        if ocsp.certificate_status:
+            unvouched = say(
+                "tls.cert_revoked.not_vouched",
+                "The stapled OCSP response does not vouch for the certificate: {status}. {note}",
+                status=ocsp.certificate_status,
+                note=_scope_note(),
+            )
+        else:
+            unvouched = say(
+                "tls.cert_revoked.no_status",
+                "The stapled OCSP response does not vouch for the certificate: no status ({response_status}). {note}",
+                response_status=ocsp.response_status,
+                note=_scope_note(),
+            )
+        return Verdict(Status.WARN, unvouched, evidence, Severity.MEDIUM)
 
 
 class CertHostnameMismatch(CertificateCheck):
     id: ClassVar[str] = "tls.cert_hostname_mismatch"
-    title: ClassVar[str] = "Certificate matches the host name"
+    title: ClassVar[str] = "Certificate host name"
+    finding: ClassVar[str] = "The certificate does not match the host name, or some clients refuse it for that name"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="certificate for another name"),)
     why: ClassVar[str] = (
@@ -341,8 +405,8 @@ class CertHostnameMismatch(CertificateCheck):
     remediation: ClassVar[str] = (
         "Serve a certificate whose subjectAltName lists the host name (clients ignore the CN). Check the "
         "virtual host that answers for this name (SNI):\n"
-        "nginx: the `server` block with `server_name portal.dvc.example;` needs its own `ssl_certificate`.\n"
-        "Apache: the `<VirtualHost *:443>` with `ServerName portal.dvc.example` needs its own `SSLCertificateFile`.\n"
+        "nginx: the `server` block with `server_name {host};` needs its own `ssl_certificate`.\n"
+        "Apache: the `<VirtualHost *:443>` with `ServerName {host}` needs its own `SSLCertificateFile`.\n"
         "IIS: add an https binding with Host name set and 'Require Server Name Indication' ticked, using the "
         "right certificate. Request new certificates with every name in the SAN."
     )
@@ -356,23 +420,47 @@ class CertHostnameMismatch(CertificateCheck):
             "common_name": leaf.common_name,
         }
         if not leaf.has_san or not names:
-            cn_note = ""
+            cn_note = None
             if leaf.common_name and _dns_name_matches(leaf.common_name, facts.host):
-                cn_note = f" Its CN ({leaf.common_name}) names the host, but clients have ignored the CN since 2017."
-            return Verdict(
-                Status.FAIL,
-                f"The certificate has no subjectAltName, so it matches no host name.{cn_note}",
-                evidence,
+                cn_note = say(
+                    "tls.cert_hostname_mismatch.cn_only",
+                    "Its CN ({cn}) names the host, but clients have ignored the CN since 2017.",
+                    cn=leaf.common_name,
+                )
+            no_san = say(
+                "tls.cert_hostname_mismatch.no_san",
+                "The certificate has no subjectAltName, so it matches no host name.",
             )
+            return Verdict(Status.FAIL, sentences(no_san, cn_note), evidence)
         match = hostname_matches(facts.host, leaf.san_dns, leaf.san_ip)
         if match is None:
-            return Verdict(
-                Status.FAIL,
-                f"The certificate does not cover {facts.host}: it names {listing(names)}.",
-                evidence,
+            uncovered = say(
+                "tls.cert_hostname_mismatch.not_covered",
+                "The certificate does not cover {host}: it names {names}.",
+                host=facts.host,
+                names=listed(names),
             )
+            return Verdict(Status.FAIL, uncovered, evidence)
         evidence["matched"] = match
-        return Verdict(Status.PASS, f"The certificate covers {facts.host} (SAN {match}).", evidence)
+        if match.startswith("*.") and "_" in facts.host.split(".", 1)[0]:
+            # RFC 6125 lets the wildcard stand for any one label, and browsers follow it; OpenSSL's host-name
+            # check lets it stand only for letters, digits and '-' (measured: Python's ssl refuses it).
+            wildcard = say(
+                "tls.cert_hostname_mismatch.underscore_wildcard",
+                "The certificate covers {host} only through the wildcard {wildcard}: browsers accept that, but "
+                "OpenSSL's host-name check (used by Python's ssl, for one) refuses a wildcard for a label with '_', "
+                "so systems that call the platform through such clients fail.",
+                host=facts.host,
+                wildcard=match,
+            )
+            return Verdict(Status.WARN, wildcard, evidence, Severity.MEDIUM)
+        covered = say(
+            "tls.cert_hostname_mismatch.covered",
+            "The certificate covers {host} (SAN {match}).",
+            host=facts.host,
+            match=match,
+        )
+        return Verdict(Status.PASS, covered, evidence)
 
 
 def _trust_evidence(deployment: Deployment) -> dict[str, Any]:
@@ -382,8 +470,8 @@ def _trust_evidence(deployment: Deployment) -> dict[str, Any]:
         "path_found": trust.path_found,
         "anchor": trust.anchor,
         "anchors_available": trust.anchors,
-        "reason": trust.reason,
-        "strict_verifier_error": trust.strict_error,
+        "reason": None if trust.reason is None else str(trust.reason),
+        "strict_verifier_error": None if trust.strict_error is None else str(trust.strict_error),
         "validated_at": trust.validated_at.isoformat() if trust.validated_at else None,
         "sslyze_trusted_by": list(deployment.sslyze_trusted_by),
         "sslyze_error": deployment.sslyze_error,
@@ -392,7 +480,8 @@ def _trust_evidence(deployment: Deployment) -> dict[str, Any]:
 
 class CertUntrusted(CertificateCheck):
     id: ClassVar[str] = "tls.cert_untrusted"
-    title: ClassVar[str] = "Certificate is trusted"
+    title: ClassVar[str] = "Certificate trust"
+    finding: ClassVar[str] = "The certificate does not lead to a trusted CA, or strict verifiers reject its chain"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="no chain to a trusted root (a *warning* does not cap)"),)
     why: ClassVar[str] = (
@@ -413,37 +502,49 @@ class CertUntrusted(CertificateCheck):
         leaf = deployment.leaf
         evidence = _trust_evidence(deployment)
         serial = _serial_problem(deployment, evidence)
-        also = f" {serial}" if serial else ""
+        leads: Message = say("tls.cert_untrusted.trusted", "The chain leads to {anchor}.", anchor=_anchor(trust.anchor))
         if trust.strict_ok and not serial:
-            return Verdict(Status.PASS, f"The chain leads to {_anchor(trust.anchor)}.", evidence)
+            return Verdict(Status.PASS, leads, evidence)
         if trust.path_found and trust.strict_error == NO_COMMON_VALIDITY and not serial:
-            return Verdict(
-                Status.PASS,
-                f"The chain leads to {_anchor(trust.anchor)} (names and signatures; its certificates were never "
-                "valid at one moment, so the dates are tls.cert_expired's and tls.cert_not_yet_valid's finding).",
-                evidence,
+            undated = say(
+                "tls.cert_untrusted.never_valid_together",
+                "The chain leads to {anchor} (names and signatures; its certificates were never valid at one moment, "
+                "so the dates are tls.cert_expired's and tls.cert_not_yet_valid's finding).",
+                anchor=_anchor(trust.anchor),
             )
+            return Verdict(Status.PASS, undated, evidence)
         if trust.path_found:
-            leads = f"The chain leads to {_anchor(trust.anchor)}"
-            leads += (
-                f", but a strict RFC 5280 verifier rejects it: {trust.strict_error}" if not trust.strict_ok else "."
-            )
+            if not trust.strict_ok:
+                leads = say(
+                    "tls.cert_untrusted.strict_rejects",
+                    "The chain leads to {anchor}, but a strict RFC 5280 verifier rejects it: {error}",
+                    anchor=_anchor(trust.anchor),
+                    error=trust.strict_error or "",
+                )
             # The serial is the cause a strict verifier names only in passing (or not at all): say it first.
-            return Verdict(Status.WARN, f"{serial} {leads}" if serial else leads, evidence, Severity.MEDIUM)
+            return Verdict(Status.WARN, sentences(serial, leads) if serial else leads, evidence, Severity.MEDIUM)
+        reason = trust.reason or ""
         if leaf.self_signed:
-            return Verdict(Status.FAIL, f"The certificate is self-signed ('{leaf.label}').{also}", evidence)
-        if trust.search_limited:
-            return Verdict(
-                Status.ERROR, f"Could not judge whether the chain is trusted: {trust.reason}{also}", evidence
+            self_signed = say(
+                "tls.cert_untrusted.self_signed", "The certificate is self-signed ('{label}').", label=leaf.label
             )
-        return Verdict(
-            Status.FAIL,
-            f"No chain to a trusted anchor (system store + ca_bundle): {trust.reason}{also}",
-            evidence,
+            return Verdict(Status.FAIL, sentences(self_signed, serial), evidence)
+        if trust.search_limited:
+            unjudged = say(
+                "tls.cert_untrusted.search_limited",
+                "Could not judge whether the chain is trusted: {reason}",
+                reason=reason,
+            )
+            return Verdict(Status.ERROR, sentences(unjudged, serial), evidence)
+        no_chain = say(
+            "tls.cert_untrusted.no_chain",
+            "No chain to a trusted anchor (system store + ca_bundle): {reason}",
+            reason=reason,
         )
+        return Verdict(Status.FAIL, sentences(no_chain, serial), evidence)
 
 
-def _serial_problem(deployment: Deployment, evidence: dict[str, Any]) -> str | None:
+def _serial_problem(deployment: Deployment, evidence: dict[str, Any]) -> Message | None:
     """A sentence on the first certificate clients rely on whose serial number is not positive (RFC 5280 forbids
     it; cryptography warns and will refuse it), or None; adds the facts to ``evidence``."""
     warned = [f"{c.label}: {w}" for c in deployment.chain for w in c.parse_warnings]
@@ -456,15 +557,26 @@ def _serial_problem(deployment: Deployment, evidence: dict[str, Any]) -> str | N
         {"subject": shorten(c.subject, 200), "serial": c.serial[:64]} for _, c in bad
     )
     index, cert = bad[0]
-    serial = (
-        "the serial number 0" if cert.serial == "0" else f"a negative serial number (hex {shorten(cert.serial, 48)})"
+    if cert.serial == "0":
+        return say(
+            "tls.cert_untrusted.serial_zero",
+            "{which} has the serial number 0, which {rule}.",
+            which=_which(index, cert),
+            rule=rfc5280_serial(),
+        )
+    return say(
+        "tls.cert_untrusted.serial_negative",
+        "{which} has a negative serial number (hex {serial}), which {rule}.",
+        which=_which(index, cert),
+        serial=shorten(cert.serial, 48),
+        rule=rfc5280_serial(),
     )
-    return f"{_which(index, cert)} has {serial}, which {RFC5280_SERIAL}."
 
 
 class CertChainIncomplete(CertificateCheck):
     id: ClassVar[str] = "tls.cert_chain_incomplete"
-    title: ClassVar[str] = "Certificate chain is complete"
+    title: ClassVar[str] = "Certificate chain completeness"
+    finding: ClassVar[str] = "The server does not send the intermediate certificates its chain needs"
     severity: ClassVar[Severity] = Severity.MEDIUM
     caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="intermediate certificates missing"),)
     why: ClassVar[str] = (
@@ -488,30 +600,48 @@ class CertChainIncomplete(CertificateCheck):
             "chain_end": shorten(end.subject, 200),
         }
         if trust.path_found:
-            return Verdict(Status.PASS, f"The chain is complete up to {_anchor(trust.anchor)}.", evidence)
-        if end.self_signed:
-            return Verdict(
-                Status.PASS,
-                f"The chain is complete up to the self-signed '{end.label}' (whether it is trusted is "
-                "tls.cert_untrusted's question).",
-                evidence,
+            complete = say(
+                "tls.cert_chain_incomplete.complete",
+                "The chain is complete up to {anchor}.",
+                anchor=_anchor(trust.anchor),
             )
+            return Verdict(Status.PASS, complete, evidence)
+        if end.self_signed:
+            self_signed = say(
+                "tls.cert_chain_incomplete.self_signed",
+                "The chain is complete up to the self-signed '{label}' (whether it is trusted is "
+                "tls.cert_untrusted's question).",
+                label=end.label,
+            )
+            return Verdict(Status.PASS, self_signed, evidence)
         if trust.search_limited:
-            return Verdict(Status.ERROR, f"Could not judge whether the chain is complete: {trust.reason}", evidence)
-        aia = ""
+            unjudged = say(
+                "tls.cert_chain_incomplete.search_limited",
+                "Could not judge whether the chain is complete: {reason}",
+                reason=trust.reason or "",
+            )
+            return Verdict(Status.ERROR, unjudged, evidence)
+        aia = None
         if end.ca_issuers_urls:
             evidence["aia_ca_issuers"] = clip(end.ca_issuers_urls, 5)
-            aia = f" The certificate names its issuer's location: {end.ca_issuers_urls[0]}."
-        return Verdict(
-            Status.FAIL,
-            f"The issuer of '{end.label}' ({shorten(end.issuer, 120)}) was not sent and is not a trusted anchor.{aia}",
-            evidence,
+            aia = say(
+                "tls.cert_chain_incomplete.aia",
+                "The certificate names its issuer's location: {url}.",
+                url=end.ca_issuers_urls[0],
+            )
+        missing = say(
+            "tls.cert_chain_incomplete.missing",
+            "The issuer of '{label}' ({issuer}) was not sent and is not a trusted anchor.",
+            label=end.label,
+            issuer=shorten(end.issuer, 120),
         )
+        return Verdict(Status.FAIL, sentences(missing, aia), evidence)
 
 
 class CertChainOrder(CertificateCheck):
     id: ClassVar[str] = "tls.cert_chain_order"
-    title: ClassVar[str] = "Certificate chain is in order"
+    title: ClassVar[str] = "Certificate chain order"
+    finding: ClassVar[str] = "The certificate chain is out of order or holds certificates of other chains"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "TLS requires each certificate to be followed by its issuer; strict clients (Java, embedded "
@@ -532,52 +662,83 @@ class CertChainOrder(CertificateCheck):
             "sent": clip(f"{i}: {shorten(c.subject, 120)}" for i, c in enumerate(chain)),
             "path": list(deployment.sent_path),
         }
-        sentences = []
+        found: list[Message] = []
         if not deployment.in_order:
-            order = " -> ".join(str(i) for i in deployment.sent_path)
-            sentences.append(
-                f"The chain is out of order: each certificate should be followed by its issuer, but the issuer "
-                f"path runs {order} through the sent list."
+            found.append(
+                say(
+                    "tls.cert_chain_order.out_of_order",
+                    "The chain is out of order: each certificate should be followed by its issuer, but the issuer "
+                    "path runs {order} through the sent list.",
+                    order=" -> ".join(str(i) for i in deployment.sent_path),
+                )
             )
         if deployment.extra:
             evidence["extra"] = clip(shorten(chain[i].subject, 120) for i in deployment.extra)
-            labels = [f"'{chain[i].label}'" for i in deployment.extra]
-            verb = "is" if len(labels) == 1 else "are"
-            sentences.append(
-                f"The server sends {plural(len(labels), 'certificate')} that {verb} not part of the leaf's "
-                f"chain: {listing(labels, 3)}."
-            )
-        if sentences:
-            return Verdict(Status.FAIL, " ".join(sentences), evidence)
+            labels = listed([f"'{chain[i].label}'" for i in deployment.extra], 3)
+            if len(deployment.extra) == 1:
+                found.append(
+                    say(
+                        "tls.cert_chain_order.extra_one",
+                        "The server sends 1 certificate that is not part of the leaf's chain: {labels}.",
+                        labels=labels,
+                    )
+                )
+            else:
+                found.append(
+                    say(
+                        "tls.cert_chain_order.extra_many",
+                        "The server sends {count} certificates that are not part of the leaf's chain: {labels}.",
+                        count=len(deployment.extra),
+                        labels=labels,
+                    )
+                )
+        if found:
+            return Verdict(Status.FAIL, sentences(*found), evidence)
         if len(chain) == 1:
-            return Verdict(Status.PASS, "The server sends a single certificate: there is nothing to order.", evidence)
-        return Verdict(
-            Status.PASS, f"The {len(chain)} certificates sent are in order, each followed by its issuer.", evidence
+            single = say(
+                "tls.cert_chain_order.single", "The server sends a single certificate: there is nothing to order."
+            )
+            return Verdict(Status.PASS, single, evidence)
+        in_order = say(
+            "tls.cert_chain_order.in_order",
+            "The {count} certificates sent are in order, each followed by its issuer.",
+            count=len(chain),
         )
+        return Verdict(Status.PASS, in_order, evidence)
 
 
-def _key_problem(cert: CertificateFacts) -> tuple[str, Severity] | None:
+def _key_problem(cert: CertificateFacts) -> tuple[Text, Severity] | None:
     size = cert.key_size or 0
     if cert.key_type == "RSA" and size < MIN_RSA_BITS:
-        return f"RSA {size} bits (minimum {MIN_RSA_BITS})", (
-            Severity.CRITICAL if size < BROKEN_RSA_BITS else Severity.HIGH
-        )
+        rsa = say("tls.key.rsa_weak", "RSA {bits} bits (minimum {minimum})", bits=size, minimum=MIN_RSA_BITS)
+        return rsa, (Severity.CRITICAL if size < BROKEN_RSA_BITS else Severity.HIGH)
     if cert.key_type == "DSA" and size < MIN_DSA_BITS:
-        return f"DSA {size} bits (minimum {MIN_DSA_BITS})", Severity.HIGH
+        return say(
+            "tls.key.dsa_weak", "DSA {bits} bits (minimum {minimum})", bits=size, minimum=MIN_DSA_BITS
+        ), Severity.HIGH
     if cert.key_type == "EC" and size < MIN_EC_BITS:
-        return f"EC {size} bits, {cert.key_curve} (minimum {MIN_EC_BITS})", Severity.HIGH
+        ec = say(
+            "tls.key.ec_weak",
+            "EC {bits} bits, {curve} (minimum {minimum})",
+            bits=size,
+            curve=str(cert.key_curve),
+            minimum=MIN_EC_BITS,
+        )
+        return ec, Severity.HIGH
     return None
 
 
-def _key_label(cert: CertificateFacts) -> str:
+def _key_label(cert: CertificateFacts) -> Text:
     if cert.key_type == "EC":
-        return f"EC {cert.key_size} bits ({cert.key_curve})"
-    return f"{cert.key_type} {cert.key_size} bits" if cert.key_size else cert.key_type
+        return say("tls.key.ec", "EC {bits} bits ({curve})", bits=cert.key_size or 0, curve=str(cert.key_curve))
+    if cert.key_size:
+        return say("tls.key.sized", "{key_type} {bits} bits", key_type=cert.key_type, bits=cert.key_size)
+    return cert.key_type
 
 
 def _chain_problems(
-    deployment: Deployment, problem: Callable[[CertificateFacts], tuple[str, Severity] | None], skip_roots: bool
-) -> list[tuple[int, CertificateFacts, str, Severity]]:
+    deployment: Deployment, problem: Callable[[CertificateFacts], tuple[Text, Severity] | None], skip_roots: bool
+) -> list[tuple[int, CertificateFacts, Text, Severity]]:
     found = []
     for index, cert in _path_certs(deployment):
         if skip_roots and index > 0 and cert.self_signed:
@@ -590,7 +751,8 @@ def _chain_problems(
 
 class CertWeakKey(CertificateCheck):
     id: ClassVar[str] = "tls.cert_weak_key"
-    title: ClassVar[str] = "Certificate key is strong enough"
+    title: ClassVar[str] = "Certificate key strength"
+    finding: ClassVar[str] = "A certificate of the chain has a weak key"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", Severity.CRITICAL, "RSA < 1024"), Cap("B", note="RSA < 2048, EC < 256"))
     why: ClassVar[str] = (
@@ -612,12 +774,31 @@ class CertWeakKey(CertificateCheck):
         if weak:
             index, cert, text, _ = weak[0]
             severity = max((s for *_, s in weak), key=lambda s: s.rank)
-            more = f" (and {plural(len(weak) - 1, 'other certificate')})" if len(weak) > 1 else ""
-            return Verdict(Status.FAIL, f"{_which(index, cert)} has a weak key: {text}{more}.", evidence, severity)
-        return Verdict(Status.PASS, f"The certificate key is {_key_label(deployment.leaf)}.", evidence)
+            if len(weak) > 1:
+                weak_key = say(
+                    "tls.cert_weak_key.weak_more",
+                    "{which} has a weak key: {key} (and {others}).",
+                    which=_which(index, cert),
+                    key=text,
+                    others=_others(len(weak) - 1),
+                )
+            else:
+                weak_key = say(
+                    "tls.cert_weak_key.weak", "{which} has a weak key: {key}.", which=_which(index, cert), key=text
+                )
+            return Verdict(Status.FAIL, weak_key, evidence, severity)
+        strong = say("tls.cert_weak_key.strong", "The certificate key is {key}.", key=_key_label(deployment.leaf))
+        return Verdict(Status.PASS, strong, evidence)
 
 
-def _signature_problem(cert: CertificateFacts) -> tuple[str, Severity] | None:
+def _others(count: int) -> Message:
+    """ "1 other certificate" / "2 other certificates" """
+    if count == 1:
+        return say("tls.certificate.other_one", "1 other certificate")
+    return say("tls.certificate.others", "{count} other certificates", count=count)
+
+
+def _signature_problem(cert: CertificateFacts) -> tuple[Text, Severity] | None:
     algorithm = (cert.signature_hash or "").lower()
     if algorithm in WEAK_HASHES:
         return algorithm.upper().replace("SHA1", "SHA-1"), WEAK_HASHES[algorithm]
@@ -626,7 +807,8 @@ def _signature_problem(cert: CertificateFacts) -> tuple[str, Severity] | None:
 
 class CertWeakSignature(CertificateCheck):
     id: ClassVar[str] = "tls.cert_weak_signature"
-    title: ClassVar[str] = "Certificate signature is strong"
+    title: ClassVar[str] = "Certificate signature algorithm"
+    finding: ClassVar[str] = "A certificate of the chain is signed with a weak hash (MD2, MD5 or SHA-1)"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="SHA-1/MD5 signature"),)
     why: ClassVar[str] = (
@@ -648,15 +830,34 @@ class CertWeakSignature(CertificateCheck):
         if weak:
             index, cert, text, _ = weak[0]
             severity = max((s for *_, s in weak), key=lambda s: s.rank)
-            more = f" (and {plural(len(weak) - 1, 'other certificate')})" if len(weak) > 1 else ""
-            return Verdict(Status.FAIL, f"{_which(index, cert)} is signed with {text}{more}.", evidence, severity)
-        hashes = sorted({c.signature_hash or "none" for _, c in _path_certs(deployment)})
-        return Verdict(Status.PASS, f"The chain is signed with {listing(hashes)}.", evidence)
+            if len(weak) > 1:
+                weak_hash = say(
+                    "tls.cert_weak_signature.weak_more",
+                    "{which} is signed with {hash} (and {others}).",
+                    which=_which(index, cert),
+                    hash=text,
+                    others=_others(len(weak) - 1),
+                )
+            else:
+                weak_hash = say(
+                    "tls.cert_weak_signature.weak",
+                    "{which} is signed with {hash}.",
+                    which=_which(index, cert),
+                    hash=text,
+                )
+            return Verdict(Status.FAIL, weak_hash, evidence, severity)
+        unhashed = say("tls.cert_weak_signature.no_hash", "none")
+        hashes: list[Text] = [
+            name or unhashed for name in sorted({c.signature_hash or "" for _, c in _path_certs(deployment)})
+        ]
+        signed = say("tls.cert_weak_signature.strong", "The chain is signed with {hashes}.", hashes=listed(hashes))
+        return Verdict(Status.PASS, signed, evidence)
 
 
 class CertLifetime(CertificateCheck):
     id: ClassVar[str] = "tls.cert_lifetime"
-    title: ClassVar[str] = f"Certificate lifetime is at most {MAX_LIFETIME_DAYS} days"
+    title: ClassVar[str] = "Certificate lifetime"
+    finding: ClassVar[str] = f"The certificate is valid for more than {MAX_LIFETIME_DAYS} days"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         f"Browsers reject publicly-trusted certificates valid for more than {MAX_LIFETIME_DAYS} days; long-lived "
@@ -672,26 +873,38 @@ class CertLifetime(CertificateCheck):
         leaf = deployment.leaf
         days = leaf.lifetime_days
         evidence: dict[str, Any] = {"certificate": cert_evidence(leaf), "lifetime_days": round(days)}
-        span = f"{_date(leaf.not_before)} to {_date(leaf.not_after)}"
+        start, end = _date(leaf.not_before), _date(leaf.not_after)
         if days > MAX_LIFETIME_DAYS:
-            return Verdict(
-                Status.FAIL,
-                f"The certificate is valid for {round(days)} days ({span}); the limit is {MAX_LIFETIME_DAYS}.",
-                evidence,
+            too_long = say(
+                "tls.cert_lifetime.too_long",
+                "The certificate is valid for {days} days ({start} to {end}); the limit is {limit}.",
+                days=round(days),
+                start=start,
+                end=end,
+                limit=MAX_LIFETIME_DAYS,
             )
-        return Verdict(Status.PASS, f"The certificate is valid for {round(days)} days ({span}).", evidence)
+            return Verdict(Status.FAIL, too_long, evidence)
+        lifetime = say(
+            "tls.cert_lifetime.lifetime",
+            "The certificate is valid for {days} days ({start} to {end}).",
+            days=round(days),
+            start=start,
+            end=end,
+        )
+        return Verdict(Status.PASS, lifetime, evidence)
 
 
 class OcspStapling(CertificateCheck):
     id: ClassVar[str] = "tls.ocsp_stapling"
     title: ClassVar[str] = "OCSP stapling"
+    finding: ClassVar[str] = "The server staples no current, verifiable OCSP response"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "With OCSP stapling the server hands clients fresh proof that its certificate is not revoked, so "
         "revocation works without clients asking the CA (which leaks their browsing and often fails open)."
     )
     remediation: ClassVar[str] = (
-        "nginx: `ssl_stapling on; ssl_stapling_verify on; ssl_trusted_certificate /etc/ssl/dvc/chain.pem; "
+        "nginx: `ssl_stapling on; ssl_stapling_verify on; ssl_trusted_certificate /etc/ssl/{platform}/chain.pem; "
         "resolver 10.0.0.53;` (the server must be able to reach the CA's OCSP responder).\n"
         "Apache: `SSLUseStapling on` in the virtual host and `SSLStaplingCache shmcb:/var/run/ocsp(128000)` "
         "globally.\n"
@@ -709,29 +922,36 @@ class OcspStapling(CertificateCheck):
         }
         if ocsp is None:
             if leaf.must_staple:
-                return Verdict(
-                    Status.FAIL,
+                must = say(
+                    "tls.ocsp_stapling.must_staple",
                     "The certificate demands OCSP stapling (must-staple) but the server staples no response, "
                     "so browsers that honour must-staple will refuse it.",
-                    evidence,
-                    Severity.HIGH,
                 )
+                return Verdict(Status.FAIL, must, evidence, Severity.HIGH)
             if not leaf.ocsp_urls:
-                return Verdict(
-                    Status.SKIP,
+                no_responder = say(
+                    "tls.ocsp_stapling.no_responder",
                     "Not applicable: the certificate names no OCSP responder, so there is nothing to staple.",
-                    evidence,
                 )
-            return Verdict(Status.FAIL, "The server does not staple an OCSP response.", evidence)
+                return Verdict(Status.SKIP, no_responder, evidence)
+            unstapled = say("tls.ocsp_stapling.not_stapled", "The server does not staple an OCSP response.")
+            return Verdict(Status.FAIL, unstapled, evidence)
         evidence["response_status"] = ocsp.response_status
         evidence["certificate_status"] = ocsp.certificate_status
         if ocsp.next_update is not None:
             evidence["next_update"] = ocsp.next_update.isoformat()
         if ocsp.response_status != "SUCCESSFUL":
-            return Verdict(Status.FAIL, f"The stapled OCSP response is an error ({ocsp.response_status}).", evidence)
+            erroneous = say(
+                "tls.ocsp_stapling.error",
+                "The stapled OCSP response is an error ({status}).",
+                status=ocsp.response_status,
+            )
+            return Verdict(Status.FAIL, erroneous, evidence)
         doubt = _staple_doubt(ocsp, facts.scanned_at)
         if doubt is not None:
             status, reason = doubt
             severity = Severity.LOW if status is Status.WARN else None
-            return Verdict(status, f"The stapled OCSP response {reason}.", evidence, severity)
-        return Verdict(Status.PASS, "The server staples a current OCSP response.", evidence)
+            doubtful = say("tls.ocsp_stapling.doubtful", "The stapled OCSP response {doubt}.", doubt=reason)
+            return Verdict(status, doubtful, evidence, severity)
+        current = say("tls.ocsp_stapling.current", "The server staples a current OCSP response.")
+        return Verdict(Status.PASS, current, evidence)

@@ -7,9 +7,11 @@ from typing import Any, ClassVar
 
 from checks.tls.base import TlsCheck, target_evidence
 from checks.tls.facts import CIPHER_COMMANDS, CipherSuite, RawServerHello, TlsFacts, TlsVersion
-from scanner.evidence import clip, listing, plural
+from scanner.evidence import clip
+from scanner.messages import Message, Param, Text, say
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
+from scanner.wording import commas, listed
 
 #: DH groups smaller than this are weak (Logjam; NIST SP 800-57).
 MIN_DH_BITS = 2048
@@ -80,6 +82,37 @@ def weaknesses(suite: CipherSuite) -> list[str]:
     return reasons
 
 
+def _weakness_words(suite: CipherSuite) -> Param:
+    """``weaknesses(suite)`` for a sentence: algorithm names are data, the words are messages."""
+    words: list[Text] = []
+    for weakness in weaknesses(suite):
+        if weakness == "anonymous":
+            words.append(say("tls.weakness.anonymous", "anonymous"))
+        elif weakness.endswith("-bit key"):
+            words.append(say("tls.weakness.short_key", "{bits}-bit key", bits=suite.key_size))
+        else:
+            words.append(weakness)
+    return commas(words)
+
+
+def _insecure_suite(suite: CipherSuite) -> Message:
+    """ "TLS_RSA_WITH_RC4_128_MD5 (RC4, MD5)" """
+    return say(
+        "tls.cipher_insecure.suite", "{suite} ({weaknesses})", suite=suite.name, weaknesses=_weakness_words(suite)
+    )
+
+
+def _insecure_suites(count: int) -> Message:
+    if count == 1:
+        return say("tls.cipher_insecure.count_one", "1 insecure suite")
+    return say("tls.cipher_insecure.count", "{count} insecure suites", count=count)
+
+
+def _suites_accepted(suites: Message, names: Text) -> Message:
+    """ "3 insecure suites accepted: a, b and c." """
+    return say("tls.suites.accepted", "{suites} accepted: {names}.", suites=suites, names=names)
+
+
 def _by_suite(facts: TlsFacts, keep: Callable[[CipherSuite], object]) -> list[tuple[CipherSuite, list[TlsVersion]]]:
     """Accepted suites that ``keep`` selects, once each, with the versions that accept them."""
     found: dict[str, tuple[CipherSuite, list[TlsVersion]]] = {}
@@ -102,7 +135,8 @@ def _suite_list(entries: Sequence[tuple[CipherSuite, list[TlsVersion]]]) -> list
 
 class CipherInsecure(TlsCheck):
     id: ClassVar[str] = "tls.cipher_insecure"
-    title: ClassVar[str] = "No insecure cipher suites"
+    title: ClassVar[str] = "Insecure cipher suites"
+    finding: ClassVar[str] = "An insecure cipher suite is accepted"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (
         Cap("F", Severity.CRITICAL, "NULL/EXPORT/anonymous"),
@@ -123,8 +157,13 @@ class CipherInsecure(TlsCheck):
         suites: dict[str, tuple[CipherSuite, list[TlsVersion]]] = {}
         for hello in chosen:
             suites.setdefault(hello.suite, (hello.as_suite, []))[1].append(hello.version)
-        names = [
-            f"{s.name} ({', '.join(weaknesses(s))}) with {listing([v.value for v in versions])}"
+        names: list[Text] = [
+            say(
+                "tls.cipher_insecure.suite_with",
+                "{suite} with {versions}",
+                suite=_insecure_suite(s),
+                versions=listed([v.value for v in versions]),
+            )
             for s, versions in suites.values()
         ]
         kinds = {w for suite, _ in suites.values() for w in weaknesses(suite)}
@@ -134,38 +173,41 @@ class CipherInsecure(TlsCheck):
             "insecure_suites": _suite_list(list(suites.values())),
             "raw_handshakes": raw_evidence(chosen),
         }
-        return Verdict(
-            Status.FAIL,
-            f"{facts.target} completes no handshake with standard TLS clients, but when a hand-built hello offers "
-            f"only insecure suites it chooses {plural(len(suites), 'insecure suite')}: {listing(names)}.",
-            evidence,
-            severity,
+        chosen_suites = say(
+            "tls.cipher_insecure.hand_built",
+            "{target} completes no handshake with standard TLS clients, but when a hand-built hello offers only "
+            "insecure suites it chooses {suites}: {names}.",
+            target=facts.target,
+            suites=_insecure_suites(len(suites)),
+            names=listed(names),
         )
+        return Verdict(Status.FAIL, chosen_suites, evidence, severity)
 
     def judge(self, facts: TlsFacts) -> Verdict:
         bad = _by_suite(facts, weaknesses)
         evidence = {**target_evidence(facts), "insecure_suites": _suite_list(bad)}
         if not bad:
             total = len({s.name for _, s in facts.accepted_suites()})
-            return Verdict(
-                Status.PASS,
-                f"None of the {plural(total, 'accepted suite')} is NULL, EXPORT, anonymous, RC4, DES, 3DES or MD5.",
-                evidence,
+            if total == 1:
+                accepted = say("tls.cipher_insecure.accepted_one", "1 accepted suite")
+            else:
+                accepted = say("tls.cipher_insecure.accepted", "{count} accepted suites", count=total)
+            none = say(
+                "tls.cipher_insecure.none",
+                "None of the {suites} is NULL, EXPORT, anonymous, RC4, DES, 3DES or MD5.",
+                suites=accepted,
             )
+            return Verdict(Status.PASS, none, evidence)
         kinds = sorted({w for suite, _ in bad for w in weaknesses(suite)})
         severity = Severity.CRITICAL if set(kinds) & set(_CRITICAL_WEAKNESSES) else Severity.HIGH
-        names = [f"{s.name} ({', '.join(weaknesses(s))})" for s, _ in bad]
-        return Verdict(
-            Status.FAIL,
-            f"{plural(len(bad), 'insecure suite')} accepted: {listing(names)}.",
-            evidence,
-            severity,
-        )
+        names = listed([_insecure_suite(s) for s, _ in bad])
+        return Verdict(Status.FAIL, _suites_accepted(_insecure_suites(len(bad)), names), evidence, severity)
 
 
 class CipherNoForwardSecrecy(TlsCheck):
     id: ClassVar[str] = "tls.cipher_no_forward_secrecy"
     title: ClassVar[str] = "Forward secrecy"
+    finding: ClassVar[str] = "A cipher suite without forward secrecy is accepted"
     severity: ClassVar[Severity] = Severity.MEDIUM
     caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="suites without forward secrecy"),)
     why: ClassVar[str] = (
@@ -188,27 +230,44 @@ class CipherNoForwardSecrecy(TlsCheck):
         static = _by_suite(facts, lambda suite: not has_forward_secrecy(suite))
         evidence = {**target_evidence(facts), "suites_without_forward_secrecy": _suite_list(static)}
         if not static:
-            return Verdict(Status.PASS, "Every accepted suite uses an ephemeral key exchange.", evidence)
-        if len(static) == len(all_suites):
-            return Verdict(
-                Status.FAIL,
-                f"No accepted suite offers forward secrecy: all {plural(len(static), 'suite')} use a static key "
-                "exchange.",
-                evidence,
-                Severity.HIGH,
+            ephemeral = say(
+                "tls.cipher_no_forward_secrecy.none", "Every accepted suite uses an ephemeral key exchange."
             )
+            return Verdict(Status.PASS, ephemeral, evidence)
+        if len(static) == len(all_suites):
+            counted = (
+                say("tls.cipher_no_forward_secrecy.count_one", "1 suite")
+                if len(static) == 1
+                else say("tls.cipher_no_forward_secrecy.count", "{count} suites", count=len(static))
+            )
+            all_static = say(
+                "tls.cipher_no_forward_secrecy.all",
+                "No accepted suite offers forward secrecy: all {suites} use a static key exchange.",
+                suites=counted,
+            )
+            return Verdict(Status.FAIL, all_static, evidence, Severity.HIGH)
         kinds = sorted({key_exchange(s.name) for s, _ in static})
-        label = "static-RSA" if kinds == ["RSA"] else f"static key-exchange ({', '.join(kinds)})"
-        return Verdict(
-            Status.FAIL,
-            f"{plural(len(static), label + ' suite')} accepted: {listing([s.name for s, _ in static])}.",
-            evidence,
-        )
+        names = listed([s.name for s, _ in static])
+        return Verdict(Status.FAIL, _suites_accepted(_static_suites(len(static), kinds), names), evidence)
+
+
+def _static_suites(count: int, kinds: list[str]) -> Message:
+    """ "2 static-RSA suites" / "1 static key-exchange (DH, RSA) suite" """
+    if kinds == ["RSA"]:
+        if count == 1:
+            return say("tls.cipher_no_forward_secrecy.rsa_one", "1 static-RSA suite")
+        return say("tls.cipher_no_forward_secrecy.rsa", "{count} static-RSA suites", count=count)
+    if count == 1:
+        return say("tls.cipher_no_forward_secrecy.static_one", "1 static key-exchange ({kinds}) suite", kinds=kinds)
+    return say(
+        "tls.cipher_no_forward_secrecy.static", "{count} static key-exchange ({kinds}) suites", count=count, kinds=kinds
+    )
 
 
 class CipherCbc(TlsCheck):
     id: ClassVar[str] = "tls.cipher_cbc"
-    title: ClassVar[str] = "No CBC-mode cipher suites"
+    title: ClassVar[str] = "CBC-mode cipher suites"
+    finding: ClassVar[str] = "A CBC-mode cipher suite is accepted"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "CBC-mode suites in TLS have a long history of padding-oracle and timing attacks (Lucky13, "
@@ -228,19 +287,27 @@ class CipherCbc(TlsCheck):
         cbc = _by_suite(facts, lambda suite: "_CBC_" in suite.name.upper())
         evidence = {**target_evidence(facts), "cbc_suites": _suite_list(cbc)}
         if not cbc:
-            return Verdict(Status.PASS, "No CBC-mode suite is accepted.", evidence)
+            return Verdict(Status.PASS, say("tls.cipher_cbc.none", "No CBC-mode suite is accepted."), evidence)
         versions = sorted({v for _, vs in cbc for v in vs}, key=list(TlsVersion).index)
-        return Verdict(
-            Status.FAIL,
-            f"{plural(len(cbc), 'CBC-mode suite')} accepted ({listing([v.value for v in versions])}): "
-            f"{listing([s.name for s, _ in cbc], 3)}.",
-            evidence,
+        counted = (
+            say("tls.cipher_cbc.count_one", "1 CBC-mode suite")
+            if len(cbc) == 1
+            else say("tls.cipher_cbc.count", "{count} CBC-mode suites", count=len(cbc))
         )
+        accepted = say(
+            "tls.cipher_cbc.accepted",
+            "{suites} accepted ({versions}): {names}.",
+            suites=counted,
+            versions=listed([v.value for v in versions]),
+            names=listed([s.name for s, _ in cbc], 3),
+        )
+        return Verdict(Status.FAIL, accepted, evidence)
 
 
 class DhWeak(TlsCheck):
     id: ClassVar[str] = "tls.dh_weak"
-    title: ClassVar[str] = "Strong Diffie-Hellman groups"
+    title: ClassVar[str] = "Diffie-Hellman group strength"
+    finding: ClassVar[str] = "A DHE cipher suite uses a weak Diffie-Hellman group"
     severity: ClassVar[Severity] = Severity.MEDIUM
     caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="weak Diffie-Hellman group"),)
     why: ClassVar[str] = (
@@ -260,24 +327,31 @@ class DhWeak(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         dhe = _by_suite(facts, lambda suite: key_exchange(suite.name) in ("DHE", "DH_anon"))
         if not dhe:
-            return Verdict(
-                Status.PASS, "No DHE suite is accepted (no finite-field Diffie-Hellman).", target_evidence(facts)
-            )
-        problems: list[str] = []
+            no_dhe = say("tls.dh_weak.no_dhe", "No DHE suite is accepted (no finite-field Diffie-Hellman).")
+            return Verdict(Status.PASS, no_dhe, target_evidence(facts))
+        problems: list[Message] = []
         sizes: set[int] = set()
         severity = Severity.MEDIUM
         for suite, _ in dhe:
             key = suite.ephemeral
             if key is None or key.kind != "DH":
-                problems.append(f"{suite.name} (a DH group too small for sslyze's client to accept)")
+                problems.append(
+                    say(
+                        "tls.dh_weak.too_small",
+                        "{suite} (a DH group too small for sslyze's client to accept)",
+                        suite=suite.name,
+                    )
+                )
                 severity = Severity.HIGH
                 continue
             sizes.add(key.size)
             if key.group_valid is False:
-                problems.append(f"{suite.name} (invalid DH group: the modulus is not prime)")
+                problems.append(
+                    say("tls.dh_weak.invalid", "{suite} (invalid DH group: the modulus is not prime)", suite=suite.name)
+                )
                 severity = Severity.HIGH
             elif key.size < MIN_DH_BITS:
-                problems.append(f"{suite.name} ({key.size}-bit group)")
+                problems.append(say("tls.dh_weak.small", "{suite} ({bits}-bit group)", suite=suite.name, bits=key.size))
                 if key.size < BROKEN_DH_BITS:
                     severity = Severity.HIGH
         evidence: dict[str, Any] = {
@@ -286,14 +360,29 @@ class DhWeak(TlsCheck):
             "dh_sizes": sorted(sizes),
         }
         if not problems:
-            return Verdict(
-                Status.PASS, f"DHE suites use {listing([f'{s}-bit' for s in sorted(sizes)])} groups.", evidence
-            )
-        evidence["weak"] = clip(problems)
-        smallest = f" (smallest {min(sizes)} bits)" if sizes else ""
-        return Verdict(
-            Status.FAIL,
-            f"{plural(len(problems), 'DHE suite')} with a weak DH group{smallest}: {listing(problems, 3)}.",
-            evidence,
-            severity,
+            bits: list[Text] = [say("tls.dh_weak.bits", "{bits}-bit", bits=size) for size in sorted(sizes)]
+            strong = say("tls.dh_weak.sizes", "DHE suites use {sizes} groups.", sizes=listed(bits))
+            return Verdict(Status.PASS, strong, evidence)
+        evidence["weak"] = clip(str(problem) for problem in problems)
+        counted = (
+            say("tls.dh_weak.count_one", "1 DHE suite")
+            if len(problems) == 1
+            else say("tls.dh_weak.count", "{count} DHE suites", count=len(problems))
         )
+        named: list[Text] = list(problems)
+        if sizes:
+            weak = say(
+                "tls.dh_weak.weak_smallest",
+                "{suites} with a weak DH group (smallest {bits} bits): {problems}.",
+                suites=counted,
+                bits=min(sizes),
+                problems=listed(named, 3),
+            )
+        else:
+            weak = say(
+                "tls.dh_weak.weak",
+                "{suites} with a weak DH group: {problems}.",
+                suites=counted,
+                problems=listed(named, 3),
+            )
+        return Verdict(Status.FAIL, weak, evidence, severity)

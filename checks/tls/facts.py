@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sslyze.plugins.scan_commands import ScanCommand
 
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
 
 MAX_ERROR_CHARS = 300
 
@@ -93,12 +94,13 @@ class ConnectivityFacts:
 
     Attributes:
         status: the outcome.
-        reason: one sentence for a report ("Connection refused on port 443.").
+        reason: one sentence for a report ("Connection refused on port 443."), a message (plain text in facts
+            built by hand).
         error: the underlying error, shortened (exception line or sslyze's message); None when status is OK.
     """
 
     status: Connectivity
-    reason: str
+    reason: Text
     error: str | None = None
 
 
@@ -111,12 +113,13 @@ class CommandError:
         reason: sslyze's error reason: CLIENT_CERTIFICATE_NEEDED, CONNECTIVITY_ISSUE, BUG_IN_SSLYZE, WRONG_USAGE;
             or ``UNPARSEABLE_CERTIFICATE`` when the command (or platscan reading its result) could not parse a
             certificate the server sent.
-        message: the last line of the error trace, shortened; for ``UNPARSEABLE_CERTIFICATE`` a sentence.
+        message: the last line of the error trace, shortened (sslyze's words: data); for
+            ``UNPARSEABLE_CERTIFICATE`` and ``NOT_RUN`` a message.
     """
 
     command: str
     reason: str
-    message: str
+    message: Text
 
     @property
     def client_certificate_needed(self) -> bool:
@@ -135,8 +138,19 @@ class CommandError:
 UNPARSEABLE_CERTIFICATE = "UNPARSEABLE_CERTIFICATE"
 #: ``CommandError.reason`` of a command platscan scheduled that sslyze reports it did not run (NOT_SCHEDULED).
 NOT_RUN = "NOT_RUN"
-#: What RFC 5280 says of serial numbers, to follow "which".
-RFC5280_SERIAL = "RFC 5280 (section 4.1.2.2) forbids: a serial number must be a positive integer"
+
+
+def rfc5280_serial() -> Message:
+    """What RFC 5280 says of serial numbers, to follow "which"."""
+    return say("tls.serial.rfc5280", "RFC 5280 (section 4.1.2.2) forbids: a serial number must be a positive integer")
+
+
+def connection_refused(port: int) -> Message:
+    return say("tls.connect.refused", "Connection refused on port {port}.", port=port)
+
+
+def could_not_connect(port: int, error: Text) -> Message:
+    return say("tls.connect.failed", "Could not connect to port {port} ({error}).", port=port, error=error)
 
 
 @dataclass(frozen=True)
@@ -287,12 +301,13 @@ class TrustFacts:
         path_found: a chain of valid signatures from the leaf to an anchor exists, using the certificates
             sent (the first ``trust_path.MAX_CHAIN_CERTS``) and the anchors (intermediates must be CAs).
         strict_ok: cryptography's strict RFC 5280 / CA/B Forum verifier also accepts that path, when asked
-            for the leaf's own first SAN at a time inside the path's validity.
+            for no host name (that is the host-name check's question) at a time inside the path's validity.
         anchor: subject of the anchor the path ends at.
         path: indices, in the sent chain, of the sent certificates the path uses (leaf first); it stops
             below the anchor (a sent copy of the anchor is not on it). When no path was found: the sent path.
-        reason: why no path was found (one sentence); None if found.
-        strict_error: the strict verifier's error text; None if it accepted the path.
+        reason: why no path was found (one sentence, a message); None if found.
+        strict_error: the strict verifier's error text (cryptography's words), or why it was not run (a
+            message); None if it accepted the path.
         validated_at: the time the strict verifier was asked about.
         anchors: how many anchors were available.
         search_limited: no path was found within platscan's limits (``trust_path.MAX_CHAIN_DEPTH``
@@ -304,8 +319,8 @@ class TrustFacts:
     strict_ok: bool
     anchor: str | None
     path: tuple[int, ...]
-    reason: str | None
-    strict_error: str | None
+    reason: Text | None
+    strict_error: Text | None
     validated_at: dt.datetime | None
     anchors: int
     search_limited: bool = False
@@ -460,7 +475,7 @@ def failed_connectivity(
     port: int,
     address: str | None,
     status: Connectivity,
-    reason: str,
+    reason: Text,
     error: str | None = None,
     *,
     now: dt.datetime,

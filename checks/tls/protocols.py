@@ -9,9 +9,10 @@ from sslyze.plugins.scan_commands import ScanCommand
 from checks.tls.base import TlsCheck, did_not_run, no_tls_sentence, target_evidence
 from checks.tls.ciphers import raw_evidence
 from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, Connectivity, TlsFacts, TlsVersion
-from scanner.evidence import listing
+from scanner.messages import Message, say
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
+from scanner.wording import listed
 
 _PROTOCOLS_REMEDIATION = (
     "Accept only TLS 1.2 and TLS 1.3.\n"
@@ -28,6 +29,14 @@ def _versions(facts: TlsFacts, versions: tuple[TlsVersion, ...]) -> list[TlsVers
     return [v for v in versions if (p := facts.protocol(v)) is not None and p.supported]
 
 
+def _accepted(versions: list[TlsVersion]) -> Message:
+    """ "SSL 3.0 is accepted." / "TLS 1.0 and TLS 1.1 are accepted." """
+    named = listed([v.value for v in versions])
+    if len(versions) == 1:
+        return say("tls.versions.accepted_one", "{versions} is accepted.", versions=named)
+    return say("tls.versions.accepted_many", "{versions} are accepted.", versions=named)
+
+
 def _version_evidence(facts: TlsFacts) -> dict[str, object]:
     return {
         **target_evidence(facts),
@@ -38,7 +47,8 @@ def _version_evidence(facts: TlsFacts) -> dict[str, object]:
 
 class HttpsAvailable(TlsCheck):
     id: ClassVar[str] = "tls.https_available"
-    title: ClassVar[str] = "HTTPS is available"
+    title: ClassVar[str] = "HTTPS availability"
+    finding: ClassVar[str] = "HTTPS is not available"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="no HTTPS"),)
     why: ClassVar[str] = (
@@ -48,8 +58,8 @@ class HttpsAvailable(TlsCheck):
     remediation: ClassVar[str] = (
         "Serve the platform over HTTPS on port 443 with a certificate for its host name, and redirect http:// "
         "to https://.\n"
-        "nginx: `listen 443 ssl; ssl_certificate /etc/ssl/dvc/fullchain.pem; "
-        "ssl_certificate_key /etc/ssl/dvc/privkey.pem; ssl_protocols TLSv1.2 TLSv1.3;`\n"
+        "nginx: `listen 443 ssl; ssl_certificate /etc/ssl/{platform}/fullchain.pem; "
+        "ssl_certificate_key /etc/ssl/{platform}/privkey.pem; ssl_protocols TLSv1.2 TLSv1.3;`\n"
         "Apache: `Listen 443` and a `<VirtualHost *:443>` with `SSLEngine on`, `SSLCertificateFile` and "
         "`SSLCertificateKeyFile`.\n"
         "IIS: add an https binding on port 443 to the site (Site Bindings > Add > https) and select the "
@@ -63,31 +73,44 @@ class HttpsAvailable(TlsCheck):
         if status is Connectivity.OVERSIZED_HANDSHAKE:
             # The server is there and speaks TLS, but no standard client can finish a handshake: the finding is
             # that clients cannot connect, and the reason says why (the other checks could not run: error).
-            return Verdict(
-                Status.FAIL,
-                f"Standard TLS clients cannot connect to {facts.target}. {facts.connectivity.reason}",
-                evidence,
+            oversized = say(
+                "tls.https_available.oversized",
+                "Standard TLS clients cannot connect to {target}. {reason}",
+                target=facts.target,
+                reason=facts.connectivity.reason,
             )
+            return Verdict(Status.FAIL, oversized, evidence)
         if status in NO_USABLE_TLS or (scheme == "http" and status in NOT_REACHED):
-            sentence = no_tls_sentence(facts, scheme)
-            return Verdict(Status.FAIL, sentence[0].upper() + sentence[1:], evidence)
+            return Verdict(Status.FAIL, no_tls_sentence(facts, scheme, first=True), evidence)
         return super().unreachable(facts, scheme)
 
     def evaluate(self, facts: TlsFacts, scheme: str = "https") -> Verdict:
         verdict = super().evaluate(facts, scheme)
         if verdict.status is Status.PASS and scheme == "http":
-            return Verdict(
-                Status.PASS,
-                f"The URL uses http://, but {facts.host} also serves TLS on port {facts.port}.",
-                verdict.evidence,
+            also = say(
+                "tls.https_available.also_tls",
+                "The URL uses http://, but {host} also serves TLS on port {port}.",
+                host=facts.host,
+                port=facts.port,
             )
+            return Verdict(Status.PASS, also, verdict.evidence)
         return verdict
 
     def judge(self, facts: TlsFacts) -> Verdict:
-        highest = f" (up to {facts.highest_version.value})" if facts.highest_version else ""
+        if facts.highest_version:
+            succeeds = say(
+                "tls.https_available.up_to",
+                "A TLS handshake with {target} succeeds (up to {version}).",
+                target=facts.target,
+                version=facts.highest_version.value,
+            )
+        else:
+            succeeds = say(
+                "tls.https_available.succeeds", "A TLS handshake with {target} succeeds.", target=facts.target
+            )
         return Verdict(
             Status.PASS,
-            f"A TLS handshake with {facts.target} succeeds{highest}.",
+            succeeds,
             {
                 **target_evidence(facts),
                 "highest_version": facts.highest_version.value if facts.highest_version else None,
@@ -97,7 +120,8 @@ class HttpsAvailable(TlsCheck):
 
 class ProtocolSsl(TlsCheck):
     id: ClassVar[str] = "tls.protocol_ssl"
-    title: ClassVar[str] = "SSL 2.0 and SSL 3.0 are disabled"
+    title: ClassVar[str] = "SSL 2.0 and SSL 3.0"
+    finding: ClassVar[str] = "SSL 2.0 or SSL 3.0 is accepted"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="SSL 2.0/3.0 accepted"),)
     why: ClassVar[str] = (
@@ -115,12 +139,31 @@ class ProtocolSsl(TlsCheck):
         chosen = [h for h in facts.raw_hellos if h.version in (TlsVersion.SSL_2_0, TlsVersion.SSL_3_0)]
         if chosen:
             versions = sorted({h.version for h in chosen}, key=list(TlsVersion).index)
-            verb = "is" if len(versions) == 1 else "are"
-            suites = listing([f"{h.suite} ({h.version.value})" for h in chosen])
+            named, suites = (
+                listed([v.value for v in versions]),
+                listed([f"{h.suite} ({h.version.value})" for h in chosen]),
+            )
+            if len(versions) == 1:
+                chose = say(
+                    "tls.protocol_ssl.hello_one",
+                    "{versions} is accepted: standard TLS clients complete no handshake with {target}, but in answer "
+                    "to a hand-built hello it chose {suites}.",
+                    versions=named,
+                    target=facts.target,
+                    suites=suites,
+                )
+            else:
+                chose = say(
+                    "tls.protocol_ssl.hello_many",
+                    "{versions} are accepted: standard TLS clients complete no handshake with {target}, but in answer "
+                    "to a hand-built hello it chose {suites}.",
+                    versions=named,
+                    target=facts.target,
+                    suites=suites,
+                )
             return Verdict(
                 Status.FAIL,
-                f"{listing([v.value for v in versions])} {verb} accepted: standard TLS clients complete no handshake "
-                f"with {facts.target}, but in answer to a hand-built hello it chose {suites}.",
+                chose,
                 {
                     **target_evidence(facts),
                     "accepted_versions": [v.value for v in versions],
@@ -130,7 +173,7 @@ class ProtocolSsl(TlsCheck):
         if facts.connectivity.status is Connectivity.SSL2_ONLY:
             return Verdict(
                 Status.FAIL,
-                f"{facts.target} accepts only SSL 2.0.",
+                say("tls.protocol_ssl.ssl2_only", "{target} accepts only SSL 2.0.", target=facts.target),
                 {**target_evidence(facts), "accepted_versions": ["SSL 2.0"]},
             )
         return super().unreachable(facts, scheme)
@@ -138,14 +181,15 @@ class ProtocolSsl(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         bad = _versions(facts, (TlsVersion.SSL_2_0, TlsVersion.SSL_3_0))
         if bad:
-            verb = "is" if len(bad) == 1 else "are"
-            return Verdict(Status.FAIL, f"{listing([v.value for v in bad])} {verb} accepted.", _version_evidence(facts))
-        return Verdict(Status.PASS, "SSL 2.0 and SSL 3.0 are refused.", _version_evidence(facts))
+            return Verdict(Status.FAIL, _accepted(bad), _version_evidence(facts))
+        refused = say("tls.protocol_ssl.refused", "SSL 2.0 and SSL 3.0 are refused.")
+        return Verdict(Status.PASS, refused, _version_evidence(facts))
 
 
 class ProtocolLegacy(TlsCheck):
     id: ClassVar[str] = "tls.protocol_legacy"
-    title: ClassVar[str] = "TLS 1.0 and TLS 1.1 are disabled"
+    title: ClassVar[str] = "Legacy TLS versions"
+    finding: ClassVar[str] = "TLS 1.0 or TLS 1.1 is accepted"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="TLS 1.0 or 1.1 accepted"),)
     why: ClassVar[str] = (
@@ -159,14 +203,15 @@ class ProtocolLegacy(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         bad = _versions(facts, (TlsVersion.TLS_1_0, TlsVersion.TLS_1_1))
         if bad:
-            verb = "is" if len(bad) == 1 else "are"
-            return Verdict(Status.FAIL, f"{listing([v.value for v in bad])} {verb} accepted.", _version_evidence(facts))
-        return Verdict(Status.PASS, "TLS 1.0 and TLS 1.1 are refused.", _version_evidence(facts))
+            return Verdict(Status.FAIL, _accepted(bad), _version_evidence(facts))
+        refused = say("tls.protocol_legacy.refused", "TLS 1.0 and TLS 1.1 are refused.")
+        return Verdict(Status.PASS, refused, _version_evidence(facts))
 
 
 class ProtocolTls12(TlsCheck):
     id: ClassVar[str] = "tls.protocol_tls12"
-    title: ClassVar[str] = "TLS 1.2 is supported"
+    title: ClassVar[str] = "TLS 1.2 support"
+    finding: ClassVar[str] = "TLS 1.2 is not accepted"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("C", Severity.HIGH, "neither TLS 1.2 nor 1.3"),)
     why: ClassVar[str] = (
@@ -186,23 +231,30 @@ class ProtocolTls12(TlsCheck):
     def judge(self, facts: TlsFacts) -> Verdict:
         evidence = _version_evidence(facts)
         if _versions(facts, (TlsVersion.TLS_1_2,)):
-            return Verdict(Status.PASS, "TLS 1.2 is accepted.", evidence)
+            return Verdict(Status.PASS, say("tls.protocol_tls12.accepted", "TLS 1.2 is accepted."), evidence)
         if _versions(facts, (TlsVersion.TLS_1_3,)):
             # Secure, but clients limited to TLS 1.2 are locked out: a finding of low severity.
-            return Verdict(
-                Status.FAIL,
+            only_13 = say(
+                "tls.protocol_tls12.only_tls13",
                 "TLS 1.2 is not accepted, only TLS 1.3: secure, but clients limited to TLS 1.2 cannot connect.",
-                evidence,
-                Severity.LOW,
             )
+            return Verdict(Status.FAIL, only_13, evidence, Severity.LOW)
         accepted = facts.accepted_versions()
-        best = f"; the best it accepts is {accepted[-1].value}" if accepted else ""
-        return Verdict(Status.FAIL, f"Neither TLS 1.2 nor TLS 1.3 is accepted{best}.", evidence)
+        if accepted:
+            neither = say(
+                "tls.protocol_tls12.neither_best",
+                "Neither TLS 1.2 nor TLS 1.3 is accepted; the best it accepts is {version}.",
+                version=accepted[-1].value,
+            )
+        else:
+            neither = say("tls.protocol_tls12.neither", "Neither TLS 1.2 nor TLS 1.3 is accepted.")
+        return Verdict(Status.FAIL, neither, evidence)
 
 
 class ProtocolTls13(TlsCheck):
     id: ClassVar[str] = "tls.protocol_tls13"
-    title: ClassVar[str] = "TLS 1.3 is supported"
+    title: ClassVar[str] = "TLS 1.3 support"
+    finding: ClassVar[str] = "TLS 1.3 is not accepted"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "TLS 1.3 removes the legacy algorithms attacks have relied on, always gives forward secrecy and "
@@ -220,13 +272,18 @@ class ProtocolTls13(TlsCheck):
 
     def judge(self, facts: TlsFacts) -> Verdict:
         if _versions(facts, (TlsVersion.TLS_1_3,)):
-            return Verdict(Status.PASS, "TLS 1.3 is accepted.", _version_evidence(facts))
-        return Verdict(Status.FAIL, "TLS 1.3 is not accepted.", _version_evidence(facts))
+            return Verdict(
+                Status.PASS, say("tls.protocol_tls13.accepted", "TLS 1.3 is accepted."), _version_evidence(facts)
+            )
+        return Verdict(
+            Status.FAIL, say("tls.protocol_tls13.refused", "TLS 1.3 is not accepted."), _version_evidence(facts)
+        )
 
 
 class FallbackScsv(TlsCheck):
     id: ClassVar[str] = "tls.fallback_scsv"
     title: ClassVar[str] = "Downgrade protection (TLS_FALLBACK_SCSV)"
+    finding: ClassVar[str] = "The server accepts a downgraded handshake carrying TLS_FALLBACK_SCSV"
     severity: ClassVar[Severity] = Severity.LOW
     why: ClassVar[str] = (
         "TLS_FALLBACK_SCSV (RFC 7507) lets the server refuse a connection that an attacker has forced down "
@@ -245,17 +302,19 @@ class FallbackScsv(TlsCheck):
         if facts.fallback_scsv is None:
             return did_not_run("fallback", evidence)
         if facts.fallback_scsv:
-            return Verdict(Status.PASS, "A downgraded handshake carrying TLS_FALLBACK_SCSV is refused.", evidence)
-        return Verdict(
-            Status.FAIL,
+            refused = say("tls.fallback_scsv.refused", "A downgraded handshake carrying TLS_FALLBACK_SCSV is refused.")
+            return Verdict(Status.PASS, refused, evidence)
+        accepted = say(
+            "tls.fallback_scsv.accepted",
             "The server accepts a downgraded handshake carrying TLS_FALLBACK_SCSV instead of refusing it.",
-            evidence,
         )
+        return Verdict(Status.FAIL, accepted, evidence)
 
 
 class Compression(TlsCheck):
     id: ClassVar[str] = "tls.compression"
-    title: ClassVar[str] = "TLS compression is disabled"
+    title: ClassVar[str] = "TLS compression"
+    finding: ClassVar[str] = "TLS compression is accepted"
     severity: ClassVar[Severity] = Severity.MEDIUM
     caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="CRIME"),)
     why: ClassVar[str] = (
@@ -276,13 +335,16 @@ class Compression(TlsCheck):
         if facts.compression is None:
             return did_not_run("compression", evidence)
         if facts.compression:
-            return Verdict(Status.FAIL, "TLS compression is accepted (CRIME).", evidence)
-        return Verdict(Status.PASS, "TLS compression is refused.", evidence)
+            return Verdict(
+                Status.FAIL, say("tls.compression.accepted", "TLS compression is accepted (CRIME)."), evidence
+            )
+        return Verdict(Status.PASS, say("tls.compression.refused", "TLS compression is refused."), evidence)
 
 
 class RenegotiationInsecure(TlsCheck):
     id: ClassVar[str] = "tls.renegotiation_insecure"
-    title: ClassVar[str] = "No insecure renegotiation"
+    title: ClassVar[str] = "TLS renegotiation"
+    finding: ClassVar[str] = "Renegotiation is insecure, or clients can start it"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("C", note="insecure renegotiation"),)
     why: ClassVar[str] = (
@@ -310,23 +372,28 @@ class RenegotiationInsecure(TlsCheck):
         if facts.secure_renegotiation is None:
             return did_not_run("renegotiation", evidence)
         if not facts.secure_renegotiation:
-            return Verdict(Status.FAIL, "The server does not support secure renegotiation (RFC 5746).", evidence)
+            insecure = say(
+                "tls.renegotiation_insecure.insecure", "The server does not support secure renegotiation (RFC 5746)."
+            )
+            return Verdict(Status.FAIL, insecure, evidence)
         if facts.client_renegotiation:
-            return Verdict(
-                Status.WARN,
+            honoured = say(
+                "tls.renegotiation_insecure.client_initiated",
                 "Secure renegotiation is supported, but the server honours client-initiated renegotiation "
                 "(a denial-of-service vector).",
-                evidence,
-                Severity.MEDIUM,
             )
-        return Verdict(
-            Status.PASS, "Secure renegotiation is supported and client-initiated renegotiation is refused.", evidence
+            return Verdict(Status.WARN, honoured, evidence, Severity.MEDIUM)
+        secure = say(
+            "tls.renegotiation_insecure.secure",
+            "Secure renegotiation is supported and client-initiated renegotiation is refused.",
         )
+        return Verdict(Status.PASS, secure, evidence)
 
 
 class ClientCertRequired(TlsCheck):
     id: ClassVar[str] = "tls.client_cert_required"
     title: ClassVar[str] = "Client certificate requirement"
+    finding: ClassVar[str] = "The server demands a client certificate, so some checks cannot test it"
     severity: ClassVar[Severity] = Severity.INFO
     why: ClassVar[str] = (
         "An endpoint that demands a client certificate cannot be fully tested without one: some checks "
@@ -345,8 +412,20 @@ class ClientCertRequired(TlsCheck):
             skipped = sorted(e.command for e in facts.errors if e.client_certificate_needed)
             if skipped:
                 evidence["not_tested"] = skipped
-            extra = f"; sslyze could not run {listing(skipped)}" if skipped else ""
-            return Verdict(Status.WARN, f"The server demands a client certificate{extra}.", evidence)
+            if skipped:
+                demands = say(
+                    "tls.client_cert_required.untested",
+                    "The server demands a client certificate; sslyze could not run {commands}.",
+                    commands=listed(skipped),
+                )
+            else:
+                demands = say("tls.client_cert_required.required", "The server demands a client certificate.")
+            return Verdict(Status.WARN, demands, evidence)
         if facts.client_auth == "optional":
-            return Verdict(Status.PASS, "The server asks for a client certificate but does not require one.", evidence)
-        return Verdict(Status.PASS, "The server does not ask for a client certificate.", evidence)
+            optional = say(
+                "tls.client_cert_required.optional",
+                "The server asks for a client certificate but does not require one.",
+            )
+            return Verdict(Status.PASS, optional, evidence)
+        unasked = say("tls.client_cert_required.not_asked", "The server does not ask for a client certificate.")
+        return Verdict(Status.PASS, unasked, evidence)

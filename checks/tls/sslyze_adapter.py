@@ -13,12 +13,17 @@ import base64
 import datetime as dt
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.x509.ocsp import load_der_ocsp_response
 from sslyze.json.json_output import ServerScanResultAsJson
 from sslyze.plugins.certificate_info.json_output import (
     _CertificateDeploymentAnalysisResultAsJson as DeploymentJson,
+)
+from sslyze.plugins.certificate_info.json_output import (
+    _OcspResponseAsJson as OcspJson,
 )
 from sslyze.plugins.openssl_cipher_suites.json_output import (
     _CipherSuiteAcceptedByServerAsJson as AcceptedSuiteJson,
@@ -41,10 +46,30 @@ from checks.tls.facts import (
     ProtocolFacts,
     TlsFacts,
     TlsVersion,
+    connection_refused,
+    could_not_connect,
     failed_connectivity,
 )
 from checks.tls.trust_path import follow_chain
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
+
+
+@dataclass(frozen=True)
+class FetchedChains:
+    """The certificate chains the collector fetched itself, through sslyze's connections, for a host name that
+    sslyze's certificate_info cannot validate (it then does not run; see ``_collect.sslyze_validates``).
+
+    Attributes:
+        reason: why sslyze did not validate the chains, as a sentence (kept as the deployments' ``sslyze_error``).
+        chains: each distinct chain the server sends with SNI: its certificates (PEM, leaf first) and the OCSP
+            response stapled to it (DER), if any.
+        error: why no chain could be fetched, when none was (the certificate checks cannot judge).
+    """
+
+    reason: str
+    chains: tuple[tuple[tuple[str, ...], bytes | None], ...] = ()
+    error: Text | None = None
 
 
 def facts_from_sslyze_json(
@@ -55,12 +80,13 @@ def facts_from_sslyze_json(
     now: dt.datetime,
     duration: float = 0.0,
     sslyze_version: str = "",
+    fetched: FetchedChains | None = None,
 ) -> TlsFacts:
     """Turn sslyze's JSON model of one server scan into ``TlsFacts``.
 
     ``doc`` must validate as ``sslyze.json.json_output.ServerScanResultAsJson`` (``ValueError`` if not).
     ``anchors`` are the trust anchors (system store + ca_bundle) the chain is judged against; ``now``
-    is the time of the scan.
+    is the time of the scan. ``fetched``: the certificate chains, when sslyze's certificate_info was not run.
     """
     result = ServerScanResultAsJson.model_validate(dict(doc))
     location = result.server_location
@@ -87,7 +113,9 @@ def facts_from_sslyze_json(
             return attempt.result
         # NOT_SCHEDULED: for a command platscan schedules, the test did not run, so its checks cannot judge.
         if command in SCAN_COMMANDS and not any(e.command == command.value for e in errors):
-            errors.append(CommandError(command.value, NOT_RUN, "sslyze did not run it"))
+            errors.append(
+                CommandError(command.value, NOT_RUN, say("tls.command.not_scheduled", "sslyze did not run it"))
+            )
         return None
 
     protocols: list[ProtocolFacts] = []
@@ -101,14 +129,18 @@ def facts_from_sslyze_json(
         protocols.append(ProtocolFacts(version, bool(suites_result.is_tls_version_supported), accepted))
 
     deployments: tuple[Deployment, ...] = ()
-    cert_info = attempt_result(ScanCommand.CERTIFICATE_INFO)
-    if cert_info is not None:
-        try:
+    cert_info = attempt_result(ScanCommand.CERTIFICATE_INFO) if fetched is None else None
+    try:
+        if cert_info is not None:
             deployments = tuple(
                 _deployment(d, anchors, now) for d in cert_info.certificate_deployments if d.received_certificate_chain
             )
-        except CertificateParseError as exc:
-            errors.append(CommandError(ScanCommand.CERTIFICATE_INFO.value, UNPARSEABLE_CERTIFICATE, str(exc)))
+        elif fetched is not None:
+            deployments = tuple(_fetched_deployment(c, o, fetched.reason, anchors, now) for c, o in fetched.chains)
+            if fetched.error is not None:
+                errors.append(CommandError(ScanCommand.CERTIFICATE_INFO.value, "CONNECTIVITY_ISSUE", fetched.error))
+    except CertificateParseError as exc:
+        errors.append(CommandError(ScanCommand.CERTIFICATE_INFO.value, UNPARSEABLE_CERTIFICATE, exc.reason))
 
     def flag(command: ScanCommand, attribute: str) -> Any:
         value = attempt_result(command)
@@ -122,7 +154,9 @@ def facts_from_sslyze_json(
         port=location.port,
         address=location.ip_address,
         scanned_at=now,
-        connectivity=ConnectivityFacts(Connectivity.OK, f"A TLS handshake with port {location.port} succeeded."),
+        connectivity=ConnectivityFacts(
+            Connectivity.OK, say("tls.connect.ok", "A TLS handshake with port {port} succeeded.", port=location.port)
+        ),
         client_auth=probing.client_auth_requirement.value.lower(),
         highest_version=_version_from_name(probing.highest_tls_version_supported),
         protocols=tuple(protocols),
@@ -160,7 +194,8 @@ def _command_error(command: ScanCommand, reason: str, last_line: str) -> Command
     """A failed sslyze command; one that failed because cryptography cannot parse the server's certificate says
     so, rather than pass on the exception line."""
     if _ASN1_PARSE_ERROR in last_line and "Certificate" in last_line:
-        return CommandError(command.value, UNPARSEABLE_CERTIFICATE, unparseable_sentence("A certificate", last_line))
+        which = say("tls.certificate.any", "A certificate")
+        return CommandError(command.value, UNPARSEABLE_CERTIFICATE, unparseable_sentence(which, last_line))
     return CommandError(command.value, reason, last_line)
 
 
@@ -176,7 +211,7 @@ _SSLYZE_CONNECTIVITY_ERRORS: dict[str, Connectivity] = {
 }
 
 
-def _classify_connectivity_trace(trace: str, port: int) -> tuple[Connectivity, str, str]:
+def _classify_connectivity_trace(trace: str, port: int) -> tuple[Connectivity, Message, str]:
     """Map sslyze's connectivity error (the formatted exception) to a status and a sentence."""
     line = _last_line(trace) if trace else "sslyze gave no error"
     exc_name = line.split(":", 1)[0].rsplit(".", 1)[-1]
@@ -184,17 +219,31 @@ def _classify_connectivity_trace(trace: str, port: int) -> tuple[Connectivity, s
     status = _SSLYZE_CONNECTIVITY_ERRORS.get(exc_name, Connectivity.ERROR)
     if status is Connectivity.HANDSHAKE_FAILED and "SSL 2.0" in message:
         status = Connectivity.SSL2_ONLY
-    reasons = {
-        Connectivity.DNS_FAILURE: "The host name does not resolve.",
-        Connectivity.REFUSED: f"Connection refused on port {port}.",
-        Connectivity.TIMEOUT: f"The server on port {port} did not answer in time ({message}).",
-        Connectivity.UNREACHABLE: f"Could not connect to port {port} ({message}).",
-        Connectivity.HANDSHAKE_FAILED: f"No TLS handshake with port {port} succeeded, whatever the protocol "
-        f"version or cipher suite ({message}).",
-        Connectivity.SSL2_ONLY: f"The server on port {port} accepts only SSL 2.0.",
-        Connectivity.ERROR: f"The TLS scan failed unexpectedly ({message}).",
-    }
-    return status, reasons.get(status, message), line
+    return status, _connectivity_reason(status, port, message), line
+
+
+def _connectivity_reason(status: Connectivity, port: int, message: str) -> Message:
+    """The sentence for a failed sslyze connectivity test; ``message`` is sslyze's own words (data)."""
+    if status is Connectivity.DNS_FAILURE:
+        return say("tls.connect.does_not_resolve", "The host name does not resolve.")
+    if status is Connectivity.REFUSED:
+        return connection_refused(port)
+    if status is Connectivity.TIMEOUT:
+        return say(
+            "tls.connect.late", "The server on port {port} did not answer in time ({error}).", port=port, error=message
+        )
+    if status is Connectivity.UNREACHABLE:
+        return could_not_connect(port, message)
+    if status is Connectivity.HANDSHAKE_FAILED:
+        return say(
+            "tls.connect.no_handshake",
+            "No TLS handshake with port {port} succeeded, whatever the protocol version or cipher suite ({error}).",
+            port=port,
+            error=message,
+        )
+    if status is Connectivity.SSL2_ONLY:
+        return say("tls.connect.ssl2_only", "The server on port {port} accepts only SSL 2.0.", port=port)
+    return say("tls.connect.unexpected", "The TLS scan failed unexpectedly ({error}).", error=message)
 
 
 def _suite(accepted: AcceptedSuiteJson, prime_cache: dict[tuple[str, str], bool]) -> CipherSuite:
@@ -252,22 +301,6 @@ def _probably_prime(n: int, rounds: int = 16) -> bool:
 
 
 def _deployment(deployment: DeploymentJson, anchors: Sequence[x509.Certificate], now: dt.datetime) -> Deployment:
-    parsed = load_chain([c.as_pem for c in deployment.received_certificate_chain])
-    certs = [p.cert for p in parsed]
-    chain = tuple(certificate_facts(p) for p in parsed)
-    sent_path, trust = follow_chain(certs, anchors, now)
-    extra = tuple(i for i in range(len(certs)) if i not in sent_path)
-    ocsp = None
-    if deployment.ocsp_response is not None:
-        response = deployment.ocsp_response
-        ocsp = OcspFacts(
-            response_status=response.response_status,
-            certificate_status=response.certificate_status,
-            revocation_time=response.revocation_time,
-            this_update=response.this_update,
-            next_update=response.next_update,
-            trusted=deployment.ocsp_response_is_trusted,
-        )
     trusted_by = tuple(
         sorted(p.trust_store.name for p in deployment.path_validation_results if p.was_validation_successful)
     )
@@ -275,12 +308,55 @@ def _deployment(deployment: DeploymentJson, anchors: Sequence[x509.Certificate],
     if not trusted_by:
         errors = [p.validation_error for p in deployment.path_validation_results if p.validation_error]
         sslyze_error = shorten(errors[0]) if errors else None
+    ocsp = deployment.ocsp_response
+    return _judged_chain(
+        [c.as_pem for c in deployment.received_certificate_chain],
+        None if ocsp is None else _ocsp_facts(ocsp, deployment.ocsp_response_is_trusted),
+        anchors,
+        now,
+        trusted_by,
+        sslyze_error,
+    )
+
+
+def _fetched_deployment(
+    pems: Sequence[str], ocsp_der: bytes | None, reason: str, anchors: Sequence[x509.Certificate], now: dt.datetime
+) -> Deployment:
+    ocsp = None
+    if ocsp_der is not None:
+        # Read as sslyze reads a staple; whether it verifies was not checked (None), as sslyze validated no chain.
+        ocsp = _ocsp_facts(OcspJson.model_validate(load_der_ocsp_response(ocsp_der)), None)
+    return _judged_chain(pems, ocsp, anchors, now, (), reason)
+
+
+def _ocsp_facts(response: OcspJson, trusted: bool | None) -> OcspFacts:
+    return OcspFacts(
+        response_status=response.response_status,
+        certificate_status=response.certificate_status,
+        revocation_time=response.revocation_time,
+        this_update=response.this_update,
+        next_update=response.next_update,
+        trusted=trusted,
+    )
+
+
+def _judged_chain(
+    pems: Sequence[str],
+    ocsp: OcspFacts | None,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    sslyze_trusted_by: tuple[str, ...],
+    sslyze_error: str | None,
+) -> Deployment:
+    parsed = load_chain(pems)
+    certs = [p.cert for p in parsed]
+    sent_path, trust = follow_chain(certs, anchors, now)
     return Deployment(
-        chain=chain,
+        chain=tuple(certificate_facts(p) for p in parsed),
         trust=trust,
         sent_path=sent_path,
-        extra=extra,
+        extra=tuple(i for i in range(len(certs)) if i not in sent_path),
         ocsp=ocsp,
-        sslyze_trusted_by=trusted_by,
+        sslyze_trusted_by=sslyze_trusted_by,
         sslyze_error=sslyze_error,
     )

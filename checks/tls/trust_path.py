@@ -5,7 +5,7 @@ the host name and the current time as well as the path):
 
 * does a chain from the leaf to an anchor exist at all (names and signatures; ``TrustFacts.path_found``),
 * would a strict RFC 5280 verifier accept that chain, with the host name and expiry set aside
-  (``TrustFacts.strict_ok``; we verify for the leaf's own first SAN at a time inside the chain's validity),
+  (``TrustFacts.strict_ok``; verified for no host name, at a time inside the chain's validity),
 * does the host name match (``certificates.hostname_matches``) and is the time right (the dates are facts).
 
 The search is bounded (``MAX_CHAIN_DEPTH``, ``MAX_CHAIN_CERTS``) because a server chooses what it sends.
@@ -14,7 +14,6 @@ The search is bounded (``MAX_CHAIN_DEPTH``, ``MAX_CHAIN_CERTS``) because a serve
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,18 +21,21 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import verification
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from checks.tls.certificate_parser import is_ca, issued_by, rfc4514_name
 from checks.tls.facts import TrustFacts
 from scanner.evidence import shorten
+from scanner.messages import Message, Text, say
 
 #: The longest path to an anchor that is searched for, in certificates (leaf included).
 MAX_CHAIN_DEPTH = 10
 #: ``TrustFacts.strict_error`` when the path's certificates share no moment of validity, so the strict verifier
 #: (which always checks the time) cannot judge the other rules; the path itself was found by names and signatures.
-NO_COMMON_VALIDITY = (
+NO_COMMON_VALIDITY = say(
+    "tls.strict.no_common_validity",
     "not run: the certificates on the path share no moment of validity, and the strict verifier always checks "
-    "the time (the dates are judged by tls.cert_expired and tls.cert_not_yet_valid)"
+    "the time (the dates are judged by tls.cert_expired and tls.cert_not_yet_valid)",
 )
 #: Only the first this many certificates a server sends are considered for paths (a server may send
 #: dozens of look-alike CA certificates; each one multiplies the paths a naive search walks).
@@ -165,11 +167,11 @@ def _assess_trust(chain: _SentChain, anchors: Sequence[x509.Certificate], now: d
     # links certificates the same way (names, signatures, CA flag) under stricter rules.
     path_certs = [chain.certs[i] for i in path_indices]
     validated_at = _time_inside_validity(path_certs, now)
-    strict_error: str | None
+    strict_error: Text | None
     if not anchors:
-        strict_error = "no trust anchors available"
+        strict_error = say("tls.strict.no_anchors", "no trust anchors available")
     elif outcome.anchor is None:
-        strict_error = "not run: no chain of signatures leads to a trust anchor"
+        strict_error = say("tls.strict.no_path", "not run: no chain of signatures leads to a trust anchor")
     elif not _share_validity(path_certs):
         # The verifier has no switch to set time aside, and no moment exists at which it could agree: the
         # dates are tls.cert_expired's and tls.cert_not_yet_valid's finding, not a trust one.
@@ -203,7 +205,7 @@ class _PathSearch:
 
     path: tuple[int, ...] = ()
     anchor: x509.Certificate | None = None
-    limit: str | None = None
+    limit: Message | None = None
 
 
 def _sent_issuers(chain: _SentChain, level: Sequence[int], parent: dict[int, int | None]) -> list[int]:
@@ -218,14 +220,17 @@ def _sent_issuers(chain: _SentChain, level: Sequence[int], parent: dict[int, int
     return found
 
 
-def _depth_limit(sent: int) -> str:
-    return (
-        f"The chain is longer than {MAX_CHAIN_DEPTH} certificates, platscan's path-length limit; platscan does not "
-        f"follow it further (the server sends {sent}), so whether it leads to a trusted anchor is not known."
+def _depth_limit(sent: int) -> Message:
+    return say(
+        "tls.chain.depth_limit",
+        "The chain is longer than {limit} certificates, platscan's path-length limit; platscan does not follow it "
+        "further (the server sends {sent}), so whether it leads to a trusted anchor is not known.",
+        limit=MAX_CHAIN_DEPTH,
+        sent=sent,
     )
 
 
-def _issuer_beyond_considered(chain: _SentChain, visited: Mapping[int, int | None]) -> str | None:
+def _issuer_beyond_considered(chain: _SentChain, visited: Mapping[int, int | None]) -> Message | None:
     """A sentence naming ``MAX_CHAIN_CERTS`` if the issuer of a certificate the search reached is among the sent
     certificates beyond that limit (by name: the search stops there, so a signature is not checked)."""
     ignored = chain.certs[chain.size :]
@@ -236,24 +241,34 @@ def _issuer_beyond_considered(chain: _SentChain, visited: Mapping[int, int | Non
         except ValueError:
             continue
         if beyond:
-            label = rfc4514_name(cert, "subject") or f"certificate {index + 1}"
-            return (
-                f"The issuer of '{label}' is among the {len(ignored)} certificates the server sends after the first "
-                f"{MAX_CHAIN_CERTS}, and platscan considers only the first {MAX_CHAIN_CERTS}; whether the chain "
-                "leads to a trusted anchor is not known."
+            label: Text = rfc4514_name(cert, "subject") or say("tls.chain.nth", "certificate {n}", n=index + 1)
+            return say(
+                "tls.chain.beyond_considered",
+                "The issuer of '{label}' is among the {ignored} certificates the server sends after the first "
+                "{limit}, and platscan considers only the first {limit}; whether the chain leads to a trusted "
+                "anchor is not known.",
+                label=label,
+                ignored=len(ignored),
+                limit=MAX_CHAIN_CERTS,
             )
     return None
 
 
-def _no_path_reason(chain: _SentChain, sent: tuple[int, ...]) -> str:
+def _no_path_reason(chain: _SentChain, sent: tuple[int, ...]) -> Message:
     """Why the sent path leads to no anchor, as a sentence."""
     end = chain.certs[sent[-1]]
-    end_label = rfc4514_name(end, "subject") or "the last certificate"
+    end_label: Text = rfc4514_name(end, "subject") or say("tls.chain.last", "the last certificate")
     if chain.issued_by(sent[-1], sent[-1]):
-        return f"The chain ends at the self-signed certificate '{end_label}', which is not a trusted anchor."
-    return (
-        f"The issuer '{rfc4514_name(end, 'issuer')}' of '{end_label}' is neither among the certificates sent "
-        "nor a trusted anchor."
+        return say(
+            "tls.chain.self_signed_end",
+            "The chain ends at the self-signed certificate '{label}', which is not a trusted anchor.",
+            label=end_label,
+        )
+    return say(
+        "tls.chain.unknown_issuer",
+        "The issuer '{issuer}' of '{label}' is neither among the certificates sent nor a trusted anchor.",
+        issuer=rfc4514_name(end, "issuer"),
+        label=end_label,
     )
 
 
@@ -272,33 +287,60 @@ def _time_inside_validity(certs: Sequence[x509.Certificate], now: dt.datetime) -
     return min(max(now, start), end)
 
 
-def _verification_subject(leaf: x509.Certificate) -> verification.Subject:
+def _server_auth_eku(policy: verification.Policy, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None) -> None:
+    """An end-entity's EKU, if present, must allow TLS server authentication (as the server verifier demands)."""
+    if eku is not None and ExtendedKeyUsageOID.SERVER_AUTH not in eku:
+        raise ValueError("the certificate's extended key usage does not allow TLS server authentication")
+
+
+def _ca_server_auth_eku(policy: verification.Policy, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None) -> None:
+    """A CA's EKU, if present, must allow TLS server authentication or any purpose (as the server verifier demands)."""
+    if eku is not None and not {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(eku):
+        raise ValueError("a CA certificate's extended key usage does not allow TLS server authentication")
+
+
+def _nameless_verifier(
+    anchors: Sequence[x509.Certificate], when: dt.datetime, leaf_has_san: bool
+) -> verification.ClientVerifier:
+    """cryptography's strict web-PKI verifier with the host name taken out of the question.
+
+    Its server verifier always matches a subject name, and refuses names it cannot parse (an underscore, which
+    DNS and browsers allow, makes it raise), so the name would leak into the trust verdict. Its client verifier
+    matches none; given the server verifier's extended-key-usage rule instead of the client one, it applies the
+    same web-PKI rules. A leaf without subjectAltName matches no host name: that is the host-name check's finding,
+    so the extension is not required here (when present, the default rules for it apply)."""
+    ee_policy = verification.ExtensionPolicy.webpki_defaults_ee().may_be_present(
+        x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, _server_auth_eku
+    )
+    if not leaf_has_san:
+        ee_policy = ee_policy.may_be_present(x509.SubjectAlternativeName, verification.Criticality.AGNOSTIC, None)
+    ca_policy = verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, _ca_server_auth_eku
+    )
+    return (
+        verification.PolicyBuilder()
+        .store(verification.Store(list(anchors)))
+        .time(when)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+        .build_client_verifier()
+    )
+
+
+def _has_san(cert: x509.Certificate) -> bool:
     try:
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
-        return x509.DNSName("platscan.invalid")
-    for name in san:
-        if isinstance(name, x509.DNSName):
-            value = name.value
-            if value.startswith("*."):
-                value = "platscan-probe" + value[1:]
-            return x509.DNSName(value)
-        if isinstance(name, x509.IPAddress) and isinstance(name.value, ipaddress.IPv4Address | ipaddress.IPv6Address):
-            return x509.IPAddress(name.value)
-    return x509.DNSName("platscan.invalid")
+        cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    except (x509.DuplicateExtension, ValueError):
+        return True  # malformed: let the verifier's own rules refuse it
+    return True
 
 
 def _strict_verify(
     certs: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], when: dt.datetime
 ) -> str | None:
     try:
-        verifier = (
-            verification.PolicyBuilder()
-            .store(verification.Store(list(anchors)))
-            .time(when)
-            .build_server_verifier(_verification_subject(certs[0]))
-        )
-        verifier.verify(certs[0], list(certs[1:]))
+        _nameless_verifier(anchors, when, _has_san(certs[0])).verify(certs[0], list(certs[1:]))
     except verification.VerificationError as exc:
         # "AlgorithmIdentifier { oid: ..., params: RsaWithSha1(Some(())) }" -> "RsaWithSha1"
         return shorten(re.sub(r"AlgorithmIdentifier \{ oid: .*?params: (\w+)\(.*?\) \}", r"\1", str(exc)))

@@ -8,6 +8,7 @@ from sslyze.plugins.scan_commands import ScanCommand
 
 from checks.tls.base import TlsCheck, did_not_run, target_evidence
 from checks.tls.facts import TlsFacts
+from scanner.messages import say
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
 
@@ -21,7 +22,8 @@ _UPGRADE = (
 
 class VulnHeartbleed(TlsCheck):
     id: ClassVar[str] = "tls.vuln_heartbleed"
-    title: ClassVar[str] = "Not vulnerable to Heartbleed"
+    title: ClassVar[str] = "Heartbleed (CVE-2014-0160)"
+    finding: ClassVar[str] = "The server is vulnerable to Heartbleed"
     severity: ClassVar[Severity] = Severity.CRITICAL
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="vulnerable"),)
     why: ClassVar[str] = (
@@ -39,13 +41,18 @@ class VulnHeartbleed(TlsCheck):
         if facts.heartbleed is None:
             return did_not_run("Heartbleed", evidence)
         if facts.heartbleed:
-            return Verdict(Status.FAIL, "The server is vulnerable to Heartbleed (CVE-2014-0160).", evidence)
-        return Verdict(Status.PASS, "The server is not vulnerable to Heartbleed.", evidence)
+            vulnerable = say(
+                "tls.vuln_heartbleed.vulnerable", "The server is vulnerable to Heartbleed (CVE-2014-0160)."
+            )
+            return Verdict(Status.FAIL, vulnerable, evidence)
+        safe = say("tls.vuln_heartbleed.not_vulnerable", "The server is not vulnerable to Heartbleed.")
+        return Verdict(Status.PASS, safe, evidence)
 
 
 class VulnRobot(TlsCheck):
     id: ClassVar[str] = "tls.vuln_robot"
-    title: ClassVar[str] = "Not vulnerable to ROBOT"
+    title: ClassVar[str] = "ROBOT"
+    finding: ClassVar[str] = "The server is or may be vulnerable to ROBOT"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="vulnerable"),)
     why: ClassVar[str] = (
@@ -65,29 +72,33 @@ class VulnRobot(TlsCheck):
         if result is None:
             return did_not_run("ROBOT", evidence)
         if result == "VULNERABLE_STRONG_ORACLE":
-            return Verdict(
-                Status.FAIL,
+            strong = say(
+                "tls.vuln_robot.strong_oracle",
                 "The server is vulnerable to ROBOT with a strong oracle: practical decryption is feasible.",
-                evidence,
-                Severity.CRITICAL,
             )
+            return Verdict(Status.FAIL, strong, evidence, Severity.CRITICAL)
         if result == "VULNERABLE_WEAK_ORACLE":
-            return Verdict(Status.FAIL, "The server is vulnerable to ROBOT (weak oracle).", evidence)
+            weak = say("tls.vuln_robot.weak_oracle", "The server is vulnerable to ROBOT (weak oracle).")
+            return Verdict(Status.FAIL, weak, evidence)
         if result == "NOT_VULNERABLE_RSA_NOT_SUPPORTED":
-            return Verdict(Status.PASS, "The server accepts no RSA key exchange, so ROBOT does not apply.", evidence)
+            no_rsa = say("tls.vuln_robot.no_rsa", "The server accepts no RSA key exchange, so ROBOT does not apply.")
+            return Verdict(Status.PASS, no_rsa, evidence)
         if result == "NOT_VULNERABLE_NO_ORACLE":
-            return Verdict(Status.PASS, "The server accepts RSA key exchange but shows no padding oracle.", evidence)
-        return Verdict(
-            Status.WARN,
+            no_oracle = say(
+                "tls.vuln_robot.no_oracle", "The server accepts RSA key exchange but shows no padding oracle."
+            )
+            return Verdict(Status.PASS, no_oracle, evidence)
+        inconsistent = say(
+            "tls.vuln_robot.inconsistent",
             "The ROBOT test gave inconsistent answers, so the server may or may not be vulnerable.",
-            evidence,
-            Severity.MEDIUM,
         )
+        return Verdict(Status.WARN, inconsistent, evidence, Severity.MEDIUM)
 
 
 class VulnCcsInjection(TlsCheck):
     id: ClassVar[str] = "tls.vuln_ccs_injection"
-    title: ClassVar[str] = "Not vulnerable to CCS injection"
+    title: ClassVar[str] = "OpenSSL CCS injection (CVE-2014-0224)"
+    finding: ClassVar[str] = "The server is vulnerable to the OpenSSL CCS injection"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="vulnerable"),)
     why: ClassVar[str] = (
@@ -102,7 +113,12 @@ class VulnCcsInjection(TlsCheck):
         if facts.ccs_injection is None:
             return did_not_run("CCS injection", evidence)
         if facts.ccs_injection:
-            return Verdict(
-                Status.FAIL, "The server is vulnerable to the OpenSSL CCS injection (CVE-2014-0224).", evidence
+            vulnerable = say(
+                "tls.vuln_ccs_injection.vulnerable",
+                "The server is vulnerable to the OpenSSL CCS injection (CVE-2014-0224).",
             )
-        return Verdict(Status.PASS, "The server is not vulnerable to the OpenSSL CCS injection.", evidence)
+            return Verdict(Status.FAIL, vulnerable, evidence)
+        safe = say(
+            "tls.vuln_ccs_injection.not_vulnerable", "The server is not vulnerable to the OpenSSL CCS injection."
+        )
+        return Verdict(Status.PASS, safe, evidence)

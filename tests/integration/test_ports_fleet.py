@@ -18,6 +18,8 @@ import pytest
 
 from checks.ports._collect import nmap_path
 from scanner.demo.tls_server import PlainHttpServer
+from scanner.family import discover_families
+from scanner.messages import Message, has_words
 from tests.fleet.ports_fleet import CASE_NAMES, CASES, PORTS_CHECKS, start_ports_fleet
 
 PLATSCAN = [sys.executable, "-m", "scanner"]
@@ -133,6 +135,37 @@ def test_findings_carry_the_ports_found_as_their_key(scanned: dict[str, Any]) ->
     assert results_of(scanned["doc"], "mysql")["ports.database_exposed"]["key"] == f"tcp/{fleet['mysql'].port}"
 
 
+def _sentences(message: Message) -> Iterator[Message]:
+    """The message and every message nested in it."""
+    yield message
+    for value in message.params.values():
+        if isinstance(value, Message):
+            yield from _sentences(value)
+
+
+def assert_said_in_vietnamese(results: list[dict[str, Any]]) -> None:
+    """Every result is a message whose English is its detail, and each of its sentences with words reads
+    differently with the Vietnamese templates: no English left inside a Vietnamese report."""
+    vi = discover_families().messages("vi")
+    for result in results:
+        assert result["message"] is not None, result["detail"]
+        message = Message.from_json(result["message"])
+        assert str(message) == result["detail"]
+        for sentence in _sentences(message):
+            assert sentence.id in vi, f"{sentence.id} is not translated"
+            if has_words(sentence.text):
+                assert sentence.render(vi) != str(sentence), f"{sentence.id} reads the same in Vietnamese"
+
+
+def test_every_result_is_a_message_said_in_vietnamese(scanned: dict[str, Any]) -> None:
+    results = [r for case in CASE_NAMES for r in results_of(scanned["doc"], case).values()]
+    assert {r["status"] for r in results} == {"pass", "fail"} and len(results) == len(CASE_NAMES) * len(PORTS_CHECKS)
+    assert_said_in_vietnamese(results)
+    telnet = Message.from_json(results_of(scanned["doc"], "telnet")["ports.cleartext_service"]["message"])
+    said = telnet.render(discover_families().messages("vi"))
+    assert said.startswith("Một dịch vụ truyền dữ liệu dưới dạng bản rõ") and "Telnet trên cổng" in said
+
+
 def test_without_nmap_the_scan_says_so_once_and_the_other_families_run(tmp_path: Path) -> None:
     """PATH without nmap: one warning line with the install command, ports results are errors with that
     reason, and the tls family still scans its URL."""
@@ -172,6 +205,7 @@ def test_without_nmap_the_scan_says_so_once_and_the_other_families_run(tmp_path:
     tls = [r for r in platform["results"] if r["check"].startswith("tls.")]
     assert sorted(r["check"] for r in ports) == sorted(PORTS_CHECKS)
     assert all(r["status"] == "error" and "apt-get install nmap" in r["detail"] for r in ports)
+    assert_said_in_vietnamese(ports)
     assert len(tls) == 28
     https = next(r for r in tls if r["check"] == "tls.https_available")
     assert https["status"] == "fail" and "plain HTTP" in https["detail"]  # judged: the family ran

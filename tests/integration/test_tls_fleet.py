@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from scanner.family import discover_families
+from scanner.messages import Message, has_words
 from tests.fleet.tls_fleet import CASE_NAMES, CASES, TLS_CHECKS, start_tls_fleet
 
 PLATSCAN = [sys.executable, "-m", "scanner"]
@@ -95,3 +97,29 @@ def test_unscannable_endpoints_never_pass(scanned: dict[str, Any]) -> None:
     for case in ("closed", "silent", "trickle"):
         statuses = {r["status"] for r in results_of(scanned["doc"], case).values()}
         assert statuses == {"error"}, case
+
+
+def test_every_result_is_a_message_that_reads_in_vietnamese(scanned: dict[str, Any]) -> None:
+    """Every sentence the tls checks said about the real fleet (passes, failures, warnings, skips, the errors of
+    closed, reset and silent ports) is a stored message whose English is the detail, and it and every phrase
+    nested in it that has words read differently with the Vietnamese templates: no English inside a Vietnamese
+    report."""
+    vi = discover_families().messages("vi")
+    results = [r for case in CASE_NAMES for r in results_of(scanned["doc"], case).values()]
+    assert [(r["check"], r["detail"]) for r in results if r["message"] is None] == []
+    english: list[tuple[str, str]] = []
+    said: set[str] = set()
+    for result in results:
+        message = Message.from_json(result["message"])
+        assert str(message) == result["detail"]
+        for sentence in message.nested():
+            said.add(sentence.id)
+            if has_words(sentence.text) and sentence.render(vi) == str(sentence):
+                english.append((sentence.id, str(sentence)))
+    assert english == [], "sentences that read in English in a Vietnamese report"
+    assert {r["status"] for r in results} == {"pass", "fail", "warn", "skip", "error"}
+    assert len({i for i in said if i.startswith("tls.")}) > 60, "the fleet says many different things"
+    closed = Message.from_json(results_of(scanned["doc"], "closed")["tls.https_available"]["message"])
+    assert closed.render(vi) == "Không quét được closed.fleet.test:{port}: Kết nối tới cổng {port} bị từ chối.".format(
+        port=scanned["fleet"]["closed"].port
+    )

@@ -19,6 +19,8 @@ import pytest
 
 from checks.auth.base import AuthCheck
 from scanner.facts import FactCache
+from scanner.family import discover_families
+from scanner.messages import has_words
 from scanner.model import Result
 from scanner.plugin import ScanContext, ScanSettings, discover_checks
 from scanner.registry import Targets, endpoints, load_targets
@@ -220,6 +222,22 @@ def test_the_lockout_sends_n_plus_one_failures_and_says_so(scanned: Scanned) -> 
     attempts = good["attempts"]
     assert [a["password"] for a in attempts].count("correct") == 1 and attempts[-1]["password"] == "correct"
     assert {a["account"] for a in attempts} == {"test account", "unknown user"}
+
+
+def test_every_result_is_a_message_that_reads_in_vietnamese(scanned: Scanned) -> None:
+    results = [r for by_check in scanned.results.values() for r in by_check.values()]
+    assert [(r.check, r.detail) for r in results if r.message is None] == []
+    vi = discover_families().messages("vi")
+    english: list[tuple[str, str]] = []
+    for result in results:
+        assert result.message is not None and str(result.message) == result.detail
+        assert result.message.render(vi) != result.detail, (result.check, result.detail)
+        for message in result.message.nested():
+            if message.id.startswith("auth.") and has_words(message.text) and message.render(vi) == str(message):
+                english.append((message.id, str(message)))
+    assert english == []
+    # Every status of every check was said (the fleet passes and fails each), in many sentences.
+    assert len({m.id for r in results if r.message for m in r.message.nested()}) > 40
 
 
 def test_no_credential_reaches_a_result(scanned: Scanned) -> None:

@@ -18,6 +18,7 @@ from checks.auth._collect_active import (
     UNKNOWN_USER,
     lockout_limit,
 )
+from checks.auth._collect_login import credentials_unset
 from checks.auth.base import credentials_missing, primary_url, redact, secrets_of
 from checks.auth.consoles import HTTP_AUTH, LOGIN_FORM, OPEN, SIGN_IN_REDIRECT, identify, like_baseline
 from checks.auth.facts import (
@@ -42,8 +43,10 @@ from checks.auth.settings import AuthSettings, auth_settings
 from checks.http.api import parse_set_cookie
 from checks.http.facts import ErrorKind, Fetch, FetchError, HttpFacts, HttpResponse
 from checks.http.html import parse_html
+from scanner.messages import say
 from scanner.model import Platform, Severity, Status
 from scanner.plugin import ScanContext, ScanSettings
+from scanner.reasons import network_error
 
 ORIGIN = "https://dvc.example"
 URL = f"{ORIGIN}/"
@@ -185,14 +188,16 @@ def test_secrets_and_missing_credentials(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     monkeypatch.delenv("P_USER", raising=False)
     monkeypatch.delenv("P_PASS", raising=False)
-    assert credentials_missing(platform) == "the test account's environment variables P_USER and P_PASS are not set"
+    assert (
+        str(credentials_missing(platform)) == "the test account's environment variables P_USER and P_PASS are not set"
+    )
     monkeypatch.setenv("P_USER", "canbo")
-    assert credentials_missing(platform) == "the test account's environment variable P_PASS is not set"
+    assert str(credentials_missing(platform)) == "the test account's environment variable P_PASS is not set"
     monkeypatch.setenv("P_PASS", "hunter22")
     assert credentials_missing(platform) is None
     assert secrets_of(platform, with_account=False) == ("hunter22",)
     assert secrets_of(platform, with_account=True) == ("hunter22", "canbo")
-    assert "no test account is declared" in (credentials_missing(Platform(id="q", name="q")) or "")
+    assert "no test account is declared" in str(credentials_missing(Platform(id="q", name="q")))
 
 
 def test_the_lockout_limit_follows_the_level() -> None:
@@ -330,7 +335,7 @@ def test_judge_admin_severity_and_errors() -> None:
 
     none = tuple(fetched(resp(f"{ORIGIN}{p}", 404, body=NOT_FOUND)) for p in ADMIN_PATHS)
     verdict = access.judge_admin(http_facts(), auth_facts(admin=none))
-    assert verdict.status is Status.PASS and "13 well-known admin paths" in verdict.detail
+    assert verdict.status is Status.PASS and "13 well-known admin paths" in str(verdict.detail)
     login_only = (fetched(resp(f"{ORIGIN}/admin", body=OWN_LOGIN)), *none[1:])
     verdict = access.judge_admin(http_facts(), auth_facts(admin=login_only))
     assert (verdict.status, verdict.severity) == (Status.FAIL, Severity.MEDIUM)
@@ -366,8 +371,8 @@ def to_login(query: str = "?next=/admin/") -> tuple[HttpResponse, HttpResponse]:
 def test_a_redirect_to_the_declared_login_url_warns_and_names_the_requirement() -> None:
     verdict = admin_verdict(*to_login())
     assert (verdict.status, verdict.severity) == (Status.WARN, Severity.MEDIUM)
-    assert "TCVN 14423 x.6.2.4" in verdict.detail and "QĐ 742 II.4.1" in verdict.detail
-    assert "verify that" in verdict.detail and verdict.evidence["verify_one_of"]
+    assert "TCVN 14423 x.6.2.4" in str(verdict.detail) and "QĐ 742 II.4.1" in str(verdict.detail)
+    assert "verify that" in str(verdict.detail) and verdict.evidence["verify_one_of"]
     (found,) = verdict.evidence["consoles"]
     assert (found["path"], found["access"], found["ordinary_login"]) == ("/admin", LOGIN_FORM, "the declared login_url")
     assert found["product"] == "ordinary user login"
@@ -426,8 +431,8 @@ def test_a_product_login_or_admin_content_fails_even_beside_the_ordinary_login()
     fetches[ADMIN_PATHS.index("/phpmyadmin")] = fetched(pma)
     verdict = access.judge_admin(http_facts(), auth_facts(admin=tuple(fetches)))
     assert (verdict.status, verdict.severity) == (Status.FAIL, Severity.MEDIUM)
-    assert "/phpmyadmin (phpMyAdmin, login form)" in verdict.detail
-    assert "/admin (login form: the declared login_url) only lead" in verdict.detail
+    assert "/phpmyadmin (phpMyAdmin, login form)" in str(verdict.detail)
+    assert "/admin (login form: the declared login_url) only lead" in str(verdict.detail)
     assert verdict.key == access.finding_key(["/phpmyadmin:login"])  # the ordinary login is no part of the finding
 
 
@@ -458,7 +463,7 @@ def protected(*fetches: Fetch, paths: tuple[str, ...] | None = None) -> Any:
 def test_protected_paths_closed() -> None:
     to_login = fetched(redirect(f"{ORIGIN}/quan-tri/", "/dang-nhap?next=/quan-tri/"), resp(LOGIN_URL, body=LOGIN_PAGE))
     verdict = protected(to_login)
-    assert verdict.status is Status.PASS and "redirects to the login page" in verdict.detail
+    assert verdict.status is Status.PASS and "redirects to the login page" in str(verdict.detail)
     denied = fetched(resp(f"{ORIGIN}/api/", 401, (("WWW-Authenticate", "Bearer"),)))
     verdict = protected(to_login, denied, paths=("/quan-tri/", "/api/"))
     assert verdict.status is Status.PASS and verdict.evidence["paths"][1]["challenge"] == "Bearer"
@@ -468,7 +473,7 @@ def test_a_protected_path_served_anonymously_is_critical() -> None:
     page = b"<html><head><title>Quan tri he thong</title></head><body>Danh sach can bo ...</body></html>"
     verdict = protected(fetched(resp(f"{ORIGIN}/quan-tri/", body=page)))
     assert verdict.status is Status.FAIL
-    assert "(200, title 'Quan tri he thong', 91 bytes)" in verdict.detail
+    assert "(200, title 'Quan tri he thong', 91 bytes)" in str(verdict.detail)
     (entry,) = verdict.evidence["paths"]
     assert (entry["status"], entry["size"], entry["title"], entry["verdict"]) == (200, 91, "Quan tri he thong", "open")
 
@@ -495,7 +500,7 @@ def test_a_protected_path_like_any_unknown_path_cannot_be_judged() -> None:
     verdict = access.judge_protected(
         PLATFORM, facts, auth_facts(protected=(fetched(resp(f"{ORIGIN}/quan-tri/", body=shell)),))
     )
-    assert verdict.status is Status.WARN and "like any unknown path" in verdict.detail
+    assert verdict.status is Status.WARN and "like any unknown path" in str(verdict.detail)
 
 
 # -- credentials in transit -----------------------------------------------------------------------------
@@ -503,7 +508,7 @@ def test_a_protected_path_like_any_unknown_path_cannot_be_judged() -> None:
 
 def test_login_https_passes_when_the_twin_redirects() -> None:
     verdict = login.judge_login_https(PLATFORM, http_facts(), auth_facts())
-    assert verdict.status is Status.PASS and "redirects to HTTPS (301)" in verdict.detail
+    assert verdict.status is Status.PASS and "redirects to HTTPS (301)" in str(verdict.detail)
 
 
 @pytest.mark.parametrize(
@@ -565,7 +570,7 @@ def test_form_action_skips_when_there_is_no_form() -> None:
     verdict = login.judge_form_action(
         PLATFORM, http_facts(), auth_facts(login_page=fetched(resp(LOGIN_URL, body=b"<div id=app>")))
     )
-    assert verdict.status is Status.SKIP and "no password field in its HTML" in verdict.detail
+    assert verdict.status is Status.SKIP and "no password field in its HTML" in str(verdict.detail)
 
 
 @pytest.mark.parametrize(
@@ -580,10 +585,10 @@ def test_basic_over_plain_http(challenge: str, status: Status) -> None:
 def test_basic_over_https_only_passes_and_closed_ports_pass() -> None:
     admin = (fetched(resp(f"{ORIGIN}/admin", 401, (("WWW-Authenticate", 'Basic realm="a"'),))),)
     verdict = login.judge_basic(http_facts(), auth_facts(admin=admin))
-    assert verdict.status is Status.PASS and "HTTPS only" in verdict.detail
+    assert verdict.status is Status.PASS and "HTTPS only" in str(verdict.detail)
     refused = fetched(error=FetchError(ErrorKind.REFUSED, "Connection refused."), url="http://dvc.example/")
     closed = login.judge_basic(http_facts(plain=refused), auth_facts(login_plain=None))
-    assert closed.status is Status.PASS and "not served" in closed.detail
+    assert closed.status is Status.PASS and "not served" in str(closed.detail)
     slow = fetched(error=FetchError(ErrorKind.READ_TIMEOUT, "No answer."), url="http://dvc.example/")
     assert login.judge_basic(http_facts(plain=slow), auth_facts(login_plain=None)).status is Status.ERROR
 
@@ -616,7 +621,7 @@ def test_a_good_session_cookie_passes() -> None:
             seen("__Host-sid=" + "x" * 32 + "; Path=/; Secure; HttpOnly; SameSite=Lax"),
         )
     )
-    assert verdict.status is Status.PASS and "__Host-sid" in verdict.detail
+    assert verdict.status is Status.PASS and "__Host-sid" in str(verdict.detail)
     assert verdict.evidence["form"]["username_field"] == "tai_khoan"
 
 
@@ -632,7 +637,7 @@ def test_a_good_session_cookie_passes() -> None:
 def test_session_cookie_flaws(header: str, status: Status, severity: Severity, words: str) -> None:
     verdict = session.judge_session(logged_in(seen(header)))
     assert (verdict.status, verdict.severity) == (status, severity)
-    assert words in verdict.detail
+    assert words in str(verdict.detail)
 
 
 def test_session_cookie_kept_from_before_the_login_is_judged_and_noted() -> None:
@@ -645,7 +650,7 @@ def test_session_cookie_kept_from_before_the_login_is_judged_and_noted() -> None
 def test_session_cookie_needs_a_login() -> None:
     assert session.judge_session(logged_in(outcome=LoginOutcome.REJECTED)).status is Status.ERROR
     verdict = session.judge_session(logged_in())
-    assert verdict.status is Status.WARN and "no session cookie" in verdict.detail
+    assert verdict.status is Status.WARN and "no session cookie" in str(verdict.detail)
 
 
 # -- lockout and enumeration -----------------------------------------------------------------------------
@@ -683,7 +688,7 @@ CORRECT_REFUSED = attempt(0, FINAL, password="correct", locked_words=True)
 def test_lockout_verdicts() -> None:
     ok = logged_in()
     locked = active.judge_lockout(ok, series(CORRECT_REFUSED))
-    assert locked.status is Status.PASS and "the account is locked" in locked.detail
+    assert locked.status is Status.PASS and "the account is locked" in str(locked.detail)
     assert locked.evidence["sent"] == {
         "failed_logins_test_account": 6,
         "failed_logins_unknown_user": 0,
@@ -693,34 +698,38 @@ def test_lockout_verdicts() -> None:
     assert all("password" in a and a["password"] in ("wrong", "correct") for a in locked.evidence["attempts"])
     open_ = active.judge_lockout(ok, series(CORRECT_OK))
     assert (open_.status, open_.severity) == (Status.FAIL, None)
-    assert "6 failed logins (N = 5 at level 3)" in open_.detail
+    assert "6 failed logins (N = 5 at level 3)" in str(open_.detail)
 
 
 def test_throttling_passes() -> None:
     ok = logged_in()
     attempts = [attempt(1), attempt(2), attempt(3, status=429, retry_after="60")]
-    facts = ActiveFacts((LOCKOUT,), 3, 5, (*attempts, replace_number(CORRECT_OK, 4)), stopped="throttled")
+    facts = ActiveFacts(
+        (LOCKOUT,), 3, 5, (*attempts, replace_number(CORRECT_OK, 4)), stopped=say("auth.x.throttled", "throttled")
+    )
     verdict = active.judge_lockout(ok, facts)
-    assert verdict.status is Status.PASS and "attempt 3 was answered 429" in verdict.detail
+    assert verdict.status is Status.PASS and "attempt 3 was answered 429" in str(verdict.detail)
     captcha = ActiveFacts((LOCKOUT,), 3, 5, (attempt(1), attempt(2, captcha=True), replace_number(CORRECT_OK, 3)))
-    assert "CAPTCHA appeared at attempt 2" in active.judge_lockout(ok, captcha).detail
+    assert "CAPTCHA appeared at attempt 2" in str(active.judge_lockout(ok, captcha).detail)
     slow = [attempt(n + 1, elapsed=e) for n, e in enumerate((0.05, 0.06, 0.5, 1.0, 2.0, 4.0))]
     slowed = active.judge_lockout(ok, ActiveFacts((LOCKOUT,), 3, 5, (*slow, replace_number(CORRECT_OK, 7))))
-    assert slowed.status is Status.PASS and "slowed from 50 ms to 4000 ms" in slowed.detail
+    assert slowed.status is Status.PASS and "slowed from 50 ms to 4000 ms" in str(slowed.detail)
 
 
 def test_lockout_cannot_be_judged() -> None:
     ok = logged_in()
     fooled = series(CORRECT_OK, outcome=LoginOutcome.LOGGED_IN)
     assert active.judge_lockout(ok, fooled).status is Status.ERROR
-    silent = attempt(0, FINAL, password="correct", outcome=LoginOutcome.UNREACHABLE, status=None, error="timed out")
+    silent = attempt(
+        0, FINAL, password="correct", outcome=LoginOutcome.UNREACHABLE, status=None, error=network_error(TimeoutError())
+    )
     assert active.judge_lockout(ok, series(silent)).status is Status.WARN
     assert active.judge_lockout(logged_in(outcome=LoginOutcome.REJECTED), series(CORRECT_OK)).status is Status.ERROR
-    missing = ActiveFacts((LOCKOUT,), 3, 5, message="the test account's environment variables are not set")
+    missing = ActiveFacts((LOCKOUT,), 3, 5, message=credentials_unset())
     assert active.judge_lockout(ok, missing).status is Status.ERROR
     cut = ActiveFacts((LOCKOUT,), 3, 5, (attempt(1), attempt(2)), stopped=OUT_OF_TIME)
     verdict = active.judge_lockout(ok, cut)
-    assert verdict.status is Status.ERROR and OUT_OF_TIME in verdict.detail
+    assert verdict.status is Status.ERROR and str(OUT_OF_TIME) in str(verdict.detail)
 
 
 def pairs(unknown: dict[str, Any], known: dict[str, Any]) -> ActiveFacts:
@@ -750,14 +759,16 @@ def pairs(unknown: dict[str, Any], known: dict[str, Any]) -> ActiveFacts:
 )
 def test_user_enumeration(unknown: dict[str, Any], known: dict[str, Any], status: Status, words: str) -> None:
     verdict = active.judge_enumeration(logged_in(), pairs(unknown, known))
-    assert verdict.status is status and words in verdict.detail
+    assert verdict.status is status and words in str(verdict.detail)
     assert verdict.evidence["unknown_user"] == "platscan-x"
 
 
 def test_user_enumeration_cannot_be_judged() -> None:
     fooled = pairs({"outcome": LoginOutcome.LOGGED_IN}, {})
     assert active.judge_enumeration(logged_in(), fooled).status is Status.ERROR
-    cut = pairs({"outcome": LoginOutcome.UNREACHABLE, "error": "refused"}, {})
+    cut = pairs(
+        {"outcome": LoginOutcome.UNREACHABLE, "error": network_error(ConnectionRefusedError(111, "refused"))}, {}
+    )
     assert active.judge_enumeration(logged_in(), cut).status is Status.ERROR
 
 

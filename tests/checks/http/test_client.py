@@ -150,7 +150,7 @@ def test_an_untrusted_certificate_is_read_anyway_and_recorded(server: HttpSiteSe
         problems = dict(client.tls_problems)
     assert first.final is not None and first.final.status == 200 and first.final.tls_verified is False
     assert second.final is not None and second.final.tls_verified is False
-    assert "certificate not trusted" in problems[f"{HOST}:{server.port}"]
+    assert "certificate not trusted" in str(problems[f"{HOST}:{server.port}"])
 
 
 def test_a_body_never_goes_where_its_certificate_failed(server: HttpSiteServer) -> None:

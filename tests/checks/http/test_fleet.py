@@ -14,6 +14,9 @@ from checks.http._collect import HttpTarget, collect_http
 from checks.http.base import HttpCheck
 from checks.http.client import PAGE_CAP
 from checks.http.facts import HttpFacts
+from scanner.family import discover_families
+from scanner.messages import has_words
+from scanner.model import Endpoint
 from scanner.plugin import Verdict, discover_checks
 from scanner.registry import load_targets
 from tests.fleet.http_fleet import CASE_NAMES, HTTP_CHECKS, HttpFleet, start_http_fleet
@@ -65,6 +68,30 @@ def test_verdicts(scanned: Scanned, case: str, scheme: str) -> None:
     got = {check_id: verdict.status.value for check_id, verdict in verdicts.items()}
     wrong = {c: (got[c], expected[c], verdicts[c].detail) for c in HTTP_CHECKS if got[c] != expected[c]}
     assert wrong == {}
+
+
+def test_every_result_is_a_message_that_reads_in_vietnamese(scanned: Scanned) -> None:
+    """Every sentence the checks say about the real fleet (passes, failures, warnings, skips, errors of a
+    closed port and of a self-signed certificate) is a message with a Vietnamese template of its own, and
+    so is every phrase nested in it that has words (a data-only template such as "{first}, {rest}" need not)."""
+    vi = discover_families().messages("vi")
+    english: list[tuple[str, str, str, str]] = []
+    untranslated: set[str] = set()
+    statuses: set[str] = set()
+    for (case, scheme), facts in scanned.facts.items():
+        endpoint = Endpoint(platform=facts.platform, target=facts.url, kind="url", host="")
+        for check_id in HTTP_CHECKS:
+            check = CHECKS[check_id]
+            result = check.from_verdict(endpoint, check.evaluate(facts))
+            statuses.add(result.status.value)
+            assert result.message is not None, (case, scheme, check_id, result.detail)
+            assert str(result.message) == result.detail
+            if result.message.render(vi) == result.detail or vi.get(result.message.id) == result.message.text:
+                english.append((case, scheme, check_id, result.detail))
+            untranslated |= {m.id for m in result.message.nested() if has_words(m.text) and m.id not in vi}
+    assert statuses == {"pass", "fail", "warn", "skip", "error"}, "the fleet says every kind of sentence"
+    assert english == [], "results that read in English in a Vietnamese report"
+    assert sorted(untranslated) == [], "messages without a Vietnamese template of their own"
 
 
 def test_every_check_passes_somewhere_and_fails_somewhere(scanned: Scanned) -> None:

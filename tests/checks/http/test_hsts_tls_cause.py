@@ -53,7 +53,7 @@ def _judge(pki: Pki, context: ssl.SSLContext) -> tuple[Status, str, tuple[tuple[
         settings = ScanSettings(timeout=3.0, retries=0, ca_bundle=pki.bundle_path)
         facts = collect_http(HttpTarget(url, platform), settings, 20.0)
     verdict = Hsts().judge(facts)
-    return verdict.status, verdict.detail, facts.tls_problems
+    return verdict.status, str(verdict.detail), tuple((where, str(why)) for where, why in facts.tls_problems)
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +92,8 @@ def test_a_certificate_refusal_is_still_named(pki: Pki, tmp_path: Path) -> None:
 def test_ssl_reasons_are_classified_by_their_cause() -> None:
     version = ssl.SSLError(1, "x")
     version.reason = "UNSUPPORTED_PROTOCOL"
-    assert _ssl_reason([version]).startswith("the server offers no TLS version")
+    assert str(_ssl_reason([version])).startswith("the server offers no TLS version")
     dh = ssl.SSLError(1, "x")
     dh.reason = "DH_KEY_TOO_SMALL"
-    assert "key exchange is too weak" in _ssl_reason([dh])
+    assert "key exchange is too weak" in str(_ssl_reason([dh]))
     assert not certificate_refused(_ssl_reason([dh]))

@@ -15,7 +15,11 @@ from checks.http import cookies, exposure, headers, transport
 from checks.http._collect import FOREIGN_ORIGIN, SENSITIVE_PATHS
 from checks.http.base import HttpCheck
 from checks.http.facts import ErrorKind, Fetch, FetchError, HttpFacts, HttpResponse
-from scanner.model import Severity, Status
+from scanner.facts import FactCache, Workers
+from scanner.family import discover_families
+from scanner.messages import Message, say
+from scanner.model import Endpoint, Platform, Severity, Status
+from scanner.plugin import ScanContext, ScanSettings
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 URL = "https://dvc.example/"
@@ -135,7 +139,7 @@ def status(check: HttpCheck, facts: HttpFacts) -> Status:
 def test_a_good_site_passes_everything_with_a_sentence_and_json_evidence(check: HttpCheck) -> None:
     verdict = check.evaluate(good())
     assert verdict.status is Status.PASS, verdict.detail
-    assert verdict.detail.endswith(".") and len(verdict.detail) < 400
+    assert str(verdict.detail).endswith(".") and len(str(verdict.detail)) < 400
     json.dumps(verdict.evidence)
 
 
@@ -161,7 +165,7 @@ def test_an_http_url_redirecting_to_a_registered_https_url_is_judged_there(check
     verdict = check.evaluate(facts)
     assert verdict.status is expected
     if expected is Status.SKIP:
-        assert URL in verdict.detail
+        assert URL in str(verdict.detail)
 
 
 def test_an_off_platform_redirect_errors_the_page_checks_and_judges_the_rest() -> None:
@@ -180,7 +184,7 @@ def test_an_off_platform_redirect_errors_the_page_checks_and_judges_the_rest() -
     for check_id, verdict in verdicts.items():
         if check_id in page_checks:
             # Could not test (the page is off the platform): an error, never a skip counted as tested.
-            assert verdict.status is Status.ERROR and "sso.other.example" in verdict.detail
+            assert verdict.status is Status.ERROR and "sso.other.example" in str(verdict.detail)
             assert verdict.evidence["not_followed"] == "https://sso.other.example/login"
         else:
             assert verdict.status is Status.PASS, (check_id, verdict.detail)
@@ -243,7 +247,7 @@ def test_mixed_content_active_passive_and_upgraded() -> None:
     active = b'<html><script src="http://cdn.example/a.js"></script><img src="http://cdn.example/i.png"></html>'
     passive = b'<html><img src="http://cdn.example/i.png"><link rel="icon" href="http://cdn.example/f.ico"></html>'
     verdict = check.evaluate(good(page=with_page_headers({}, active)))
-    assert verdict.status is Status.FAIL and "http://cdn.example/a.js" in verdict.detail
+    assert verdict.status is Status.FAIL and "http://cdn.example/a.js" in str(verdict.detail)
     assert verdict.evidence["passive"] == ["<img src=http://cdn.example/i.png>"]
     passive_verdict = check.evaluate(good(page=with_page_headers({}, passive)))
     assert passive_verdict.status is Status.WARN and passive_verdict.severity is Severity.LOW
@@ -279,7 +283,7 @@ def test_hsts_is_judged_on_the_final_response_not_the_redirect() -> None:
     redirect = resp(URL, 301, (("Location", f"{ORIGIN}/home"), ("Strict-Transport-Security", "max-age=63072000")))
     final = resp(f"{ORIGIN}/home", headers=(("Strict-Transport-Security", "max-age=300"),), body=PAGE)
     verdict = headers.Hsts().evaluate(good(page=fetched(redirect, final)))
-    assert verdict.status is Status.FAIL and "300 seconds (5 minutes)" in verdict.detail
+    assert verdict.status is Status.FAIL and "300 seconds (5 minutes)" in str(verdict.detail)
 
 
 def test_hsts_only_the_first_header_counts_and_untrusted_certificates_warn() -> None:
@@ -341,7 +345,7 @@ def test_hsts_downgrade_and_plain_pages() -> None:
 def test_csp(changes: dict[str, str | None], body: bytes, expected: Status, fragment: str) -> None:
     verdict = headers.ContentSecurityPolicy().evaluate(good(page=with_page_headers(changes, body)))
     assert verdict.status is expected, verdict.detail
-    assert fragment in verdict.detail
+    assert fragment in str(verdict.detail)
 
 
 def test_csp_several_policies_all_enforced_one_safe_is_enough() -> None:
@@ -425,7 +429,7 @@ def test_referrer_meta_and_feature_policy() -> None:
     )
     legacy = with_page_headers({"Permissions-Policy": None, "Feature-Policy": "camera 'none'"})
     verdict = headers.PermissionsPolicy().evaluate(good(page=legacy))
-    assert verdict.status is Status.FAIL and "Feature-Policy" in verdict.detail
+    assert verdict.status is Status.FAIL and "Feature-Policy" in str(verdict.detail)
 
 
 def test_a_script_in_a_header_is_kept_as_data() -> None:
@@ -433,7 +437,7 @@ def test_a_script_in_a_header_is_kept_as_data() -> None:
     verdict = headers.ReferrerPolicy().evaluate(good(page=with_page_headers({"Referrer-Policy": value})))
     assert verdict.status is Status.FAIL
     assert verdict.evidence["header"] == f"Referrer-Policy: {value}"
-    assert value in verdict.detail
+    assert value in str(verdict.detail)
 
 
 def test_long_header_values_are_truncated_in_evidence() -> None:
@@ -451,16 +455,16 @@ def test_version_disclosure_headers_error_pages_and_end_of_life() -> None:
     leaky = good(page=with_page_headers({"Server": "Apache/2.4.62 (Debian)", "X-Powered-By": "PHP/8.3.1"}))
     verdict = check.evaluate(leaky)
     assert verdict.status is Status.FAIL and verdict.severity is None
-    assert verdict.detail == "Responses reveal Apache/2.4.62 and PHP/8.3.1."
+    assert str(verdict.detail) == "Responses reveal Apache/2.4.62 and PHP/8.3.1."
     assert {d["header"] for d in verdict.evidence["disclosed"]} == {
         "Server: Apache/2.4.62 (Debian)",
         "X-Powered-By: PHP/8.3.1",
     }
     old = check.evaluate(good(page=with_page_headers({"X-Powered-By": "PHP/5.4.16"})))
-    assert old.status is Status.FAIL and old.severity is Severity.MEDIUM and "out of support" in old.detail
+    assert old.status is Status.FAIL and old.severity is Severity.MEDIUM and "out of support" in str(old.detail)
     error_page = fetched(resp(f"{ORIGIN}/x", 404, body=b"<hr><center>nginx/1.18.0</center>"))
     from_page = check.evaluate(good(not_found=error_page))
-    assert from_page.status is Status.FAIL and "nginx/1.18.0" in from_page.detail
+    assert from_page.status is Status.FAIL and "nginx/1.18.0" in str(from_page.detail)
     assert status(check, good(page=with_page_headers({"X-Powered-By": "ASP.NET"}))) is Status.PASS
 
 
@@ -476,7 +480,7 @@ def test_cookie_flags() -> None:
     assert status(check, good(page=page_with())) is Status.PASS
     bad = check.evaluate(good(page=page_with("JSESSIONID=abc; Path=/; HttpOnly", "lang=vi; Secure; SameSite=Lax")))
     assert bad.status is Status.FAIL and bad.severity is Severity.HIGH
-    assert bad.detail == "Cookie JSESSIONID: no Secure attribute and no SameSite attribute."
+    assert str(bad.detail) == "Cookie JSESSIONID: no Secure attribute and no SameSite attribute."
     assert all("abc" not in c["header"] for c in bad.evidence["cookies"])
     only_samesite = check.evaluate(good(page=page_with("theme=dark; Secure")))
     assert only_samesite.status is Status.FAIL and only_samesite.severity is Severity.LOW
@@ -486,7 +490,7 @@ def test_cookie_flags() -> None:
     assert deleted.status is Status.PASS and deleted.evidence["deleted_cookies_ignored"] == ["sid"]
     over_http = good(plain=page_with("sessionid=1; Secure; HttpOnly; SameSite=Lax", url="http://dvc.example/"))
     verdict = check.evaluate(over_http)
-    assert verdict.status is Status.FAIL and "set over plain HTTP" in verdict.detail
+    assert verdict.status is Status.FAIL and "set over plain HTTP" in str(verdict.detail)
 
 
 # -- http.cors -------------------------------------------------------------------------------------
@@ -553,7 +557,7 @@ def test_directory_listing() -> None:
         resp(f"{ORIGIN}/static/", 200, body=b"<title>Index of /static/</title><h1>Index of /static/</h1>")
     )
     verdict = check.evaluate(good(directories=(listing,)))
-    assert verdict.status is Status.FAIL and f"{ORIGIN}/static/" in verdict.detail
+    assert verdict.status is Status.FAIL and f"{ORIGIN}/static/" in str(verdict.detail)
     assert verdict.evidence["listings"][0]["title"] == "Index of /static/"
     failed = fetched(error=REFUSED, url=f"{ORIGIN}/static/")
     assert status(check, good(directories=(failed,))) is Status.PASS  # the page itself was checked
@@ -564,7 +568,11 @@ def test_sensitive_files_from_content_with_a_soft_404_baseline() -> None:
     soft = fetched(resp(f"{ORIGIN}/platscan-nf", 200, (("Content-Type", "text/html"),), b"<p>Not found</p>"))
     everything_200 = tuple(fetched(resp(ORIGIN + p, 200, body=b"<p>Not found</p>")) for p in SENSITIVE_PATHS)
     verdict = check.evaluate(good(not_found=soft, sensitive=everything_200))
-    assert verdict.status is Status.PASS and "soft 404" not in verdict.detail and "content decided" in verdict.detail
+    assert (
+        verdict.status is Status.PASS
+        and "soft 404" not in str(verdict.detail)
+        and "content decided" in str(verdict.detail)
+    )
     env = list(everything_200)
     env[SENSITIVE_PATHS.index("/.env")] = fetched(resp(f"{ORIGIN}/.env", 200, body=b"DB_HOST=db\nDB_PASSWORD=s3cret\n"))
     verdict = check.evaluate(good(not_found=soft, sensitive=tuple(env)))
@@ -582,7 +590,7 @@ def test_error_disclosure() -> None:
         resp(f"{ORIGIN}/nf", 500, body=b'<pre>Traceback (most recent call last):\n  File "/srv/app.py"</pre>')
     )
     verdict = check.evaluate(good(not_found=trace))
-    assert verdict.status is Status.FAIL and verdict.detail.startswith("Python traceback shown at")
+    assert verdict.status is Status.FAIL and str(verdict.detail).startswith("Python traceback shown at")
     assert status(check, good(not_found=fetched(error=REFUSED, url=f"{ORIGIN}/nf"))) is Status.ERROR
 
 
@@ -613,4 +621,34 @@ def _security_txt(body: bytes, status_code: int = 200, content_type: str = "text
 def test_security_txt(probe: Fetch, expected: Status, fragment: str) -> None:
     verdict = exposure.SecurityTxt().evaluate(good(security_txt=probe))
     assert verdict.status is expected, verdict.detail
-    assert fragment in verdict.detail
+    assert fragment in str(verdict.detail)
+
+
+# -- messages --------------------------------------------------------------------------------------
+
+
+def test_a_collection_that_did_not_run_is_an_error_message_with_its_reason_nested() -> None:
+    """The collection error of ``HttpCheck.run`` (here: no time left, so no worker is started) is said as a
+    message carrying the core's reason, rendered in Vietnamese by the family's template."""
+    platform = Platform(id="dvc", name="DVC", urls=(URL,))
+    workers = Workers()
+    try:
+        ctx = ScanContext(platform, ScanSettings(), FactCache(workers), deadline=0.0)
+        (result,) = headers.Hsts().run(Endpoint.for_url(platform, URL), ctx)
+    finally:
+        workers.kill_all()
+    assert result.status is Status.ERROR and result.message is not None
+    assert result.message.id == "http.collection_failed"
+    assert result.detail.startswith(f"The HTTP requests to {URL} did not complete: ")
+    assert result.message.render(discover_families().messages("vi")).startswith(f"Các yêu cầu HTTP tới {URL}")
+
+
+def test_the_reasons_of_hand_built_facts_and_of_the_client_nest_alike() -> None:
+    """A ``FetchError`` carries a message (the client's) or, built by hand, plain text; both nest in a
+    check's sentence, and ``message`` is the English either way."""
+    said = FetchError(ErrorKind.REFUSED, say("http.fetch.refused", "Connection refused by {where}.", where="x:80"))
+    assert said.message == "Connection refused by x:80."
+    for error in (said, REFUSED):
+        verdict = headers.ContentTypeOptions().evaluate(good(page=fetched(error=error)))
+        assert verdict.status is Status.ERROR and isinstance(verdict.detail, Message)
+        assert str(verdict.detail).endswith(error.message)

@@ -24,6 +24,7 @@ from checks.ports._collect import (
     discovery_args,
     preflight_problem,
     probe_wait_ms,
+    risk_probe_args,
     scan_address,
     service_args,
     udp_args,
@@ -86,6 +87,46 @@ def test_service_detection_only_on_the_open_ports() -> None:
     assert "-sU" in udp and udp[udp.index("-p") + 1] == "161"
 
 
+_TIMING = "--max-retries 1 --initial-rtt-timeout 1000ms --max-rtt-timeout 3000ms"
+_SCRIPTS = "--script smtp-commands,pop3-capabilities,imap-capabilities"
+
+
+@pytest.mark.parametrize(
+    ("method", "address", "service", "udp", "risk"),
+    [
+        (
+            "connect",
+            "192.0.2.7",
+            f"-oX - -n -Pn -sT -p 22-23,8081 -sV --version-intensity 2 --versiondb /x/probes {_SCRIPTS} "
+            f"--script-timeout 6000ms {_TIMING} --host-timeout 20000ms 192.0.2.7",
+            f"-oX - -n -Pn -sU -p 161 -sV --version-intensity 2 {_TIMING} --host-timeout 20000ms 192.0.2.7",
+            f"-oX - -n -Pn -sT -p 6380,9999 -sV --version-intensity 8 --versiondb /x/risk {_TIMING} "
+            "--host-timeout 12500ms 192.0.2.7",
+        ),
+        (
+            "syn",
+            "2001:db8::7",
+            f"-oX - -n -Pn -sS -6 -p 22-23,8081 -sV --version-intensity 2 --versiondb /x/probes {_SCRIPTS} "
+            f"--script-timeout 6000ms {_TIMING} --host-timeout 20000ms 2001:db8::7",
+            f"-oX - -n -Pn -sU -6 -p 161 -sV --version-intensity 2 {_TIMING} --host-timeout 20000ms 2001:db8::7",
+            f"-oX - -n -Pn -sS -6 -p 6380,9999 -sV --version-intensity 8 --versiondb /x/risk {_TIMING} "
+            "--host-timeout 12500ms 2001:db8::7",
+        ),
+    ],
+)
+def test_the_nmap_command_lines_are_pinned(method: str, address: str, service: str, udp: str, risk: str) -> None:
+    """The exact command lines of the service, UDP and risk-probe runs: one argument builder makes all of them."""
+    target = PortScanTarget("h.test", None, method=method, udp=True)
+    settings = ScanSettings(timeout=3, retries=1)
+    got_service = service_args(target, address, [8081, 22, 23], settings, 20, Path("/x/probes"))
+    assert " ".join(got_service) == service
+    assert " ".join(udp_args(target, address, settings, 20)) == udp
+    assert " ".join(risk_probe_args(target, address, [6380, 9999], settings, 12.5, Path("/x/risk"))) == risk
+    # Without a probe file of its own, and with little time left, the script timeout stays at its 2 s floor.
+    short = service_args(target, address, [8081], settings, 1.5)
+    assert "--versiondb" not in short and short[short.index("--script-timeout") + 1] == "2000ms"
+
+
 def test_probe_waits_follow_the_timeout() -> None:
     assert probe_wait_ms(ScanSettings(timeout=3)) == 3000
     assert probe_wait_ms(ScanSettings(timeout=10)) is None  # nmap's own 6 s / 5 s
@@ -108,7 +149,7 @@ def test_nmap_missing_is_one_line_with_the_install_command(monkeypatch: pytest.M
     assert problem is not None and "nmap is not installed" in problem and "apt-get install nmap" in problem
     assert "\n" not in problem
     facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,)), SETTINGS, 10)
-    assert facts.status is ScanStatus.FAILED and "apt-get install nmap" in facts.reason
+    assert facts.status is ScanStatus.FAILED and "apt-get install nmap" in str(facts.reason)
 
 
 def test_syn_and_udp_need_root(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +164,7 @@ def test_syn_and_udp_need_root(monkeypatch: pytest.MonkeyPatch) -> None:
     both = preflight_problem(ScanSettings(families=(("ports", PortScanSettings(method="syn", udp=True)),)))
     assert both is not None and "SYN scan" in both and "UDP scan" in both
     facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,), method="syn"), SETTINGS, 9)
-    assert facts.status is ScanStatus.FAILED and "needs root" in facts.reason
+    assert facts.status is ScanStatus.FAILED and "needs root" in str(facts.reason)
     monkeypatch.setattr(_collect, "is_root", lambda: True)
     assert preflight_problem(ScanSettings(families=(("ports", PortScanSettings(method="syn", udp=True)),))) is None
 
@@ -300,7 +341,7 @@ def test_a_host_that_accepts_everything_is_not_service_scanned(monkeypatch: pyte
     with start_ports_fleet(["ssh", "web"]) as fleet:
         ports = (fleet["ssh"].port, fleet["web"].port)
         facts = collect_ports(PortScanTarget("tarpit.ports.test", "127.0.0.1", ports), SETTINGS, 30)
-    assert facts.detection is Detection.SKIPPED and "accepts every connection" in facts.detection_reason
+    assert facts.detection is Detection.SKIPPED and "accepts every connection" in str(facts.detection_reason)
     assert len(facts.commands) == 1 and sorted(p.port for p in facts.open_ports) == sorted(ports)
     assert next(p for p in facts.open_ports if p.port == ports[0]).banner.startswith(b"SSH-2.0")
 
@@ -310,7 +351,7 @@ def test_dns_failure_is_a_fact() -> None:
         pytest.skip("nmap is not installed")
     started = time.monotonic()
     facts = collect_ports(PortScanTarget("no-such-host.invalid", None, (22,)), SETTINGS, 20)
-    assert facts.status is ScanStatus.DNS_FAILURE and "no-such-host.invalid does not resolve" in facts.reason
+    assert facts.status is ScanStatus.DNS_FAILURE and "no-such-host.invalid does not resolve" in str(facts.reason)
     assert time.monotonic() - started < 10
 
 
@@ -318,7 +359,7 @@ def test_no_time_left_is_a_timeout() -> None:
     if _collect.nmap_path() is None:
         pytest.skip("nmap is not installed")
     facts = collect_ports(PortScanTarget("h.test", "127.0.0.1", (1,)), SETTINGS, 1)
-    assert facts.status is ScanStatus.TIMED_OUT and "No time was left" in facts.reason
+    assert facts.status is ScanStatus.TIMED_OUT and "No time was left" in str(facts.reason)
 
 
 @needs_nmap

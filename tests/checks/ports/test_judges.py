@@ -22,7 +22,7 @@ CHECKS: dict[str, PortsCheck] = {
 
 def judge(check: str, facts: PortScanFacts, allowed: tuple[int, ...] = (80, 443)) -> tuple[Status, str, Severity]:
     verdict = CHECKS[check].evaluate(facts, allowed)
-    return verdict.status, verdict.detail, verdict.severity or CHECKS[check].severity
+    return verdict.status, str(verdict.detail), verdict.severity or CHECKS[check].severity
 
 
 def test_the_family_applies_to_hosts_only() -> None:
@@ -58,7 +58,7 @@ def test_unexpected_open_names_port_service_and_banner() -> None:
     ssh = fx.cases("fleet")["ssh"]
     verdict = CHECKS["ports.unexpected_open"].evaluate(fx.fleet_case("ssh"), (80, 443))
     assert verdict.status is Status.FAIL and verdict.severity is None
-    assert verdict.detail == (
+    assert str(verdict.detail) == (
         f"1 open port on fleet.ports.test (127.0.0.1) is not in allowed_ports [80, 443]: "
         f"SSH on {ssh}/tcp (OpenSSH 7.4)."
     )
@@ -90,7 +90,7 @@ def test_database_details_say_whether_authentication_is_needed() -> None:
     assert status is Status.FAIL and severity is Severity.CRITICAL
     assert "Redis on" in detail and "without authentication" in detail
     verdict = CHECKS["ports.database_exposed"].evaluate(fx.fleet_case("redis_noauth"), (80,))
-    assert "without authentication" not in verdict.detail
+    assert "without authentication" not in str(verdict.detail)
     assert verdict.evidence["ports"][0]["authentication"] == "required"
     assert verdict.evidence["ports"][0]["recognised_by"] == "answer signature"
     assert verdict.evidence["ports"][0]["banner"] == "-NOAUTH Authentication required.\\r\\n"
@@ -142,7 +142,7 @@ def test_a_whole_host_with_many_findings_is_one_result_with_clipped_evidence() -
     verdict = CHECKS["ports.remote_admin_exposed"].evaluate(host(*ports), (80,))
     assert verdict.status is Status.FAIL
     assert len(verdict.evidence["ports"]) == 21 and verdict.evidence["ports"][-1] == "… and 10 more"
-    assert "… (25 more)" in verdict.detail
+    assert "… (25 more)" in str(verdict.detail)
     long_banner = probed(2121, "ftp", "ProFTPD", "1.3.5", banner=b"220 " + b"x" * 400)
     verdict = CHECKS["ports.cleartext_service"].evaluate(host(long_banner), ())
     assert len(verdict.evidence["ports"][0]["banner"]) <= 120

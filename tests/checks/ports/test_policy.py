@@ -114,7 +114,7 @@ def _cleartext(port: PortFacts) -> str | None:
     finding = cleartext_finding(classify(port))
     if finding is None:
         return None
-    return finding.note if finding.certain else "uncertain: " + finding.note
+    return str(finding.note) if finding.certain else f"uncertain: {finding.note}"
 
 
 def test_cleartext_protocols() -> None:

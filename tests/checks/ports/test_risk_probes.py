@@ -115,7 +115,7 @@ def test_unprobed_unnamed_ports_leave_detection_incomplete() -> None:
     facts = facts_from_raw(raw)
     assert facts.detection is Detection.SKIPPED
     verdict = DatabaseExposed().evaluate(facts, ())
-    assert verdict.status is Status.ERROR and "risk probes were not sent" in verdict.detail
+    assert verdict.status is Status.ERROR and "risk probes were not sent" in str(verdict.detail)
 
 
 def test_a_port_the_risk_probes_name_takes_their_facts() -> None:
@@ -221,11 +221,11 @@ def test_databases_on_unusual_ports_fail_database_exposed(
     assert facts.detection is Detection.COMPLETE, facts.detection_reason
     verdict = DatabaseExposed().evaluate(facts, ())
     assert verdict.status is Status.FAIL, verdict.detail
-    assert "Redis" in verdict.detail and f"{redis}/tcp" in verdict.detail
+    assert "Redis" in str(verdict.detail) and f"{redis}/tcp" in str(verdict.detail)
     by_port = {p.port: p for p in facts.open_ports}
     assert by_port[redis].service == "redis"
     if postgres is not None:
-        assert "PostgreSQL" in verdict.detail and f"{postgres}/tcp" in verdict.detail
+        assert "PostgreSQL" in str(verdict.detail) and f"{postgres}/tcp" in str(verdict.detail)
         assert by_port[postgres].service == "postgresql" and by_port[postgres].identified
 
 

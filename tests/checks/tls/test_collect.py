@@ -170,7 +170,7 @@ def test_silent_listener_times_out_quickly() -> None:
     with SilentServer() as server:
         facts, elapsed = _collect(server.port, timeout=2)
     assert facts.connectivity.status is Connectivity.SILENT
-    assert "did not answer a TLS ClientHello within 2 s" in facts.connectivity.reason
+    assert "did not answer a TLS ClientHello within 2 s" in str(facts.connectivity.reason)
     assert elapsed < 5.5  # the ClientHello wait, then one plain HTTP request: 2 x timeout
 
 
@@ -178,7 +178,7 @@ def test_plain_http_answering_at_once() -> None:
     with EagerHttpServer() as server:
         facts, elapsed = _collect(server.port)
     assert facts.connectivity.status is Connectivity.NO_TLS
-    assert "plain HTTP" in facts.connectivity.reason
+    assert "plain HTTP" in str(facts.connectivity.reason)
     assert facts.connectivity.error and "400 Bad Request" in facts.connectivity.error
     assert elapsed < 1
 
@@ -195,7 +195,7 @@ def test_trickling_server_is_cut_off() -> None:
     with TrickleServer(interval=0.3) as server:
         facts, elapsed = _collect(server.port, timeout=1)
     assert facts.connectivity.status is Connectivity.TIMEOUT
-    assert "did not finish its first TLS record" in facts.connectivity.reason
+    assert "did not finish its first TLS record" in str(facts.connectivity.reason)
     assert elapsed < 2
 
 
@@ -203,7 +203,7 @@ def test_dns_failure() -> None:
     started = time.monotonic()
     facts = collect_tls(TlsTarget("no-such-host.invalid", 443), ScanSettings(timeout=2, retries=0))
     assert facts.connectivity.status is Connectivity.DNS_FAILURE
-    assert "no-such-host.invalid does not resolve" in facts.connectivity.reason
+    assert "no-such-host.invalid does not resolve" in str(facts.connectivity.reason)
     assert time.monotonic() - started < 5
 
 
@@ -225,7 +225,7 @@ def test_missing_ca_bundle_is_an_error(tls_port: int, tmp_path: Path) -> None:
 
 
 def _verdicts(facts: TlsFacts, scheme: str = "https") -> dict[str, tuple[Status, str]]:
-    return {c.id: (v.status, v.detail) for c in TLS_CHECKS for v in [c.evaluate(facts, scheme)]}
+    return {c.id: (v.status, str(v.detail)) for c in TLS_CHECKS for v in [c.evaluate(facts, scheme)]}
 
 
 @pytest.mark.parametrize("read_first", [False, True], ids=["at-once", "after-the-hello"])
@@ -233,7 +233,7 @@ def test_a_resetting_server_is_not_reached_not_a_finding(read_first: bool) -> No
     with ResetServer(read_first=read_first) as server:
         facts, elapsed = _collect(server.port)
     assert facts.connectivity.status is Connectivity.RESET, facts.connectivity
-    assert "reset the connection" in facts.connectivity.reason
+    assert "reset the connection" in str(facts.connectivity.reason)
     assert facts.connectivity.error and "ConnectionResetError" in facts.connectivity.error
     assert elapsed < 1  # the probe, then sslyze's attempts: each reset at once
     verdicts = _verdicts(facts)
@@ -263,7 +263,7 @@ def test_an_ips_that_resets_after_the_first_hello_is_not_reached() -> None:
     with AlertServer(then_reset=True) as server:
         facts, _ = _collect(server.port)
     assert facts.connectivity.status is Connectivity.RESET, facts.connectivity
-    assert "answered the first TLS ClientHello, then reset" in facts.connectivity.reason
+    assert "answered the first TLS ClientHello, then reset" in str(facts.connectivity.reason)
     assert {status for status, _ in _verdicts(facts).values()} == {Status.ERROR}
 
 

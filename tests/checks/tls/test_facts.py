@@ -101,7 +101,7 @@ def test_self_signed_facts() -> None:
     deployment = fx.recorded("self_signed").deployments[0]
     assert deployment.leaf.self_signed
     assert not deployment.trust.path_found
-    assert deployment.trust.reason and "self-signed" in deployment.trust.reason
+    assert deployment.trust.reason and "self-signed" in str(deployment.trust.reason)
 
 
 def test_client_cert_facts() -> None:
@@ -124,7 +124,7 @@ def test_client_cert_facts() -> None:
 def test_recorded_connectivity_failures(name: str, status: Connectivity, reason: str) -> None:
     facts = fx.recorded(name)
     assert facts.connectivity.status is status
-    assert facts.connectivity.reason.startswith(reason)
+    assert str(facts.connectivity.reason).startswith(reason)
     assert facts.connectivity.error and "sslyze.errors." in facts.connectivity.error
     assert facts.deployments == () and facts.protocols == ()
 
@@ -149,7 +149,7 @@ def test_recorded_connectivity_failures(name: str, status: Connectivity, reason:
 def test_connectivity_trace_classification(line: str, status: str) -> None:
     facts = fx.facts("good", fx.connectivity_error(line))
     assert facts.connectivity.status.value == status
-    assert facts.connectivity.reason.endswith(".")
+    assert str(facts.connectivity.reason).endswith(".")
 
 
 def test_facts_pickle_and_are_frozen() -> None:
@@ -207,8 +207,8 @@ def test_an_intermediate_can_be_the_anchor() -> None:
 def test_no_anchor_no_path() -> None:
     trust = assess_trust(_good_chain(), [], RECORDED_AT)
     assert not trust.path_found and not trust.strict_ok
-    assert trust.strict_error == "no trust anchors available"
-    assert trust.reason and "Platscan Fleet Root CA" in trust.reason
+    assert str(trust.strict_error) == "no trust anchors available"
+    assert trust.reason and "Platscan Fleet Root CA" in str(trust.reason)
 
 
 def test_a_leaf_cannot_act_as_issuer() -> None:
@@ -303,7 +303,7 @@ def test_many_look_alike_ca_certificates_are_searched_quickly(
         assert trust.anchor == "CN=Path Test Anchor"
     else:
         assert not trust.path_found and not trust.strict_ok
-        assert trust.reason and "self-signed certificate 'CN=Look-alike CA'" in trust.reason
+        assert trust.reason and "self-signed certificate 'CN=Look-alike CA'" in str(trust.reason)
 
 
 def test_only_the_first_sent_certificates_are_considered() -> None:
@@ -312,7 +312,7 @@ def test_only_the_first_sent_certificates_are_considered() -> None:
     trust = assess_trust(certs, [anchor], RECORDED_AT)
     assert time.perf_counter() - started < 0.25
     assert not trust.path_found and trust.search_limited
-    assert trust.reason == (
+    assert str(trust.reason) == (
         f"The issuer of 'CN=leaf.path.test' is among the 2 certificates the server sends after the first "
         f"{MAX_CHAIN_CERTS}, and platscan considers only the first {MAX_CHAIN_CERTS}; whether the chain leads to a "
         "trusted anchor is not known."
@@ -342,13 +342,13 @@ def test_paths_are_at_most_max_chain_depth_long() -> None:
     trust = assess_trust(certs, [top], RECORDED_AT)
     assert not trust.path_found and trust.search_limited
     # Every issuer was sent: the reason is the limit, not a missing issuer.
-    assert trust.reason and trust.reason.startswith(
+    assert trust.reason and str(trust.reason).startswith(
         f"The chain is longer than {MAX_CHAIN_DEPTH} certificates, platscan's path-length limit;"
     )
     certs, _ = ladder(MAX_CHAIN_DEPTH - 1)
     trust = assess_trust(certs, [], RECORDED_AT)  # within the limit, but the top is no anchor: a real finding
     assert not trust.search_limited and trust.reason
-    assert trust.reason.startswith("The issuer 'CN=Rung 9' of 'CN=Rung 8' is neither among the certificates sent")
+    assert str(trust.reason).startswith("The issuer 'CN=Rung 9' of 'CN=Rung 8' is neither among the certificates sent")
 
 
 # -- host names -----------------------------------------------------------------------------------
@@ -385,7 +385,7 @@ def test_no_cn_fallback() -> None:
 
     verdict = CertHostnameMismatch().evaluate(facts)
     assert verdict.status.value == "fail"
-    assert "no subjectAltName" in verdict.detail and "ignored the CN" in verdict.detail
+    assert "no subjectAltName" in str(verdict.detail) and "ignored the CN" in str(verdict.detail)
 
 
 # -- cipher suites --------------------------------------------------------------------------------

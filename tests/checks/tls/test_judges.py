@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from cryptography.x509.oid import NameOID
 
 from checks.tls.base import TlsCheck
 from checks.tls.facts import TlsFacts
+from scanner.family import discover_families
+from scanner.messages import Message
 from scanner.model import Severity, Status
 from scanner.plugin import discover_checks
 from tests.checks.tls import fixtures as fx
@@ -534,12 +537,30 @@ CASES: list[Case] = [
 ]
 
 
+def test_every_verdict_is_a_message_that_reads_in_vietnamese() -> None:
+    """Every judge's every case says a message (its English is the detail the case checks); it and each
+    phrase nested in it that has words read differently with the family's Vietnamese templates."""
+    vi = discover_families().messages("vi")
+    english: list[tuple[str, str]] = []
+    said: set[str] = set()
+    for case in CASES:
+        detail = CHECKS[case.check].evaluate(case.build(), case.scheme).detail
+        assert isinstance(detail, Message), (str(case), detail)
+        for message in detail.nested():
+            said.add(message.id)
+            words = re.search(r"[A-Za-z]{2}", re.sub(r"\{\w+(?::[^{}]*)?\}", "", message.text))
+            if words and message.render(vi) == str(message):
+                english.append((str(case), message.id))
+    assert english == []
+    assert len(said) > 100
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_judge(case: Case) -> None:
     check = CHECKS[case.check]
     verdict = check.evaluate(case.build(), case.scheme)
     assert verdict.status is case.status, verdict.detail
-    assert case.detail in verdict.detail
+    assert case.detail in str(verdict.detail)
     if case.severity is not None:
         assert (verdict.severity or check.severity) is case.severity
     # Evidence is small, JSON-serialisable data.
@@ -598,7 +619,7 @@ def test_an_expired_cross_signed_root_off_the_trust_path_passes() -> None:
     assert deployment.trust.path_found and deployment.validation_path == (0, 1)  # ...clients stop at the anchor
     verdict = CHECKS["tls.cert_expired"].evaluate(facts)
     assert verdict.status is Status.PASS, verdict.detail
-    assert "The server also sends 'Platscan Fleet Root CA', which expired on" in verdict.detail
+    assert "The server also sends 'Platscan Fleet Root CA', which expired on" in str(verdict.detail)
     assert verdict.evidence["expired_off_path"][0]["not_after"].startswith(EXPIRED_CROSS_SIGN.date().isoformat())
     for check_id in ("tls.cert_not_yet_valid", "tls.cert_chain_order", "tls.cert_untrusted", "tls.cert_weak_key"):
         assert CHECKS[check_id].evaluate(facts).status is Status.PASS, check_id
@@ -611,7 +632,7 @@ def test_without_a_trust_path_the_sent_path_is_judged() -> None:
     assert not deployment.trust.path_found and deployment.validation_path == (0, 1, 2)
     verdict = CHECKS["tls.cert_expired"].evaluate(facts)
     assert verdict.status is Status.FAIL
-    assert "The intermediate certificate 'Platscan Fleet Root CA' expired on" in verdict.detail
+    assert "The intermediate certificate 'Platscan Fleet Root CA' expired on" in str(verdict.detail)
 
 
 def test_an_expired_intermediate_on_the_trust_path_still_fails() -> None:
@@ -622,7 +643,7 @@ def test_an_expired_intermediate_on_the_trust_path_still_fails() -> None:
     facts = dataclasses.replace(facts, deployments=(expired,))
     verdict = CHECKS["tls.cert_expired"].evaluate(facts)
     assert verdict.status is Status.FAIL
-    assert "The intermediate certificate 'Platscan Fleet Issuing CA' expired" in verdict.detail
+    assert "The intermediate certificate 'Platscan Fleet Issuing CA' expired" in str(verdict.detail)
 
 
 def test_a_future_dated_certificate_off_the_trust_path_is_not_judged() -> None:

@@ -72,7 +72,7 @@ def test_unreachable_policy(connectivity: Connectivity, scheme: str) -> None:
         verdict = check.evaluate(facts, scheme)
         expected = {"tls.https_available": https_available, "tls.protocol_ssl": protocol_ssl}.get(check_id, others)
         assert verdict.status is expected, (check_id, verdict.detail)
-        assert f"Because {connectivity.value}." in verdict.detail or connectivity is Connectivity.SSL2_ONLY
+        assert f"Because {connectivity.value}." in str(verdict.detail) or connectivity is Connectivity.SSL2_ONLY
         assert verdict.evidence["target"] == "dvc.nghean.example:443"
         assert verdict.evidence["connectivity"] == connectivity.value
 
@@ -90,7 +90,7 @@ def test_a_failed_command_errors_only_its_checks() -> None:
         verdict = check.evaluate(facts)
         if check_id.startswith(("tls.cert_", "tls.ocsp_")):
             assert verdict.status is Status.ERROR, check_id
-            assert "certificate_info" in verdict.detail
+            assert "certificate_info" in str(verdict.detail)
             assert verdict.evidence["failed_commands"][0]["command"] == "certificate_info"
         else:
             assert verdict.status is Status.PASS, (check_id, verdict.detail)
@@ -104,7 +104,7 @@ def test_a_client_certificate_that_stops_a_command_is_an_error_not_a_skip() -> N
     )
     verdict = CHECKS["tls.vuln_heartbleed"].evaluate(facts)
     assert verdict.status is Status.ERROR  # the check applies; it could not be tested
-    assert "demands a client certificate" in verdict.detail
+    assert "demands a client certificate" in str(verdict.detail)
     assert CHECKS["tls.client_cert_required"].evaluate(facts).status is Status.WARN
     assert CHECKS["tls.vuln_ccs_injection"].evaluate(facts).status is Status.PASS
 

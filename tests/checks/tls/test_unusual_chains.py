@@ -346,17 +346,17 @@ def test_a_certificate_the_facts_cannot_parse_is_an_error_not_a_crash(sites: dic
     assert facts.deployments == ()
     error = facts.error_for("certificate_info")
     assert error is not None and error.unparseable_certificate
-    assert error.message.startswith("The certificate the server sent cannot be parsed: the cryptography library")
+    assert str(error.message).startswith("The certificate the server sent cannot be parsed: the cryptography library")
     for check in CHECKS:
         verdict = check.evaluate(facts)
         assert verdict.status.value == ("error" if check.id in CERT_CHECKS else "pass"), (check.id, verdict.detail)
         if check.id in CERT_CHECKS:
-            assert verdict.detail == f"Could not judge: {error.message}"
+            assert str(verdict.detail) == f"Could not judge: {error.message}"
 
 
 def test_a_refused_serial_number_is_explained() -> None:
     error = 'error parsing asn1 value: ParseError { kind: InvalidValue, location: ["TbsCertificate::serial"] }'
-    assert unparseable_sentence("The certificate", error).endswith(
+    assert str(unparseable_sentence("The certificate", error)).endswith(
         "Its serial number is malformed or not positive, which RFC 5280 (section 4.1.2.2) forbids: a serial number "
         "must be a positive integer."
     )

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from checks.http.api import HttpClient
 from platscan_banner import BannerSettings
+from scanner.messages import say
 from scanner.model import Cap, Endpoint, Platform, Result, Severity, Status
 from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
 
@@ -24,14 +25,19 @@ def collect_server(platform: Platform, settings: ScanSettings, url: str) -> str 
 def judge(server: str | None, forbidden: tuple[str, ...]) -> Verdict:
     named = [product for product in forbidden if server and product.lower() in server.lower()]
     if named:
-        return Verdict(Status.FAIL, f"The Server header names {', '.join(named)}.", {"server": server})
-    return Verdict(Status.PASS, "The Server header names no forbidden product.", {"server": server or ""})
+        return Verdict(
+            Status.FAIL, say("banner.named", "The Server header names {products}.", products=named), {"server": server}
+        )
+    return Verdict(
+        Status.PASS, say("banner.clean", "The Server header names no forbidden product."), {"server": server or ""}
+    )
 
 
 class ForbiddenServer(Check):
     id: ClassVar[str] = "banner.forbidden_server"
     family: ClassVar[str] = "banner"
-    title: ClassVar[str] = "Server header names no forbidden product"
+    title: ClassVar[str] = "Server header products"
+    finding: ClassVar[str] = "The Server header names a forbidden product"
     severity: ClassVar[Severity] = Severity.MEDIUM
     why: ClassVar[str] = "A product name in the Server header tells attackers which exploits to try."
     remediation: ClassVar[str] = "Hide the product name: nginx `server_tokens off;`, Apache `ServerTokens Prod`."
