@@ -9,11 +9,11 @@ renderer (HTML, CSV, SARIF).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from reports.i18n import CheckText
+from reports.i18n import CheckText, CheckTexts
 from reports.view import FleetView
 from scanner.model import CatalogueEntry, Result, Severity
 
@@ -30,9 +30,14 @@ def catalogue_of(fleet: FleetView) -> Catalogue:
     """The catalogue of ``fleet``'s scan as a report reads it."""
     entries = rules_of(fleet)
     return Catalogue(
-        texts={e.check: CheckText(e.title, e.why, e.remediation) for e in entries},
+        texts={e.check: CheckText(e.title, e.why, e.remediation, e.finding) for e in entries},
         severities={e.check: e.severity for e in entries},
     )
+
+
+def check_texts(entries: Iterable[CatalogueEntry], lang: str) -> CheckTexts:
+    """The texts of the checks ``entries`` describe, in ``lang`` (translations over the English)."""
+    return CheckTexts(lang, {e.check: CheckText(e.title, e.why, e.remediation, e.finding) for e in entries})
 
 
 def rules_of(fleet: FleetView) -> list[CatalogueEntry]:

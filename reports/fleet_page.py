@@ -1,21 +1,29 @@
-"""The fleet overview's page model, built from a ``FleetView``: a row per platform, the fleet's totals
-and charts, what is new and what was fixed since the previous scan, and expiring certificates.
+"""The fleet overview's page model, built from a ``FleetView``: a row per platform with the reason for
+its grade, the fleet's totals and charts, the most common failures, what is new and what was fixed
+since the previous scan, the waivers (what they hide, what expires, what is stale) and expiring
+certificates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import quote
 
 from reports.catalogue import Catalogue
 from reports.charts import BarChart, TrendChart, grade_chart, trend_chart
 from reports.i18n import CheckTexts, Translator
 from reports.page_parts import Badge, Compliance, SeverityCount, badge, compliance_of, page_name
-from reports.page_text import coverage_lines, severity_label
+from reports.page_text import coverage_lines, finding_title, severity_label
 from reports.palette import GRADES, SEVERITIES, grade_rank
 from reports.view import EXPIRY_WARNING_DAYS, FleetView, PlatformView
-from scanner.model import Result, Severity
+from scanner.model import Result, Severity, Status
+from scanner.scoring import Caps, fix_gains
+from scanner.waivers import Waiver, scan_day
+
+#: How many of the most common failures the fleet page lists.
+COMMON_FAILURES = 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,10 @@ class PlatformRow:
     partial: bool
     coverage_sort: float
     new: int
+    #: Why it has its grade, in one line: the binding cap, else the fix that gains most.
+    reason: str = ""
+    #: Its failures a waiver covers (left out of the grade and of the severity counts).
+    waived: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,61 @@ class ChangeGroup:
     severity: str
     severity_label: str
     affected: tuple[Affected, ...]
+
+
+@dataclass(frozen=True)
+class CommonFailure:
+    """A check failing on several platforms: ``affected`` counts each platform once."""
+
+    check: str
+    title: str
+    severity: str
+    severity_label: str
+    affected: tuple[Affected, ...]
+    share: str
+    waived: int
+
+
+@dataclass(frozen=True)
+class WaivedRow:
+    """A failure a waiver covers: still a failure, an accepted risk until ``expires``."""
+
+    platform: str
+    href: str
+    check: str
+    title: str
+    severity: str
+    severity_label: str
+    endpoint: str
+    expires: str
+    days_label: str
+    soon: bool
+    approved_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WaiverRow:
+    """A waiver as written in the waivers file (an expired or a stale one), with its line there."""
+
+    platform: str
+    href: str
+    check: str
+    endpoint: str
+    expires: str
+    approved_by: str
+    reason: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Waivers:
+    findings: tuple[WaivedRow, ...]
+    platforms: int
+    #: Waivers in force that lapse within ``EXPIRY_WARNING_DAYS`` of the scan (each counted once).
+    expiring: int
+    expired: tuple[WaiverRow, ...]
+    stale: tuple[WaiverRow, ...]
 
 
 @dataclass(frozen=True)
@@ -83,6 +150,8 @@ class FleetPage:
     rows: tuple[PlatformRow, ...]
     expiry_days: int = EXPIRY_WARNING_DAYS
     severity_headers: tuple[SeverityCount, ...] = field(default=())
+    common: tuple[CommonFailure, ...] = ()
+    waivers: Waivers = field(default_factory=lambda: Waivers((), 0, 0, (), ()))
 
 
 def fleet_page(fleet: FleetView, t: Translator, texts: CheckTexts, catalogue: Catalogue, pages: str) -> FleetPage:
@@ -113,10 +182,12 @@ def fleet_page(fleet: FleetView, t: Translator, texts: CheckTexts, catalogue: Ca
                 score_sort=-1 if score.score is None else score.score,
                 compliance=comp,
                 severities=tuple(SeverityCount(s.value, severity_label(s, t), counts[s]) for s in SEVERITIES),
-                coverage=tuple(coverage_lines(score, t)),
+                coverage=tuple(coverage_lines(score, t, texts)),
                 partial=score.partial,
                 coverage_sort=round(cov.tested / cov.applicable, 4) if cov.applicable else 0.0,
                 new=len(view.new),
+                reason=grade_reason(view, fleet.caps, texts, t),
+                waived=len(view.waived),
             )
         )
     hints = {2: "", 0: "", 1: t("undetermined_hint")}
@@ -151,6 +222,121 @@ def fleet_page(fleet: FleetView, t: Translator, texts: CheckTexts, catalogue: Ca
         ),
         rows=tuple(rows),
         severity_headers=tuple(SeverityCount(s.value, severity_label(s, t), 0) for s in SEVERITIES),
+        common=_common_failures(fleet.platforms, texts, t, hrefs),
+        waivers=_waivers(fleet, texts, t, hrefs),
+    )
+
+
+def grade_reason(view: PlatformView, caps: Caps, texts: CheckTexts, t: Translator) -> str:
+    """The reason for a platform's grade in one line, so that five Fs do not look alike: the cap
+    that binds (the strictest), else the fix that gains most, as the owner's page lists it."""
+    score = view.score
+    if score.grade is None:
+        return t("reason_not_assessed")
+    if score.caps:
+        strictest = [c for c in score.caps if c.grade == score.caps[0].grade]
+        finding = f"“{finding_title(texts, strictest[0].check)}”"
+        if len(strictest) > 1:
+            return t("reason_capped_more", grade=strictest[0].grade, finding=finding, n=len(strictest) - 1)
+        return t("reason_capped", grade=strictest[0].grade, finding=finding)
+    gains = fix_gains(score, caps)
+    if gains:
+        top = gains[0]
+        points = t("points_cost", n=top.points) if top.points else t("points_none")
+        return t("reason_top", finding=f"“{finding_title(texts, top.check)}”", points=points)
+    if score.grade == "A+":
+        return t("reason_clean")
+    return t("plus_needs_coverage") if score.partial else ""
+
+
+def _common_failures(
+    platforms: Sequence[PlatformView], texts: CheckTexts, t: Translator, hrefs: Mapping[str, str]
+) -> tuple[CommonFailure, ...]:
+    """The checks failing on most platforms (waived failures too: they are still there), worst first
+    among equals; on a first scan as on any other."""
+    failing: dict[str, dict[str, Result]] = {}
+    waived: dict[str, set[str]] = {}
+    for view in platforms:
+        for result in view.results:
+            if result.status != Status.FAIL:
+                continue
+            worst = failing.setdefault(result.check, {}).get(view.id)
+            if worst is None or result.severity.rank > worst.severity.rank:
+                failing[result.check][view.id] = result
+            if (result.check, result.endpoint) in view.waived:
+                waived.setdefault(result.check, set()).add(view.id)
+    names = {p.id: p.name for p in platforms}
+    out = []
+    for check, by_platform in failing.items():
+        severity = max((r.severity for r in by_platform.values()), key=lambda s: s.rank)
+        first = next(iter(by_platform.values()))
+        out.append(
+            CommonFailure(
+                check=check,
+                title=finding_title(texts, check, first.title),
+                severity=severity.value,
+                severity_label=severity_label(severity, t),
+                affected=tuple(
+                    Affected(p, names.get(p, p), hrefs.get(p, ""), r.endpoint) for p, r in sorted(by_platform.items())
+                ),
+                share=t("common_share", n=len(by_platform), total=len(platforms)),
+                waived=len(waived.get(check, ())),
+            )
+        )
+    out.sort(key=lambda c: (-len(c.affected), -Severity(c.severity).rank, c.check))
+    return tuple(out[:COMMON_FAILURES])
+
+
+def _waivers(fleet: FleetView, texts: CheckTexts, t: Translator, hrefs: Mapping[str, str]) -> Waivers:
+    day = scan_day(fleet.scan.started)
+    findings: list[tuple[date, WaivedRow]] = []
+    expiring: set[Waiver] = set()
+    for view in fleet.platforms:
+        by_key = {(r.check, r.endpoint): r for r in view.results}
+        for key, waiver in view.waived.items():
+            result = by_key[key]
+            left = (waiver.expires - day).days
+            if left <= EXPIRY_WARNING_DAYS:
+                expiring.add(waiver)
+            row = WaivedRow(
+                platform=view.id,
+                href=hrefs.get(view.id, ""),
+                check=result.check,
+                title=finding_title(texts, result.check, result.title),
+                severity=result.severity.value,
+                severity_label=severity_label(result.severity, t),
+                endpoint=result.endpoint,
+                expires=t.date(waiver.expires.isoformat()),
+                days_label=t("days_n", n=left),
+                soon=left <= EXPIRY_WARNING_DAYS,
+                approved_by=waiver.approved_by,
+                reason=waiver.reason,
+            )
+            findings.append((waiver.expires, row))
+    # The first to lapse first: its findings are about to count again.
+    findings.sort(key=lambda f: (f[0], -Severity(f[1].severity).rank, f[1].platform, f[1].check, f[1].endpoint))
+
+    def rows(waivers: Sequence[Waiver]) -> tuple[WaiverRow, ...]:
+        return tuple(
+            WaiverRow(
+                platform=w.platform,
+                href=hrefs.get(w.platform, ""),
+                check=w.check,
+                endpoint=w.endpoint,
+                expires=t.date(w.expires.isoformat()),
+                approved_by=w.approved_by,
+                reason=w.reason,
+                line=t("waiver_line", n=w.line) if w.line else "",
+            )
+            for w in waivers
+        )
+
+    return Waivers(
+        findings=tuple(row for _, row in findings),
+        platforms=len({row.platform for _, row in findings}),
+        expiring=len(expiring),
+        expired=rows(fleet.expired_waivers),
+        stale=rows(fleet.stale_waivers),
     )
 
 
@@ -168,7 +354,7 @@ def _new_groups(
         out.append(
             ChangeGroup(
                 check=check,
-                title=texts.title(check, results[0].title),
+                title=finding_title(texts, check, results[0].title),
                 severity=worst.value,
                 severity_label=severity_label(worst, t),
                 affected=tuple(
@@ -204,7 +390,7 @@ def _fixed_groups(
     out = [
         ChangeGroup(
             check=check,
-            title=texts.title(check, stored[check]),
+            title=finding_title(texts, check, stored[check]),
             severity=severity[check].value,
             severity_label=severity_label(severity[check], t),
             affected=tuple(sorted(affected, key=lambda a: (a.platform, a.endpoint))),

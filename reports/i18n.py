@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from scanner.family import Families, discover_families
+from scanner.messages import Message, Text, render_detail
+from scanner.model import Result
 
 LANGUAGES = ("en", "vi")
 
@@ -39,7 +41,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     ),
     "details_in_english": (
         "",
-        "Nội dung quan sát (cột “Chi tiết”) và bằng chứng được ghi nguyên văn bằng tiếng Anh như khi quét.",
+        "Bằng chứng (JSON) và dữ liệu do máy chủ gửi về được ghi nguyên văn như khi quét.",
     ),
     # scan header
     "scan": ("Scan", "Lần quét"),
@@ -137,8 +139,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     # platform table
     "platform_table": ("All platforms", "Danh sách nền tảng"),
     "platform_table_caption": (
-        "One row per platform, worst grade first. Click a column header to sort.",
-        "Mỗi dòng là một nền tảng, hạng thấp nhất xếp trước. Bấm vào tiêu đề cột để sắp xếp.",
+        "One row per platform, worst grade first and, within a grade, lowest score first. "
+        "Click a column header to sort.",
+        "Mỗi dòng là một nền tảng, hạng thấp nhất xếp trước, cùng hạng thì điểm thấp nhất xếp trước. "
+        "Bấm vào tiêu đề cột để sắp xếp.",
     ),
     "grade": ("Grade", "Hạng"),
     "score": ("Score", "Điểm"),
@@ -155,6 +159,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "Xếp hạng chưa đầy đủ: mới kiểm tra {tested}/{applicable} hạng mục",
     ),
     "family_untested": ("{family} not tested: {reason}", "Chưa kiểm tra được {family}: {reason}"),
+    "family_untested_short": ("{family} not tested", "Chưa kiểm tra được {family}"),
     "sort_by": ("Sort by {column}", "Sắp xếp theo {column}"),
     "no_grade": ("not graded", "chưa xếp hạng"),
     "grade_provisional": (
@@ -190,10 +195,6 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "and": ("and", "và"),
     "history": ("Grade history", "Lịch sử xếp hạng"),
     "compliance_title": ("Compliance at level {level}", "Tuân thủ ở cấp độ {level}"),
-    "compliance_caption": (
-        "Requirements of {profile} that apply at level {level}.",
-        "Các yêu cầu của {profile} áp dụng cho cấp độ {level}.",
-    ),
     "requirement": ("Requirement", "Yêu cầu"),
     "reference": ("Reference", "Căn cứ"),
     "reference_current": ("Current", "Hiện hành"),
@@ -230,6 +231,79 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "why": ("Why it matters", "Vì sao cần quan tâm"),
     "breaks": ("Requirements it breaks", "Yêu cầu bị vi phạm"),
     "how_to_fix": ("How to fix it", "Cách khắc phục"),
+    # the terminal (scan, demo, gate)
+    "term.grade": ("grade {grade} ({score})", "hạng {grade} ({score} điểm)"),
+    "term.not_assessed": ("NOT ASSESSED: {reason}", "KHÔNG ĐÁNH GIÁ ĐƯỢC: {reason}"),
+    "term.provisional": (
+        "{grade}, PROVISIONAL: only {tested} of {applicable} checks tested",
+        "{grade}, TẠM TÍNH: mới kiểm tra được {tested} trên {applicable} mục",
+    ),
+    "term.partial": (
+        "{grade}, partial: {tested} of {applicable} checks tested",
+        "{grade}, chưa đầy đủ: kiểm tra được {tested} trên {applicable} mục",
+    ),
+    "term.complete": (
+        "{grade}, {tested} of {applicable} checks tested",
+        "{grade}, kiểm tra được {tested} trên {applicable} mục",
+    ),
+    "term.could_not_run": ("{n} check(s) could not run", "{n} mục không kiểm tra được"),
+    "term.more": ("… and {n} more", "… và {n} mục khác"),
+    # the demo's closing lines: the label column is aligned in each language
+    "term.html_report": ("HTML report:", "Báo cáo HTML:"),
+    "term.json_report": ("JSON report:", "Báo cáo JSON:"),
+    "term.database": ("Database:   ", "Cơ sở dữ liệu:"),
+    "term.targets": ("Targets:    ", "Tệp mục tiêu:"),
+    "term.scan_done": (
+        "scan {scan} {status}: {endpoints} endpoints, {results} results stored in",
+        "lần quét {scan} {status}: {endpoints} điểm truy cập, {results} kết quả đã lưu vào",
+    ),
+    "term.scan_complete": ("complete", "hoàn tất"),
+    "term.scan_interrupted": ("interrupted", "bị dừng giữa chừng"),
+    "term.scan_running": ("running", "đang chạy"),
+    "term.scan_failed": ("failed", "thất bại"),
+    "term.unassessed": (
+        "{n} of {total} platform(s) could not be assessed ({platforms}); exit {code}",
+        "{n} trên {total} nền tảng không đánh giá được ({platforms}); mã thoát {code}",
+    ),
+    # the gate's log
+    "gate.outcome.passed": ("PASSED", "ĐẠT"),
+    "gate.outcome.below_bar": ("FAILED", "KHÔNG ĐẠT"),
+    "gate.outcome.could_not_scan": ("COULD NOT SCAN", "KHÔNG QUÉT ĐƯỢC"),
+    "gate.bar": ("min grade {grade}, fail on {fail_on}", "hạng tối thiểu {grade}, không đạt khi có lỗi mức {fail_on}"),
+    "gate.bar_baseline": (
+        "new or worse than scan {scan}, fail on {fail_on}",
+        "mới hoặc nặng hơn lần quét {scan}, không đạt khi có lỗi mức {fail_on}",
+    ),
+    "gate.bar_compliant": (", compliant", ", phải tuân thủ"),
+    "gate.verdict": ("grade {grade}; bar: {terms}", "hạng {grade}; yêu cầu: {terms}"),
+    "gate.fix": ("fix", "khắc phục"),
+    "gate.to_reach": ("to reach {grade}: fix {checks}", "để đạt hạng {grade}: khắc phục {checks}"),
+    "gate.waived": ("waived: {n} ({checks})", "được miễn trừ: {n} ({checks})"),
+    "gate.compliance": ("compliance at level {level}: {state}", "tuân thủ ở cấp độ {level}: {state}"),
+    "gate.active_only": (
+        "{requirements}: only an authorised `platscan scan --active` can test (the gate never sends login attempts)",
+        "{requirements}: chỉ lệnh `platscan scan --active` được cho phép mới kiểm tra được "
+        "(cổng kiểm soát không bao giờ gửi yêu cầu đăng nhập)",
+    ),
+    "gate.warnings": (
+        "warnings ({n}; warnings never fail the gate):",
+        "cảnh báo ({n}; cảnh báo không làm cổng kiểm soát thất bại):",
+    ),
+    "gate.passed": (
+        "gate passed: {n} platform(s) meet the bar (scan {scan})",
+        "cổng kiểm soát đạt: {n} nền tảng đáp ứng yêu cầu (lần quét {scan})",
+    ),
+    "gate.failed": (
+        "gate failed: {below} below the bar, {unscanned} could not be scanned, of {n} (scan {scan}; exit {code})",
+        "cổng kiểm soát không đạt: {below} dưới yêu cầu, {unscanned} không quét được, trên tổng số {n} "
+        "(lần quét {scan}; mã thoát {code})",
+    ),
+    # CI files (JUnit, SARIF)
+    "junit_waived": (
+        "waived: {reason} (approved by {by}, until {until})",
+        "đã được miễn trừ: {reason} (người phê duyệt: {by}, đến hết ngày {until})",
+    ),
+    "junit_warning": ("warning ({severity}): {detail}", "cảnh báo ({severity}): {detail}"),
     "check": ("Check", "Hạng mục"),
     "detail": ("Detail", "Chi tiết"),
     "not_tested_title": ("Not tested", "Chưa kiểm tra được"),
@@ -247,6 +321,108 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "Các hạng mục không áp dụng cho điểm truy cập này, kèm lý do.",
     ),
     "nothing": ("None.", "Không có."),
+    # the owner's page: what to fix first, score by family
+    "top_fixes": ("What to fix first", "Cần khắc phục trước"),
+    "top_fixes_intro": (
+        "Each fix with the points it costs the score now (the score with it fixed minus the score now), "
+        "the fixes that gain most first.",
+        "Mỗi mục kèm số điểm đang bị trừ (điểm khi đã khắc phục trừ điểm hiện tại), "
+        "mục giúp tăng nhiều nhất xếp trước.",
+    ),
+    "fixes_to_bar": ("To reach {grade}, the go-live bar", "Để đạt hạng {grade}, ngưỡng đưa vào vận hành"),
+    "fixes_to_next": ("To reach {grade}, the next letter", "Để đạt hạng {grade}, hạng kế tiếp"),
+    "fixes_to_both": (
+        "To reach {grade}, the next letter and the go-live bar",
+        "Để đạt hạng {grade}, hạng kế tiếp và cũng là ngưỡng đưa vào vận hành",
+    ),
+    "meets_bar": (
+        "The grade meets the go-live bar ({grade}).",
+        "Xếp hạng đã đạt ngưỡng đưa vào vận hành ({grade}).",
+    ),
+    "fixes_not_assessed": (
+        "No grade yet: the scan must first be able to test the platform (see Coverage above).",
+        "Chưa có xếp hạng: trước hết công cụ quét phải kiểm tra được nền tảng (xem Phạm vi kiểm tra ở trên).",
+    ),
+    "fixes_count": ("{n} fixes", "{n} mục cần khắc phục"),
+    "fixes_count_one": ("1 fix", "1 mục cần khắc phục"),
+    "points_cost": ("−{n} points", "−{n} điểm"),
+    "points_none": ("no points on its own", "không tăng điểm nếu chỉ khắc phục riêng mục này"),
+    "fix_caps": ("caps the grade at {grade}", "giới hạn xếp hạng ở {grade}"),
+    "fix_alone_reaches": ("fixing it alone gives {grade}", "chỉ khắc phục mục này là đạt hạng {grade}"),
+    "other_fixes": ("Other fixes that gain points ({n})", "Các khắc phục khác giúp tăng điểm ({n})"),
+    "how_to_fix_link": ("how to fix it", "cách khắc phục"),
+    "family_scores": ("Score by family", "Điểm theo nhóm kiểm tra"),
+    "family_scores_hint": (
+        "100 minus the deductions of the family's checks; the grade is the platform's as a whole.",
+        "100 trừ đi số điểm bị trừ của các hạng mục trong nhóm; xếp hạng là của cả nền tảng.",
+    ),
+    "family_tested": ("{tested}/{applicable} tested", "đã kiểm tra {tested}/{applicable}"),
+    "family_failed": ("{n} failed", "{n} không đạt"),
+    "family_failed_one": ("1 failed", "1 không đạt"),
+    "req.advisory_not_met": ("Advisory — not met", "Khuyến nghị — chưa đáp ứng"),
+    "requirements_open_caption": (
+        "Requirements of {profile} at level {level} that are not met or not tested.",
+        "Các yêu cầu của {profile} ở cấp độ {level} chưa đạt hoặc chưa kiểm tra được.",
+    ),
+    "requirements_met": ("Met requirements ({n})", "Các yêu cầu đã đạt ({n})"),
+    "requirements_met_caption": (
+        "Requirements of {profile} met at level {level}.",
+        "Các yêu cầu của {profile} đã đạt ở cấp độ {level}.",
+    ),
+    "all_requirements_met": (
+        "Every applicable requirement is met.",
+        "Mọi yêu cầu áp dụng đều đã đạt.",
+    ),
+    # the fleet page: why each grade, common failures, waivers
+    "reason_capped": ("Capped at {grade}: {finding}", "Bị giới hạn ở hạng {grade}: {finding}"),
+    "reason_capped_more": (
+        "Capped at {grade}: {finding} and {n} more",
+        "Bị giới hạn ở hạng {grade}: {finding} và {n} mục khác",
+    ),
+    "reason_top": ("Costs most: {finding} ({points})", "Bị trừ điểm nhiều nhất: {finding} ({points})"),
+    "reason_clean": ("Nothing failed or warned", "Không có hạng mục nào không đạt hay cảnh báo"),
+    "reason_not_assessed": ("Could not be assessed: see Coverage", "Không đánh giá được: xem Phạm vi kiểm tra"),
+    "common_failures": ("Most common failures", "Các lỗi phổ biến nhất"),
+    "common_failures_intro": (
+        "The checks that fail on the most platforms, waived failures included: fixing one of these "
+        "once, in a shared template or image, helps every platform it names.",
+        "Các hạng mục không đạt trên nhiều nền tảng nhất, kể cả lỗi được miễn trừ: khắc phục một lần "
+        "trong mẫu cấu hình hoặc bản cài đặt dùng chung sẽ có lợi cho mọi nền tảng được nêu.",
+    ),
+    "common_share": ("{n} of {total} platforms", "{n}/{total} nền tảng"),
+    "common_waived": ("{n} waived", "{n} được miễn trừ"),
+    "no_common": ("No check failed on any platform.", "Không có hạng mục nào không đạt trên nền tảng nào."),
+    "waivers": ("Waivers", "Miễn trừ"),
+    "waivers_summary": (
+        "Waived findings: {n}, on {platforms} of the platforms. Accepted risks, left out of the grades "
+        "and the counts by severity, they are listed here until their waivers lapse.",
+        "Số vấn đề được miễn trừ: {n}, trên {platforms} nền tảng. Đây là rủi ro đã được chấp nhận, không "
+        "tính vào xếp hạng và số liệu theo mức độ, được liệt kê tại đây cho đến khi hết hạn miễn trừ.",
+    ),
+    "no_waived": ("No finding is waived.", "Không có vấn đề nào được miễn trừ."),
+    "waivers_expiring": (
+        "Waivers expiring within {days} days: {n}",
+        "Miễn trừ hết hạn trong vòng {days} ngày: {n}",
+    ),
+    "waivers_expired": ("Expired waivers ({n})", "Miễn trừ đã hết hạn ({n})"),
+    "waivers_expired_intro": (
+        "Past their date: the findings they covered count again. Renew them or remove them from the waivers file.",
+        "Đã quá hạn: các vấn đề từng được miễn trừ lại được tính. Gia hạn hoặc xoá chúng khỏi tệp miễn trừ.",
+    ),
+    "waivers_stale": ("Stale waivers ({n})", "Miễn trừ không còn cần thiết ({n})"),
+    "waivers_stale_intro": (
+        "The scan tested what they cover and found it passing: remove them from the waivers file.",
+        "Lần quét đã kiểm tra nội dung được miễn trừ và thấy đã đạt: hãy xoá chúng khỏi tệp miễn trừ.",
+    ),
+    "approved_by": ("Approved by", "Người phê duyệt"),
+    "waiver_expired_on": ("expired {date}", "hết hạn ngày {date}"),
+    "waiver_expires_on": ("expires {date}", "hết hạn ngày {date}"),
+    "waiver_approved": ("approved by {by}", "do {by} phê duyệt"),
+    "waiver_line": ("line {n}", "dòng {n}"),
+    "waived_count_hint": (
+        "{n} waived failures are not counted: see Waivers",
+        "{n} lỗi được miễn trừ không được tính: xem mục Miễn trừ",
+    ),
     # values
     "status.pass": ("pass", "đạt"),
     "status.fail": ("fail", "không đạt"),
@@ -287,6 +463,12 @@ class CheckText:
     title: str
     why: str
     remediation: str
+    finding: str = ""  # the failing state as a sentence; "" for a scan stored before findings
+
+    @property
+    def failure(self) -> str:
+        """How a failure of the check is named: its finding, or its title where it has none."""
+        return self.finding or self.title
 
 
 class Translator:
@@ -343,22 +525,41 @@ def load_translations(lang: str, families: Families | None = None) -> dict[str, 
 
 
 class CheckTexts:
-    """Title, why and remediation of each check in one language, with the fallbacks in order:
-    translation, installed check (English), what the result stored."""
+    """Title, finding, why and remediation of each check in one language, and each result's
+    sentence, with the fallbacks in order: translation, installed check (English), what the result
+    stored."""
 
-    def __init__(self, lang: str, installed: Mapping[str, CheckText]) -> None:
+    def __init__(self, lang: str, installed: Mapping[str, CheckText], families: Families | None = None) -> None:
         self.lang = lang
         self._installed = installed
-        self._translated = load_translations(lang)
+        families = families or (discover_families() if lang != "en" else None)
+        self._translated = load_translations(lang, families)
+        self._messages = families.messages(lang) if families is not None else {}
+        self.t = Translator(lang)
 
     def get(self, check: str, stored_title: str = "", stored_remediation: str = "") -> CheckText:
         english = self._installed.get(check) or CheckText(stored_title or check, "", stored_remediation)
         own = self._translated.get(check, {})
+        # A translated title without its finding must not pair with the English finding.
+        finding = own.get("finding") or (english.finding if not own.get("title") else "")
         return CheckText(
             title=own.get("title") or english.title,
             why=own.get("why") or english.why,
             remediation=own.get("remediation") or english.remediation,
+            finding=finding,
         )
 
     def title(self, check: str, stored_title: str = "") -> str:
         return self.get(check, stored_title).title
+
+    def failure(self, check: str, stored_title: str = "") -> str:
+        """How a failure of ``check`` is named in this language ("The certificate has expired")."""
+        return self.get(check, stored_title).failure
+
+    def detail(self, result: Result) -> str:
+        """What ``result`` observed, in this language (its message; else the stored sentence)."""
+        return render_detail(result.detail, result.message, self._messages)
+
+    def sentence(self, text: Text) -> str:
+        """A message (a coverage reason, a binding cap's detail) in this language; plain text as it is."""
+        return text.render(self._messages) if isinstance(text, Message) else text

@@ -35,8 +35,8 @@ def platform_document(view: PlatformView) -> dict[str, Any]:
             "coverage": {
                 "tested": score.coverage.tested,
                 "applicable": score.coverage.applicable,
-                "untested": dict(score.coverage.untested),
-                "unreachable": score.coverage.unreachable,
+                "untested": {family: str(reason) for family, reason in score.coverage.untested.items()},
+                "unreachable": None if score.coverage.unreachable is None else str(score.coverage.unreachable),
             },
             "caps": [{"check": cap.check, "grade": cap.grade} for cap in score.caps],
             "next_grade": score.next_grade,

@@ -10,6 +10,8 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
+from reports.i18n import CheckTexts
+from reports.placeholders import endpoint_host, fill
 from scanner.model import Result, Status
 from scanner.waivers import Waiver
 
@@ -23,9 +25,11 @@ def _xml(text: str) -> str:
 
 def render(
     results: Sequence[Result],
+    texts: CheckTexts,
     names: Mapping[str, str] | None = None,
     waivers: Mapping[tuple[str, str, str], Waiver] | None = None,
 ) -> str:
+    """``results`` in the language of ``texts``: a failure is named by its finding, never its title."""
     names = names or {}
     waivers = waivers or {}
     by_platform: dict[str, list[Result]] = {}
@@ -47,23 +51,28 @@ def render(
                 time=f"{result.duration:.3f}",
             )
             waiver = waivers.get((result.platform, result.check, result.endpoint))
+            detail = texts.detail(result)
             if result.status == Status.FAIL and waiver is None:
                 counts["failures"] += 1
-                failure = ET.SubElement(case, "failure", message=_xml(result.detail), type=result.severity.value)
-                failure.text = _xml(f"{result.title}\n\n{result.detail}\n\nHow to fix:\n{result.remediation}")
+                text = texts.get(result.check, result.title, result.remediation)
+                failure = ET.SubElement(case, "failure", message=_xml(detail), type=result.severity.value)
+                remediation = fill(text.remediation, platform, endpoint_host(result.endpoint))
+                failure.text = _xml(f"{text.failure}\n\n{detail}\n\n{texts.t('how_to_fix')}:\n{remediation}")
             elif result.status == Status.ERROR:
                 counts["errors"] += 1
-                ET.SubElement(case, "error", message=_xml(result.detail), type="could-not-scan")
+                ET.SubElement(case, "error", message=_xml(detail), type="could-not-scan")
             elif result.status == Status.SKIP or waiver is not None:
                 counts["skipped"] += 1
                 message = (
-                    f"waived: {waiver.reason} (approved by {waiver.approved_by}, until {waiver.expires})"
+                    texts.t("junit_waived", reason=waiver.reason, by=waiver.approved_by, until=waiver.expires)
                     if waiver
-                    else result.detail
+                    else detail
                 )
                 ET.SubElement(case, "skipped", message=_xml(message))
             elif result.status == Status.WARN:
-                ET.SubElement(case, "system-out").text = _xml(f"warning ({result.severity.value}): {result.detail}")
+                ET.SubElement(case, "system-out").text = _xml(
+                    texts.t("junit_warning", severity=texts.t(f"severity.{result.severity.value}"), detail=detail)
+                )
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value

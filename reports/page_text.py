@@ -65,30 +65,43 @@ def status_label(status: Status, t: Translator) -> str:
     return t(f"status.{status.value}")
 
 
-def coverage_lines(score: PlatformScore, t: Translator) -> list[str]:
+def coverage_lines(score: PlatformScore, t: Translator, texts: CheckTexts) -> list[str]:
     cov = score.coverage
     if cov.complete:
         return [t("coverage_full", tested=cov.tested, applicable=cov.applicable)]
+    said = texts.sentence(cov.unreachable or "")
     if score.grade is None:
-        lines = [t("not_assessed", reason=(cov.unreachable or "").rstrip("."))]
+        lines = [t("not_assessed", reason=said.rstrip("."))]
     elif score.provisional:
         lines = [t("coverage_provisional", tested=cov.tested, applicable=cov.applicable)]
     else:
         lines = [t("coverage_partial", tested=cov.tested, applicable=cov.applicable)]
-    lines += [
-        t("family_untested", family=family_name(family, t), reason=reason.rstrip("."))
-        for family, reason in sorted(cov.untested.items())
-    ]
+    # One line per reason, naming its families: a name that did not resolve stops every family at
+    # once, and saying so four times hides the one thing to fix.
+    by_reason: dict[str, list[str]] = {}
+    for family, reason in sorted(cov.untested.items()):
+        by_reason.setdefault(texts.sentence(reason).rstrip("."), []).append(family_name(family, t))
+    for reason, families in by_reason.items():
+        if reason and reason in said:  # the first line gave it already
+            lines.append(t("family_untested_short", family=t.join(families)))
+        else:
+            lines.append(t("family_untested", family=t.join(families), reason=reason))
     return lines
+
+
+def finding_title(texts: CheckTexts, check: str, stored_title: str = "") -> str:
+    """How the pages name a failure of ``check``: the one place that picks the wording (its
+    failing-state sentence, "The certificate has expired"; the title for a scan stored without)."""
+    return texts.failure(check, stored_title)
 
 
 def explanation(score: PlatformScore, texts: CheckTexts, t: Translator) -> list[str]:
     """Why this grade and what lifts it, as sentences in the report's language (mirrors ``explain()``)."""
     if score.grade is None:
-        return [t("not_assessed", reason=(score.coverage.unreachable or "").rstrip("."))]
+        return [t("not_assessed", reason=texts.sentence(score.coverage.unreachable or "").rstrip("."))]
 
     def named(checks: Iterable[str]) -> str:
-        return t.join([f"“{texts.title(c)}” ({c})" for c in checks])
+        return t.join([f"“{finding_title(texts, c)}” ({c})" for c in checks])
 
     sentences = []
     by_grade: dict[str, list[str]] = {}

@@ -1,5 +1,7 @@
-"""A platform's remediation page model, built from its ``PlatformView``: the grade and why, the
-compliance table, the findings by severity with how to fix each, and what passed, erred or was skipped.
+"""A platform's remediation page model, built from its ``PlatformView``, in the order an owner acts on
+it: the grade and why (with a score per family), the fixes that lift it most, the findings by
+severity with how to fix each (snippets in the platform's own names), the compliance table with the
+met requirements folded, and what erred, passed or was skipped.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from reports.i18n import CheckTexts, Translator
+from reports.owner_summary import FamilyBar, FixSummary, family_bars, fix_summary
 from reports.page_parts import Badge, Compliance, SeverityCount, badge, compliance_of
 from reports.page_text import (
     coverage_lines,
@@ -21,6 +24,7 @@ from reports.page_text import (
     waiver_text,
 )
 from reports.palette import SEVERITIES
+from reports.placeholders import endpoint_host, fill
 from reports.view import FleetView, PlatformView
 from scanner.compliance import RequirementStatus
 from scanner.criteria import Requirement
@@ -56,6 +60,8 @@ class RequirementRow:
     untested: tuple[CheckRef, ...]
     #: Only an authorised ``platscan scan --active`` can test it: no scheduled scan ever will.
     needs_active: bool = False
+    #: How the verdict is drawn: an advisory requirement not met is not a mandatory failure.
+    css: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,8 @@ class PlatformPage:
     coverage: tuple[str, ...]
     partial: bool
     compliance: Compliance
-    compliance_caption: str
+    #: Captions of the requirements not met or not tested, and of the met ones (folded).
+    requirement_captions: tuple[str, str]
     requirements: tuple[RequirementRow, ...]
     not_testable: tuple[tuple[str, str], ...]
     severities: tuple[SeverityCount, ...]
@@ -119,6 +126,9 @@ class PlatformPage:
     skipped: tuple[ResultRow, ...]
     history: tuple[tuple[str, Badge], ...]
     fleet_href: str | None
+    fixes: FixSummary
+    families: tuple[FamilyBar, ...]
+    min_grade: str
 
 
 def platform_page(
@@ -135,8 +145,9 @@ def platform_page(
         return requirement.title_vi if t.lang == "vi" and requirement.title_vi else requirement.title
 
     def ref(check: str) -> CheckRef:
-        return CheckRef(check, texts.title(check))
+        return CheckRef(check, texts.failure(check))
 
+    first_host = view.hosts[0] if view.hosts else None
     groups: dict[Severity, list[Finding]] = {}
     for index, result in enumerate(view.failing):
         text = texts.get(result.check, result.title, result.remediation)
@@ -144,20 +155,20 @@ def platform_page(
             Finding(
                 anchor=f"finding-{index + 1}",
                 check=result.check,
-                title=text.title,
+                title=text.failure,
                 status=result.status.value,
                 status_label=status_label(result.status, t),
                 severity=result.severity.value,
                 severity_label=severity_label(result.severity, t),
                 endpoint=result.endpoint,
-                detail=result.detail,
+                detail=texts.detail(result),
                 evidence=evidence_text(result.evidence, t),
                 why=text.why,
                 requirements=tuple(
                     RequirementRef(rid, req_title(requirements[rid]) if rid in requirements else "")
                     for rid in result.criteria
                 ),
-                remediation=rich_text(text.remediation),
+                remediation=rich_text(fill(text.remediation, view.id, endpoint_host(result.endpoint) or first_host)),
                 new=(result.check, result.endpoint) in new,
                 waiver=waiver_text(view.waived.get((result.check, result.endpoint)), t),
             )
@@ -166,13 +177,23 @@ def platform_page(
     def rows(results: Iterable[Result]) -> tuple[ResultRow, ...]:
         return tuple(
             ResultRow(
-                r.check, texts.title(r.check, r.title), r.endpoint, r.status.value, status_label(r.status, t), r.detail
+                r.check,
+                texts.title(r.check, r.title),
+                r.endpoint,
+                r.status.value,
+                status_label(r.status, t),
+                texts.detail(r),
             )
             for r in sorted(results, key=lambda r: (r.check, r.endpoint))
         )
 
     counts = view.severity_counts()
     score = view.score
+    profile = f"{fleet.profile.id} {fleet.profile.version}".strip()
+    anchors: dict[str, str] = {}
+    for group in groups.values():
+        for finding in group:
+            anchors.setdefault(finding.check, finding.anchor)
     not_testable = tuple(
         (item.title_vi if t.lang == "vi" else item.title, item.current)
         for item in fleet.profile.not_testable
@@ -189,11 +210,12 @@ def platform_page(
         badge=badge(score.grade, t, score.provisional),
         score="–" if score.score is None else str(score.score),
         explanation=tuple(explanation(score, texts, t)),
-        coverage=tuple(coverage_lines(score, t)),
+        coverage=tuple(coverage_lines(score, t, texts)),
         partial=score.partial,
         compliance=compliance_of(view.compliance.compliant, t),
-        compliance_caption=t(
-            "compliance_caption", profile=f"{fleet.profile.id} {fleet.profile.version}".strip(), level=view.level
+        requirement_captions=(
+            t("requirements_open_caption", profile=profile, level=view.level),
+            t("requirements_met_caption", profile=profile, level=view.level),
         ),
         requirements=tuple(
             RequirementRow(
@@ -203,11 +225,12 @@ def platform_page(
                 legacy=r.requirement.legacy,
                 mandatory=r.requirement.mandatory,
                 status=r.status.value,
-                status_label=t(f"req.{r.status.value}"),
-                icon={RequirementStatus.MET: "✓", RequirementStatus.NOT_MET: "✗"}.get(r.status, "?"),
+                status_label=t(_verdict_key(r.status, r.requirement.mandatory)),
+                icon=_icon(r.status, r.requirement.mandatory),
                 failing=tuple(ref(c) for c in r.failing),
                 untested=tuple(ref(c) for c in r.untested),
                 needs_active=bool(r.needs_active),
+                css=_verdict_css(r.status, r.requirement.mandatory),
             )
             for r in sorted(view.compliance.requirements, key=lambda r: _REQUIREMENT_ORDER[r.status])
         ),
@@ -219,4 +242,29 @@ def platform_page(
         skipped=rows(r for r in view.results if r.status == Status.SKIP),
         history=tuple((f"#{scan_id}", badge(grade, t)) for scan_id, grade in view.history),
         fleet_href=fleet_href,
+        fixes=fix_summary(view, fleet.caps, texts, t, anchors),
+        families=family_bars(score, t),
+        min_grade=view.min_grade,
     )
+
+
+def _verdict_key(status: RequirementStatus, mandatory: bool) -> str:
+    if status == RequirementStatus.NOT_MET and not mandatory:
+        return "req.advisory_not_met"
+    return f"req.{status.value}"
+
+
+def _verdict_css(status: RequirementStatus, mandatory: bool) -> str:
+    if status == RequirementStatus.MET:
+        return "ok"
+    if status == RequirementStatus.NOT_MET:
+        return "bad" if mandatory else "advisory"
+    return "unknown"
+
+
+def _icon(status: RequirementStatus, mandatory: bool) -> str:
+    if status == RequirementStatus.MET:
+        return "✓"
+    if status == RequirementStatus.NOT_MET:
+        return "✗" if mandatory else "○"
+    return "?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports import csv_report, html, json_report, junit, sarif
-from reports.catalogue import rules_of
+from reports.catalogue import check_texts, rules_of
 from reports.i18n import LANGUAGES
 from reports.view import FleetView
 from scanner.waivers import Waiver
@@ -42,11 +42,12 @@ def render_report(
             return [OutputFile(None, html.render_platform(fleet, platform, lang))]
         return [OutputFile(name, text) for name, text in html.render_fleet(fleet, lang, main_name)]
     results = [r for view in fleet.platforms for r in view.results]
+    texts = check_texts(rules_of(fleet), lang)
     if fmt == "sarif":
-        return [OutputFile(None, sarif.render(results, rules_of(fleet), waived(fleet)))]
+        return [OutputFile(None, sarif.render(results, rules_of(fleet), texts, waived(fleet)))]
     if fmt == "junit":
         names = {view.id: view.name for view in fleet.platforms}
-        return [OutputFile(None, junit.render(results, names, waived(fleet)))]
+        return [OutputFile(None, junit.render(results, texts, names, waived(fleet)))]
     raise ValueError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
 
 

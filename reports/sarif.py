@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reports.i18n import CheckTexts
 from scanner import __version__
 from scanner.model import CatalogueEntry, Result, Severity, Status
 from scanner.waivers import Waiver
@@ -29,14 +30,16 @@ SECURITY_SEVERITY: Mapping[Severity, str] = {
 }
 
 
-def _rule(check: CatalogueEntry) -> dict[str, Any]:
+def _rule(check: CatalogueEntry, texts: CheckTexts) -> dict[str, Any]:
     words = check.check.split(".", 1)[-1].split("_")
+    text = texts.get(check.check, check.title, check.remediation)
     return {
         "id": check.check,
         "name": "".join(word.capitalize() for word in words),
-        "shortDescription": {"text": check.title},
-        "fullDescription": {"text": check.why or check.title},
-        "help": {"text": check.remediation},
+        # A rule is shown beside an alert: it names the failing state ("The certificate has expired").
+        "shortDescription": {"text": text.failure},
+        "fullDescription": {"text": text.why or text.failure},
+        "help": {"text": text.remediation},
         "defaultConfiguration": {"level": LEVELS[check.severity]},
         "properties": {
             "tags": ["security", check.family],
@@ -58,10 +61,12 @@ def fingerprint(result: Result) -> str:
 def render(
     results: Sequence[Result],
     catalogue: Sequence[CatalogueEntry],
+    texts: CheckTexts,
     waivers: Mapping[tuple[str, str, str], Waiver] | None = None,
     executed: bool = True,
 ) -> str:
-    """``results`` of any platforms; failures and warnings become SARIF results, errors notifications."""
+    """``results`` of any platforms in the language of ``texts``; failures and warnings become SARIF
+    results, errors notifications."""
     waivers = waivers or {}
     checks = sorted(catalogue, key=lambda c: c.check)
     index = {check.check: i for i, check in enumerate(checks)}
@@ -72,7 +77,7 @@ def render(
             notifications.append(
                 {
                     "level": "error",
-                    "message": {"text": f"{result.platform} {result.check} on {result.endpoint}: {result.detail}"},
+                    "message": {"text": f"{result.platform} {result.check} {result.endpoint}: {texts.detail(result)}"},
                     "descriptor": {"id": result.check},
                 }
             )
@@ -82,7 +87,7 @@ def render(
         entry: dict[str, Any] = {
             "ruleId": result.check,
             "level": LEVELS[result.severity] if result.status == Status.FAIL else "note",
-            "message": {"text": f"{result.title}: {result.detail}"},
+            "message": {"text": f"{texts.failure(result.check, result.title)}: {texts.detail(result)}"},
             "locations": [
                 {
                     "physicalLocation": {"artifactLocation": {"uri": result.endpoint}},
@@ -113,7 +118,7 @@ def render(
             "driver": {
                 "name": "platscan",
                 "version": __version__,
-                "rules": [_rule(check) for check in checks],
+                "rules": [_rule(check, texts) for check in checks],
             }
         },
         "invocations": [{"executionSuccessful": executed, "toolExecutionNotifications": notifications}],

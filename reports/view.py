@@ -11,13 +11,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from scanner.assessment import assess_scan
 from scanner.compliance import Compliance
 from scanner.criteria import Profile
+from scanner.gate import DEFAULT_MIN_GRADE
 from scanner.model import CatalogueEntry, Result, Scan, ScanStatus, Severity, Status
-from scanner.scoring import GRADE_ORDER, PlatformScore
+from scanner.scoring import GRADE_ORDER, Caps, PlatformScore
 from scanner.store import Store
+from scanner.urls import UnusableUrl, normalize_host, parse
 from scanner.waivers import Waiver
 
 HISTORY_SCANS = 10
@@ -44,6 +47,10 @@ class PlatformView:
         fixed: (check, endpoint, title) that failed in the previous scan and pass now.
         history: (scan id, grade) of the recent scans that included the platform, oldest first.
         waived: (check, endpoint) -> the waiver covering that failure; the grade leaves it out.
+        min_grade: the grade the go-live gate asks of it: its own ``[platforms.gate] min_grade`` as
+            the scan stored it, else the gate's default.
+        hosts: its host names, the registered URLs' first (as ``Platform.all_hosts``); for a platform
+            stored without them, the hosts of its results' endpoints.
     """
 
     id: str
@@ -60,6 +67,8 @@ class PlatformView:
     history: tuple[tuple[int, str | None], ...]
     certificates: tuple[CertificateExpiry, ...]
     waived: Mapping[Key, Waiver] = field(default_factory=dict)
+    min_grade: str = DEFAULT_MIN_GRADE
+    hosts: tuple[str, ...] = ()
 
     @property
     def failing(self) -> tuple[Result, ...]:
@@ -92,6 +101,9 @@ class FleetView:
     stale_waivers: tuple[Waiver, ...] = ()
     #: check id -> what the check said about itself when the scan ran (empty: stored before schema 4).
     catalogue: Mapping[str, CatalogueEntry] = field(default_factory=dict)
+    #: The grade caps the scan is graded with (``scanner.assessment.caps_of_scan``): what-if questions
+    #: ("what does fixing this gain?") are asked of the scoring with the same caps as the grade.
+    caps: Caps = field(default_factory=dict)
 
     @property
     def expiring(self) -> tuple[CertificateExpiry, ...]:
@@ -110,6 +122,7 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
 
     Grades, compliance and waivers come from the scan's one assessment (``scanner.assessment``)."""
     rows = [row for row in store.platforms(scan.id) if platform is None or row["id"] == platform]
+    settings = store.platform_settings(scan.id)
     assessed, assessment = assess_scan(store, scan.id, profile, platform)
 
     earlier = [s for s in store.scans() if s.id < scan.id and s.status != ScanStatus.RUNNING]
@@ -142,9 +155,12 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
                 history=tuple((s.id, stored[s.id][row["id"]][1]) for s in recent if row["id"] in stored.get(s.id, {})),
                 certificates=_certificates(own, scan),
                 waived=judged.waived,
+                min_grade=_min_grade(settings.get(row["id"], {})),
+                hosts=_hosts(settings.get(row["id"], {}), own),
             )
         )
-    views.sort(key=lambda v: (_grade_rank(v.score.grade), -(v.score.score or 0), v.id))
+    # Worst first, inside a grade too: the lowest score of the Fs is the most urgent.
+    views.sort(key=lambda v: (_grade_rank(v.score.grade), v.score.score or 0, v.id))
     history = tuple(
         (s, Counter(grade or "-" for _, grade in stored.get(s.id, {}).values())) for s in recent if stored.get(s.id)
     )
@@ -157,7 +173,30 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
         expired_waivers=assessment.expired,
         stale_waivers=assessment.stale,
         catalogue=store.catalogue(scan.id),
+        caps=assessment.caps,
     )
+
+
+def _min_grade(settings: Mapping[str, Any]) -> str:
+    gate = settings.get("gate")
+    wanted = gate.get("min_grade") if isinstance(gate, Mapping) else None
+    return wanted if wanted in GRADE_ORDER else DEFAULT_MIN_GRADE
+
+
+def _hosts(settings: Mapping[str, Any], results: Sequence[Result]) -> tuple[str, ...]:
+    urls, hosts = settings.get("urls") or [], settings.get("hosts") or []
+    if not urls and not hosts:  # stored without them: the endpoints its results name
+        urls = sorted({r.endpoint for r in results if "://" in r.endpoint})
+        hosts = sorted({r.endpoint for r in results if "://" not in r.endpoint})
+    seen: dict[str, None] = {}
+    for url in urls:
+        try:
+            seen[parse(str(url)).host] = None
+        except UnusableUrl:
+            continue
+    for host in hosts:
+        seen[normalize_host(str(host))] = None
+    return tuple(seen)
 
 
 def _grade_rank(grade: str | None) -> int:

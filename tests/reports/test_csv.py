@@ -55,7 +55,7 @@ def test_one_row_per_result_with_platform_and_grade(fleet: FleetView) -> None:
     mail = by_key[("mail", "tls.cert_expiring")]
     assert mail[0] == "3" and mail[2] == "Official E-mail System" and mail[4] == "3" and mail[5] == "B"
     assert mail[7:11] == ["tls", "https://mail.nghean.example/", "fail", "medium"]
-    assert mail[11] == "Certificate is not about to expire (>= 30 days left)"
+    assert mail[11] == "Certificate expiry date"
     assert mail[13] == "VN-A6" and mail[14] == "yes"
     assert by_key[("mail", "tls.ocsp_stapling")][14] == "no", "failing before too: not new"
     assert by_key[("yte", "tls.cert_expired")][5] == "", "not graded"
@@ -67,7 +67,7 @@ def test_vietnamese_headers_values_and_titles(fleet: FleetView) -> None:
     assert table[0][:3] == ["lần quét", "mã nền tảng", "nền tảng"]
     row = next(r for r in table[1:] if r[1] == "dvc" and r[6] == "tls.protocol_legacy")
     assert row[3] == "Sở Khoa học và Công nghệ" and row[9] == "đạt" and row[10] == "Cao"
-    assert row[11] == "Đã tắt TLS 1.0 và TLS 1.1"
+    assert row[11] == "Các phiên bản TLS cũ"
     assert render_report("csv", fleet, "vi")[0].text.encode("utf-8").startswith(b"\xef\xbb\xbf")
 
 

@@ -34,10 +34,12 @@ def test_html_fleet_report_writes_its_platform_pages_beside_it(tmp_path: Path) -
 
 def test_html_to_standard_output_and_one_platform(tmp_path: Path) -> None:
     build_store(tmp_path / "p.db", scans=1).close()
-    code, out, _ = run("report", "--db", str(tmp_path / "p.db"), "--format", "html", "--lang", "vi", "-o", "-")
+    code, out, err = run("report", "--db", str(tmp_path / "p.db"), "--format", "html", "--lang", "vi", "-o", "-")
+    assert code == 2 and out == "" and "--platform ID" in err, "a fleet page whose links lead nowhere is refused"
+    args = ("--format", "html", "--lang", "vi", "--platform", "dvc", "-o", "-")
+    code, out, _ = run("report", "--db", str(tmp_path / "p.db"), *args)
     assert code == 0 and out.startswith("<!doctype html>") and '<html lang="vi">' in out
-    code, out, _ = run("report", "--db", str(tmp_path / "p.db"), "--format", "html", "--platform", "dvc", "-o", "-")
-    assert code == 0 and "Cổng Dịch vụ công tỉnh" in out and "fleet-platforms" not in out
+    assert "Cổng Dịch vụ công tỉnh" in out and "fleet-platforms" not in out
     code, _, err = run("report", "--db", str(tmp_path / "p.db"), "--format", "html", "--platform", "x", "-o", "-")
     assert code == 2 and "no platform 'x'" in err
 

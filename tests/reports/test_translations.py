@@ -72,11 +72,11 @@ def test_each_family_ships_its_own_literal_toml_with_only_its_checks(family: str
     package = discover_families().by_name[family].package
     raw = (resources.files(package) / "translations" / "vi.toml").read_text(encoding="utf-8")
     doc = tomllib.loads(raw)
-    assert set(doc) == {"family", "checks"}
+    assert set(doc) <= {"family", "checks", "messages"} and {"family", "checks"} <= set(doc)
     assert set(doc["family"]) == {"title"} and doc["family"]["title"].strip()
     for check, entry in doc["checks"].items():
         assert check.startswith(f"{family}."), f"{family}'s vi.toml translates another family's check {check}"
-        assert set(entry) <= {"title", "why", "remediation"}, check
+        assert set(entry) <= {"title", "finding", "why", "remediation"}, check
 
 
 def test_every_message_exists_in_every_language_with_the_same_placeholders() -> None:
