@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from reports.i18n import LANGUAGES
 from scanner.criteria import Profile, ProfileError, load_profile
 from scanner.engine import Job
 from scanner.family import declared, discover_families
@@ -388,3 +389,22 @@ def waiver_notices(assessment: ScanAssessment) -> list[str]:
         for w in assessment.stale
     ]
     return notices
+
+
+def default_language() -> str:
+    """The terminal's language: Vietnamese under a Vietnamese locale (LC_ALL, then LC_MESSAGES, then
+    LANG, as POSIX orders them), else English."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "vi" if value.lower().startswith("vi") else "en"
+    return "en"
+
+
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=default_language,
+    show_default="en; vi under a Vietnamese locale",
+    help="Language of what is printed and written.",
+)

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from cli.common import (
     choose_checks,
     db_option,
     fail_usage,
+    lang_option,
     load_catalogue,
     open_profile,
     open_store,
@@ -28,6 +30,7 @@ from cli.common import (
     waiver_notices,
     write_output,
 )
+from reports.placeholders import endpoint_host, fill
 from scanner.assessment import Assessment, ScanAssessment, assess_scan
 from scanner.config import shown
 from scanner.gate import DEFAULT_FAIL_ON, DEFAULT_MIN_GRADE, Bar, Baseline, GateVerdict, Outcome, decide
@@ -47,15 +50,10 @@ from scanner.store import Store
 from scanner.urls import normalize_host, parse
 
 if TYPE_CHECKING:
+    from reports.i18n import CheckTexts
     from reports.view import FleetView
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_LABELS = {
-    Outcome.PASSED: "PASSED",
-    Outcome.BELOW_BAR: "FAILED",
-    Outcome.COULD_NOT_SCAN: "COULD NOT SCAN",
-}
 
 
 def never_pass_on_a_crash(func: F) -> F:
@@ -109,12 +107,17 @@ Exit codes:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Waivers file [default: waivers.toml beside TARGETS].",
 )
-@click.option("--baseline", metavar="SCAN_ID|last-passed", help="Fail only on what is new or worse than this scan.")
+@click.option(
+    "--baseline",
+    metavar="SCAN_ID|last-passed",
+    help="Fail only on what is new or worse than this scan (last-passed: the full bar until a gate has passed).",
+)
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Write SARIF 2.1.0 here.")
 @db_option
 @timeout_option
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict lines.")
+@lang_option
 @never_pass_on_a_crash
 def gate(
     targets_file: Path | None,
@@ -136,6 +139,7 @@ def gate(
     db: Path,
     timeout: float | None,
     quiet: bool,
+    lang: str,
 ) -> None:
     """Go-live gate for CI: scan, then exit non-zero when a platform does not meet the bar.
 
@@ -159,6 +163,18 @@ def gate(
         overrides["ca_bundle"] = bundle
     if (targets_file is None) == (url is None):
         fail_usage("give either a TARGETS file or --url URL")
+    if targets_file is not None:
+        # A TARGETS file sets these per platform; silently ignoring them would gate another bar.
+        given = [option for name, option in _URL_ONLY if option_given(name)]
+        if given:
+            fail_usage(
+                f"{', '.join(given)}: only with --url; a TARGETS file sets level, allowed_ports and resolve "
+                "for each platform in its [[platforms]] table"
+            )
+    if baseline is not None and baseline != "last-passed" and not baseline.isdigit():
+        fail_usage(f"--baseline: {baseline!r} is not a scan number or last-passed")
+    if baseline is not None and baseline.isdigit() and not db.exists():
+        fail_usage(f"--baseline: no scan {int(baseline)}: there is no database at {db}")  # and none is created
     if url is not None:
         if platforms:
             fail_usage("--platform goes with a TARGETS file, not with --url")
@@ -176,6 +192,12 @@ def gate(
             click.echo(f"warning: {warning}", err=True)
     with open_store(db) as store:
         baselines = {p.id: resolve_baseline(store, baseline, p.id) for p in targets.platforms} if baseline else {}
+        for platform_id in sorted(p for p, found in baselines.items() if found is None):
+            click.echo(
+                f"notice: --baseline last-passed: {platform_id} has never passed a gate in {store.path}; "
+                "it is gated against the full bar",
+                err=True,
+            )
         try:
             with stop_on_signals():
                 outcome = execute_scan(
@@ -195,13 +217,30 @@ def gate(
         if junit is not None or sarif is not None:
             from reports.view import build
 
-            write_ci_files(build(store, store.scan(outcome.scan_id), profile), junit, sarif)
+            write_ci_files(build(store, store.scan(outcome.scan_id), profile), junit, sarif, lang)
         # Stored last: a verdict whose CI files could not be written must not become `last-passed`.
         for item in gated:
             verdict = item.verdict
-            store.save_gate(outcome.scan_id, item.platform.id, int(verdict.outcome), verdict.grade, verdict.reasons)
-    worst = summarise(gated, assessment, outcome.scan_id, quiet)
+            store.save_gate(
+                outcome.scan_id,
+                item.platform.id,
+                int(verdict.outcome),
+                verdict.grade,
+                [str(r) for r in verdict.reasons],
+            )
+    from reports.catalogue import check_texts
+
+    worst = summarise(gated, assessment, outcome.scan_id, quiet, check_texts([check.entry() for check in checks], lang))
     sys.exit(int(worst))
+
+
+_URL_ONLY = (("level", "--level"), ("allowed_ports", "--allowed-ports"), ("resolves", "--resolve"))
+
+
+def option_given(name: str) -> bool:
+    """Whether the user set the option (on the command line or in the environment), not its default."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not None and source not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def adhoc_targets(
@@ -333,65 +372,93 @@ def bar_for(platform: Platform, min_grade: str | None, fail_on: str | None, requ
     )
 
 
-def write_ci_files(fleet: FleetView, junit: Path | None, sarif: Path | None) -> None:
+def write_ci_files(fleet: FleetView, junit: Path | None, sarif: Path | None, lang: str = "en") -> None:
     from reports.render import render_report
 
     for path, fmt in ((junit, "junit"), (sarif, "sarif")):
         if path is not None:
-            (file,) = render_report(fmt, fleet)
+            (file,) = render_report(fmt, fleet, lang)
             write_output(path, file.text)
 
 
-def summarise(gated: Sequence[Gated], assessment: ScanAssessment, scan_id: int, quiet: bool) -> Outcome:
-    """Print what was decided and why; return the worst outcome (the exit code)."""
+def summarise(
+    gated: Sequence[Gated], assessment: ScanAssessment, scan_id: int, quiet: bool, texts: CheckTexts
+) -> Outcome:
+    """Print what was decided and why, in the language of ``texts``; return the worst outcome (the
+    exit code)."""
+    t, say = texts.t, texts.sentence
     for notice in waiver_notices(assessment):
         click.echo(f"warning: {notice}")
     for item in gated:
         verdict, bar, platform, score = item.verdict, item.bar, item.platform, item.assessment.score
-        terms = f"min grade {bar.min_grade}, fail on {bar.fail_on.value}"
+        fail_on = t(f"severity.{bar.fail_on.value}").lower() if t.lang != "en" else bar.fail_on.value
+        terms = t("gate.bar", grade=bar.min_grade, fail_on=fail_on)
         if item.baseline is not None:
-            terms = f"new or worse than scan {item.baseline.scan_id}, fail on {bar.fail_on.value}"
+            terms = t("gate.bar_baseline", scan=item.baseline.scan_id, fail_on=fail_on)
         if bar.require_compliant:
-            terms += ", compliant"
+            terms += t("gate.bar_compliant")
+        label = t(f"gate.outcome.{verdict.outcome.name.lower()}")
         click.echo(
-            f"{_LABELS[verdict.outcome]}  {platform.id} ({platform.name}): grade {verdict.grade or '-'}; bar: {terms}"
+            f"{label}  {platform.id} ({platform.name}): " + t("gate.verdict", grade=verdict.grade or "-", terms=terms)
         )
         for reason in verdict.reasons:
-            click.echo(f"  - {reason}")
+            click.echo(f"  - {say(reason)}")
         if quiet:
             continue
         for result in verdict.blocking:
-            click.echo(f"    [{result.severity.value}] {result.check} {result.endpoint}: {result.detail}")
-            fix = next((line.strip() for line in result.remediation.splitlines() if line.strip()), "")
+            click.echo(f"    [{result.severity.value}] {result.check} {result.endpoint}: {texts.detail(result)}")
+            remediation = texts.get(result.check, result.title, result.remediation).remediation
+            fix = first_sentences(fill(remediation, platform.id, endpoint_host(result.endpoint)))
             if fix:
-                click.echo(f"        fix: {fix}")
+                click.echo(f"        {t('gate.fix')}: {fix}")
         if verdict.outcome == Outcome.BELOW_BAR and score.fixes and score.next_grade:
-            click.echo(f"  to reach {score.next_grade}: fix {', '.join(score.fixes)}")
+            click.echo(f"  {t('gate.to_reach', grade=score.next_grade, checks=', '.join(score.fixes))}")
         if verdict.waived:
-            click.echo(f"  waived: {len(verdict.waived)} ({', '.join(sorted({r.check for r in verdict.waived}))})")
+            waived = ", ".join(sorted({r.check for r in verdict.waived}))
+            click.echo(f"  {t('gate.waived', n=len(verdict.waived), checks=waived)}")
         compliance = item.assessment.compliance
         if compliance is not None:
             # The reports' words for the same state (Compliant, Not compliant, Undetermined).
-            state = {True: "Compliant", False: "Not compliant", None: "Undetermined"}[compliance.compliant]
-            click.echo(f"  compliance at level {compliance.level}: {state}")
+            state = t({True: "compliant", False: "not_compliant", None: "undetermined"}[compliance.compliant])
+            click.echo(f"  {t('gate.compliance', level=compliance.level, state=state)}")
             active_only = [r.requirement.id for r in compliance.requirements if r.needs_active]
             if active_only:
-                click.echo(
-                    f"  {', '.join(active_only)}: only an authorised `platscan scan --active` can test "
-                    "(the gate never sends login attempts)"
-                )
+                click.echo(f"  {t('gate.active_only', requirements=', '.join(active_only))}")
         if verdict.notes:
-            click.echo(f"  warnings ({len(verdict.notes)}; warnings never fail the gate):")
+            click.echo(f"  {t('gate.warnings', n=len(verdict.notes))}")
             for note in verdict.notes:
-                click.echo(f"    - {note}")
+                click.echo(f"    - {say(note)}")
     worst = max((item.verdict.outcome for item in gated), default=Outcome.PASSED)
     below = sum(1 for item in gated if item.verdict.outcome == Outcome.BELOW_BAR)
     unscanned = sum(1 for item in gated if item.verdict.outcome == Outcome.COULD_NOT_SCAN)
     if worst == Outcome.PASSED:
-        click.echo(f"gate passed: {len(gated)} platform(s) meet the bar (scan {scan_id})")
+        click.echo(t("gate.passed", n=len(gated), scan=scan_id))
     else:
-        click.echo(
-            f"gate failed: {below} below the bar, {unscanned} could not be scanned, of {len(gated)} "
-            f"(scan {scan_id}; exit {int(worst)})"
-        )
+        click.echo(t("gate.failed", below=below, unscanned=unscanned, n=len(gated), scan=scan_id, code=int(worst)))
     return worst
+
+
+#: Words whose full stop ends no sentence ("e.g. `default-src 'self'`").
+_ABBREVIATIONS = ("e.g.", "i.e.", "cf.", "vs.", "incl.", "approx.")
+#: Where a remediation's prose hands over to its snippets: "…, e.g." or "…:" before the first one.
+_LEAD_IN = re.compile(r"(,?\s+(e\.g\.|for example|such as)|:)\s*$")
+_SENTENCE_END = re.compile(r"[.!?][)\"'”]*(?=\s|$)")
+_CODE = re.compile(r"`[^`]*`")
+
+
+def first_sentences(remediation: str, budget: int = 240) -> str:
+    """The opening whole sentence(s) of a remediation, for one line of the gate's log: as many as
+    fit in ``budget`` characters, at least the first; never cut mid-sentence.
+
+    Remediations open with a line of prose and go on with snippets, one server per line; the prose
+    may hand over to them mid-sentence ("…, e.g." or "…:"): such a lead-in is ended as a sentence."""
+    prose = remediation.strip().split("\n", 1)[0].strip()
+    if not prose:
+        return ""
+    masked = _CODE.sub(lambda m: "_" * len(m.group()), prose)  # a full stop inside a snippet ends nothing
+    ends = [m.end() for m in _SENTENCE_END.finditer(masked) if not masked[: m.end()].lower().endswith(_ABBREVIATIONS)]
+    chosen = [end for end in ends if end <= budget] or ends[:1]
+    if chosen:
+        return prose[: chosen[-1]]
+    lead_in = _LEAD_IN.search(prose)
+    return (prose[: lead_in.start()] if lead_in else prose).rstrip(" ,;") + "."

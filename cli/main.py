@@ -8,10 +8,13 @@ during the scan); 1 an unexpected failure; 130 interrupted with Ctrl-C.
 from __future__ import annotations
 
 import json
+import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +25,7 @@ from cli.common import (
     choose_checks,
     db_option,
     fail_usage,
+    lang_option,
     load_catalogue,
     open_profile,
     open_store,
@@ -35,7 +39,7 @@ from cli.common import (
     write_files,
 )
 from cli.gate import gate
-from reports.i18n import LANGUAGES
+from cli.init import init
 from scanner import __version__
 from scanner.assessment import ScanAssessment
 from scanner.criteria import Profile
@@ -44,6 +48,9 @@ from scanner.registry import Targets
 from scanner.runner import ScanInterrupted, execute_scan, start_workers
 from scanner.store import Store, StoreError
 from scanner.waivers import Waiver
+
+if TYPE_CHECKING:
+    from scanner.demo.workdir import DemoLayout
 
 
 class LazyChoice(click.Choice[str]):
@@ -97,6 +104,7 @@ def main() -> None:
     help="Waivers file [default: waivers.toml beside TARGETS, if there is one].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary output.")
+@lang_option
 def scan(
     targets_file: Path,
     db: Path,
@@ -108,6 +116,7 @@ def scan(
     active: bool,
     waivers: Path | None,
     quiet: bool,
+    lang: str,
 ) -> None:
     """Scan every registered platform in TARGETS and store the results.
 
@@ -135,7 +144,7 @@ def scan(
     approved = read_waivers(waivers, targets_file, registered, catalogue)
     with open_store(db) as store:
         selection = {"only": list(only), "skip": list(skip)}
-        run_and_summarise(store, targets, checks, profile, selection, quiet, approved)
+        run_and_summarise(store, targets, checks, profile, selection, quiet, approved, lang=lang)
 
 
 def run_and_summarise(
@@ -147,8 +156,13 @@ def run_and_summarise(
     quiet: bool,
     waivers: Sequence[Waiver] = (),
     exit_when_unassessed: bool = True,
+    lang: str = "en",
 ) -> int:
+    from reports.i18n import CheckTexts
     from reports.text import assessed_summary
+
+    texts = CheckTexts(lang, {})
+    t = texts.t
 
     if not quiet:
         for warning in sorted({w for check in checks if (w := check.preflight(targets.settings))}):
@@ -166,24 +180,26 @@ def run_and_summarise(
     assessment = ScanAssessment(store, outcome.scan_id)
     for judged in assessment:
         if not quiet:
-            click.echo(assessed_summary(names[judged.platform], judged))
+            click.echo(assessed_summary(names[judged.platform], judged, texts))
         stored += len(judged.results)
         if judged.score.grade is None:
             unassessed.append(judged.platform)
     if not quiet:
         for notice in waiver_notices(assessment):
             click.echo(f"warning: {notice}", err=True)
-        click.echo(
-            f"\nscan {outcome.scan_id} {outcome.status.value}: {outcome.endpoints} endpoints, "
-            f"{stored} results stored in {store.path}"
-        )
+        status = outcome.status.value if lang == "en" else t(f"term.scan_{outcome.status.value}")
+        done = t("term.scan_done", scan=outcome.scan_id, status=status, endpoints=outcome.endpoints, results=stored)
+        click.echo(f"\n{done} {store.path}")
     if unassessed:
         # Stored, but not a success: a scheduled job must alert on a fleet it could not see.
-        click.echo(
-            f"platscan: {len(unassessed)} of {len(names)} platform(s) could not be assessed "
-            f"({', '.join(unassessed)}); exit {EXIT_NOT_ASSESSED}",
-            err=True,
+        said = t(
+            "term.unassessed",
+            n=len(unassessed),
+            total=len(names),
+            platforms=", ".join(unassessed),
+            code=EXIT_NOT_ASSESSED,
         )
+        click.echo(f"platscan: {said}", err=True)
     if unassessed and exit_when_unassessed:
         sys.exit(EXIT_NOT_ASSESSED)
     return outcome.scan_id
@@ -201,7 +217,7 @@ def run_and_summarise(
     help="File to write, or - for standard output.",
 )
 @click.option("--platform", metavar="ID", help="Only this platform (the remediation report for its owner).")
-@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True, help="Language of the report.")
+@lang_option
 @click.option("--profile", help="Criteria profile to judge compliance with (default: the one the scan used).")
 def report(
     db: Path, scan_id: int | None, fmt: str, output: Path, platform: str | None, lang: str, profile: str | None
@@ -218,6 +234,13 @@ def report(
       platscan report --db fleet.db --format html --platform dvc -o dvc.html
       platscan report --db fleet.db --format json -o scan.json
     """
+    if fmt == "html" and platform is None and str(output) == "-":
+        # The fleet page links one page per platform; standard output can hold only the one page.
+        fail_usage(
+            "--format html -o - would write a fleet page whose links to the platform pages lead nowhere: "
+            "give -o FILE (the platform pages go in a folder beside it), or --platform ID for one page "
+            "on standard output"
+        )
     if not db.exists():
         fail_usage(f"no database at {db}: run `platscan scan TARGETS --db {db}` first")
     main_name = output.name if str(output) != "-" else "fleet.html"
@@ -256,7 +279,10 @@ def rescore(db: Path, scan_id: int | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--profile", default="vn-baseline", show_default=True, help="Criteria profile for the criteria column.")
 def list_checks(fmt: str, profile: str) -> None:
-    """List the check catalogue: id, family, severity, criteria and title.
+    """List the check catalogue: id, family, severity, criteria, whether it is active, and title.
+
+    Active checks send more than ordinary traffic (login attempts): only `platscan scan --active`
+    runs them, never `scan` without it, `gate` or `demo`.
 
     \b
     Example:
@@ -278,9 +304,23 @@ def list_checks(fmt: str, profile: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    for row in rows:
-        crit = ",".join(row["criteria"]) or "-"
-        click.echo(f"{row['id']:<32} {row['family']:<6} {row['severity']:<8} {crit:<14} {row['title']}")
+    header = ("ID", "FAMILY", "SEVERITY", "CRITERIA", "ACTIVE", "TITLE")
+    table = [header] + [
+        (
+            row["id"],
+            row["family"],
+            row["severity"],
+            ",".join(row["criteria"]) or "-",
+            "active" if row["active"] else "-",
+            row["title"],
+        )
+        for row in rows
+    ]
+    widths = [max(len(cells[n]) for cells in table) for n in range(len(header) - 1)]
+    for cells in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)) + "  " + cells[-1])
+    if any(row["active"] for row in rows):
+        click.echo("\nactive: sends more than ordinary traffic (login attempts); only `platscan scan --active` runs it")
 
 
 @main.command()
@@ -289,40 +329,120 @@ def list_checks(fmt: str, profile: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("platscan-demo"),
     show_default=True,
-    help="Where the demo's certificates, database and reports go.",
+    help="Where the demo's certificates, database and reports go (it never overwrites a file it did not create).",
+)
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="After the scan, keep the demo fleet running (until Ctrl-C or SIGTERM) to try scan, gate, waivers "
+    "and --baseline on it.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def demo(workdir: Path, quiet: bool) -> None:
+@lang_option
+def demo(workdir: Path, serve: bool, quiet: bool, lang: str) -> None:
     """Start a demo fleet on 127.0.0.1, scan it, and write its reports (HTML and JSON).
 
     The demo fleet is a handful of pure-Python TLS endpoints named after a province's shared
     platforms, some configured well and some badly, with their own test CA. Nothing leaves
-    this machine.
+    this machine. Each platform keeps its port from run to run in the same workdir, so a second
+    run's report compares like with like ("new since" and "fixed" are true).
 
     \b
-    Example:
+    Examples:
       platscan demo --workdir /tmp/demo
+      platscan demo --workdir /tmp/demo --serve
     """
-    from scanner.demo.fleet import DemoFleet
+    import datetime as dt
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    db = workdir / "platscan-demo.db"
+    from reports.html import pages_directory
+    from reports.i18n import Translator
+    from scanner.demo.fleet import DemoFleet, write_waivers_example
+    from scanner.demo.workdir import DemoLayout, WorkdirError, claim, remember_ports
+
+    layout = DemoLayout(workdir, pages_directory("fleet.html"))
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        ports = claim(layout)
+    except WorkdirError as exc:
+        fail_usage(str(exc))
+    except OSError as exc:
+        fail_usage(f"cannot use {workdir} for the demo: {exc.strerror or exc}")
     catalogue = load_catalogue(quiet)
-    with DemoFleet(workdir) as fleet:
+    with DemoFleet(workdir, ports=ports, lang=lang) as fleet:
+        remember_ports(layout, fleet.ports)
+        for moved in fleet.moved:
+            click.echo(
+                f"warning: port {moved.wanted} of demo platform {moved.platform} is taken; serving it on "
+                f"{moved.port} (the report lists its findings as new: its endpoint changed)",
+                err=True,
+            )
+        write_waivers_example(layout.waivers_example, dt.date.today() + dt.timedelta(days=90))
         targets = read_targets(fleet.targets_path, {})
         profile = open_profile(targets.settings.profile, catalogue)
-        with open_store(db) as store:
+        with open_store(layout.database) as store:
             passive = tuple(check for check in catalogue.checks if not check.active)  # the demo never sends logins
             # The demo fleet includes unreachable cases on purpose: its job is the report.
-            scan_id = run_and_summarise(store, targets, passive, profile, {}, quiet, exit_when_unassessed=False)
-            report_path = workdir / "report.json"
-            write_files(report_path, build_report(store, scan_id, "json", "en", None, None))
-            html_path = workdir / "fleet.html"
-            write_files(html_path, build_report(store, scan_id, "html", "en", None, None, html_path.name))
-    click.echo(f"\nHTML report: {html_path.resolve()}")
-    click.echo(f"JSON report: {report_path.resolve()}")
-    click.echo(f"Database:    {db.resolve()}")
-    click.echo(f"Targets:     {fleet.targets_path.resolve()}")
+            scan_id = run_and_summarise(
+                store, targets, passive, profile, {}, quiet, exit_when_unassessed=False, lang=lang
+            )
+            write_files(layout.json_report, build_report(store, scan_id, "json", "en", None, None))
+            html_path = layout.html_report
+            write_files(html_path, build_report(store, scan_id, "html", lang, None, None, html_path.name))
+        t = Translator(lang)
+        click.echo(f"\n{t('term.html_report')} {html_path.resolve()}")
+        click.echo(f"{t('term.json_report')} {layout.json_report.resolve()}")
+        click.echo(f"{t('term.database')} {layout.database.resolve()}")
+        click.echo(f"{t('term.targets')} {fleet.targets_path.resolve()}")
+        if serve:
+            click.echo(serve_instructions(layout, scan_id))
+            stopped_by = wait_for_stop()
+            click.echo(f"{stopped_by}: stopping the demo fleet", err=True)
+
+
+def serve_instructions(layout: DemoLayout, scan_id: int) -> str:
+    """What a newcomer can try against the running demo fleet, with this workdir's paths."""
+    targets, db, waivers, html = (
+        shlex.quote(str(path.resolve()))
+        for path in (layout.targets, layout.database, layout.waivers_example, layout.html_report)
+    )
+    # The demo declares no test account, so auth.session_cookie cannot run; a gate would say "could not scan".
+    gate = f"platscan gate {targets} --db {db} --skip auth.session_cookie"
+    return "\n".join(
+        [
+            "",
+            "The demo fleet keeps running on 127.0.0.1 until Ctrl-C (or SIGTERM). In another terminal, try:",
+            f"  platscan scan {targets} --db {db}",
+            f"  {gate} --platform dvc",
+            f"  {gate} --platform motcua --waivers {waivers}",
+            f"  {gate} --baseline {scan_id}",
+            f"  platscan report --db {db} --format html -o {html}",
+            "(the first gate passes; the second waives motcua's TLS 1.0 and 1.1 with the example waivers file and",
+            f"still fails on its grade; the third fails only on what is new or worse than scan {scan_id}; the report",
+            "shows what changed since the scan before it; the gates skip auth.session_cookie, which needs a test",
+            "account that the demo does not declare)",
+        ]
+    )
+
+
+def wait_for_stop() -> str:
+    """Block until Ctrl-C, SIGTERM or SIGHUP; return the signal's name."""
+    received: list[str] = []
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stopped.set()
+
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, stop) for sig in watched}
+    try:
+        while not stopped.wait(1.0):  # a timeout: a signal is handled between waits on every platform
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return received[0]
 
 
 main.add_command(gate)
+main.add_command(init)

@@ -7,6 +7,7 @@ at once, so a fleet owner can fix a file in one pass. Unknown keys are errors: a
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -27,17 +28,23 @@ from scanner.config import (
     shown_path,
     unknown_key,
 )
-from scanner.criteria import builtin_profiles
+from scanner.criteria import ProfileError, builtin_profiles, load_profile
 from scanner.evidence import shorten
 from scanner.family import Families, Family, PlatformSection, discover_families
 from scanner.model import Endpoint, GateSettings, Platform, Severity
-from scanner.plugin import ScanSettings
+from scanner.plugin import ScanSettings, check_names
 from scanner.urls import UnusableUrl, normalize_host, parse
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+#: A DNS label of a host name. "_" is legal in DNS (RFC 2181, section 11), the URL standard and browsers accept it,
+#: and real platforms use it, so the registry does too (whether a certificate can name it is the tls family's say).
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _NUMERIC_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
 _BRACKETED_RE = re.compile(r"\[([^\[\]]*)\](:[0-9]*)?")
+#: Only digits, dots and hyphens (IPv4 ranges: 192.168.1.1-10, 10.0.0.1-10.0.0.20), or hex digits,
+#: colons and a hyphen (IPv6 ranges). No host name is all digits, and a top-level domain never is.
+_RANGE_RE = re.compile(r"^([0-9.]+-[0-9.]+|[0-9a-f:.]*:[0-9a-f:.]*-[0-9a-f:.]+)$", re.IGNORECASE)
+_ONE_BY_ONE = "register each host on its own (ranges, CIDRs and wildcards are out of scope)"
 
 SCAN_KEYS = {
     "concurrency",
@@ -127,6 +134,7 @@ class _Validator:
         self.problems: list[str] = []
         # Families that read the targets file validate what they read themselves.
         self.families = [f for f in families.by_name.values() if f.configure or f.configure_scan]
+        self.family_names = tuple(families.by_name)
         self.platform_keys = self._owned("platform", PLATFORM_KEYS, {f.name: f.platform_keys for f in self.families})
         # A family's table is [platforms.<name>], unless it reads a key of that name itself (ports).
         tables = {f.name for f in self.families if f.configure is not None and f.name not in f.platform_keys}
@@ -222,7 +230,19 @@ class _Validator:
         if isinstance(path, str):
             report("profile", f"not a built-in profile ({', '.join(builtin)}), and {path}")
             return None
+        # Read now, so that its problems are listed with the rest of this file's, at this line.
+        try:
+            load_profile(str(path), self.known_checks())
+        except ProfileError as exc:
+            for problem in exc.problems:
+                report("profile", problem)
+            return None
         return str(path)
+
+    def known_checks(self) -> frozenset[str]:
+        """The installed check ids a profile may name, read from entry points without loading a check."""
+        prefixes = tuple(f"{name}." for name in self.family_names)
+        return frozenset(name for name in check_names() if name.startswith(prefixes))
 
     # ---- [[platforms]] ----
     def platforms(self, items: Any) -> list[Platform]:
@@ -439,13 +459,27 @@ def address_problem(address: Any) -> str | None:
     avoiding (and would let the address that is contacted change under the scan)."""
     if isinstance(address, str) and _is_ip(address):
         return None
+    if isinstance(address, str) and (problem := _range_problem(address, "give the one IP address to connect to")):
+        return problem
     return f"{shown(address)} is not an IP address"
+
+
+def _range_problem(value: str, hint: str = _ONE_BY_ONE) -> str | None:
+    """Why ``value`` names many addresses (a CIDR block or a range such as 192.168.1.1-10), or None."""
+    with contextlib.suppress(ValueError):
+        if "/" in value and ipaddress.ip_network(value, strict=False):
+            return f"{shown(value)} is a CIDR block, not one address; {hint}"
+    if "-" in value and _RANGE_RE.match(value):
+        return f"{shown(value)} is a range of addresses, not one; {hint}"
+    return None
 
 
 def host_problem(host: str) -> str | None:
     """Why ``host`` cannot be scanned, or None. Only single hosts: never ranges, CIDRs or wildcards."""
     if not host:
         return "is empty"
+    if problem := _range_problem(host):
+        return problem
     if "/" in host or "*" in host or "," in host or " " in host:
         return f"{shown(host)} is not a single host name or address (ranges, CIDRs and wildcards are out of scope)"
     if host.startswith("[") and host.endswith("]") and _is_ip(host[1:-1], version=6):

@@ -8,12 +8,14 @@ names to 127.0.0.1::
         scan(fleet.targets_path)        # ca_bundle = the demo root; resolve -> 127.0.0.1
 
 Each platform's port scan is limited to its own port (``ports`` and ``allowed_ports``), so the demo
-never probes anything else on the machine.
+never probes anything else on the machine. Given the ports of a previous run, each platform is served
+on its old port again when that port is free (``moved`` lists those that had to move).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import ssl
 from collections.abc import Mapping
@@ -26,8 +28,19 @@ from scanner.demo.pki import EXPIRED, ChainLayout, IssuerKind, LeafSpec, Pki, Va
 from scanner.demo.pki import NORMAL as NORMAL_VALIDITY
 from scanner.demo.tls_server import LOOPBACK, TlsServer, TlsServerConfig
 
-__all__ = ["DEMO_PLATFORMS", "DemoFleet", "DemoPlatform", "RunningPlatform"]
+__all__ = [
+    "DEMO_PLATFORMS",
+    "PKI_DIR",
+    "TARGETS_FILE",
+    "DemoFleet",
+    "DemoPlatform",
+    "MovedPort",
+    "RunningPlatform",
+    "write_waivers_example",
+]
 
+TARGETS_FILE = "targets.toml"
+PKI_DIR = "pki"
 DOMAIN = "nghean.example"
 ORGANIZATION = "Nghe An Provincial Test PKI"
 
@@ -62,6 +75,7 @@ class DemoPlatform:
         legacy_tls: also accept TLS 1.0 and 1.1.
         headers: HTTP response headers it sends.
         title: the page title (Vietnamese, as the real portals have).
+        name_vi, owner_vi: the name and owner in Vietnamese, for a demo run with ``--lang vi``.
     """
 
     id: str
@@ -77,6 +91,14 @@ class DemoPlatform:
     layout: ChainLayout = ChainLayout.FULL
     legacy_tls: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
+    name_vi: str = ""
+    owner_vi: str = ""
+
+    def name_in(self, lang: str) -> str:
+        return self.name_vi if lang == "vi" and self.name_vi else self.name
+
+    def owner_in(self, lang: str) -> str:
+        return self.owner_vi if lang == "vi" and self.owner_vi else self.owner
 
     @property
     def contact(self) -> str:
@@ -87,7 +109,9 @@ DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
     DemoPlatform(
         id="dvc",
         name="Provincial Public Service Portal",
+        name_vi="Cổng Dịch vụ công tỉnh",
         owner="Department of Science and Technology",
+        owner_vi="Sở Khoa học và Công nghệ",
         level=3,
         host=f"dvc.{DOMAIN}",
         flaw="",
@@ -97,7 +121,9 @@ DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
     DemoPlatform(
         id="motcua",
         name="Administrative Procedure Information System",
+        name_vi="Hệ thống thông tin giải quyết thủ tục hành chính",
         owner="Office of the Provincial People's Committee",
+        owner_vi="Văn phòng Ủy ban nhân dân tỉnh",
         level=3,
         host=f"motcua.{DOMAIN}",
         flaw="still accepts TLS 1.0 and TLS 1.1",
@@ -108,7 +134,9 @@ DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
     DemoPlatform(
         id="mail",
         name="Official E-mail System",
+        name_vi="Hệ thống thư điện tử công vụ",
         owner="Department of Science and Technology",
+        owner_vi="Sở Khoa học và Công nghệ",
         level=3,
         host=f"mail.{DOMAIN}",
         flaw="certificate expired ten days ago",
@@ -119,7 +147,9 @@ DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
     DemoPlatform(
         id="yte",
         name="Health Sector Database",
+        name_vi="Cơ sở dữ liệu ngành Y tế",
         owner="Department of Health",
+        owner_vi="Sở Y tế",
         level=2,
         host=f"yte.{DOMAIN}",
         flaw="certificate issued for another host name",
@@ -130,7 +160,9 @@ DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
     DemoPlatform(
         id="congthuong",
         name="Industry and Trade Digital Database Management System",
+        name_vi="Hệ thống quản lý cơ sở dữ liệu số ngành Công Thương",
         owner="Department of Industry and Trade",
+        owner_vi="Sở Công Thương",
         level=2,
         host=f"congthuong.{DOMAIN}",
         flaw="self-signed certificate",
@@ -141,7 +173,9 @@ DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
     DemoPlatform(
         id="nongnghiep",
         name="Agriculture and Environment Digital Database Management System",
+        name_vi="Hệ thống quản lý cơ sở dữ liệu số ngành Nông nghiệp và Môi trường",
         owner="Department of Agriculture and Environment",
+        owner_vi="Sở Nông nghiệp và Môi trường",
         level=2,
         host=f"nongnghiep.{DOMAIN}",
         flaw="sends its certificate without the intermediate CA",
@@ -169,15 +203,42 @@ class RunningPlatform:
         return f"https://{self.platform.host}:{self.port}/"
 
 
+@dataclass(frozen=True)
+class MovedPort:
+    """A platform that could not have its previous port (something else listens there).
+
+    Attributes:
+        platform: the platform id.
+        wanted: the port it had before.
+        port: the port it has now.
+    """
+
+    platform: str
+    wanted: int
+    port: int
+
+
 class DemoFleet:
     """Create the demo PKI in ``workdir``, start one TLS server per platform on 127.0.0.1 and write
-    ``targets_path``; stop them all on exit."""
+    ``targets_path``; stop them all on exit.
 
-    def __init__(self, workdir: Path, platforms: tuple[DemoPlatform, ...] = DEMO_PLATFORMS) -> None:
+    ``ports`` (platform id -> port, e.g. a previous run's ``ports``) are used again where they are
+    free; the other platforms get ports the OS picks."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        platforms: tuple[DemoPlatform, ...] = DEMO_PLATFORMS,
+        ports: Mapping[str, int] | None = None,
+        lang: str = "en",
+    ) -> None:
         self.workdir = workdir
+        self.lang = lang  # the language of the platforms' names in the targets file
         self.definitions = platforms
+        self.wanted_ports = dict(ports or {})
         self._stack: contextlib.ExitStack | None = None
         self._running: tuple[RunningPlatform, ...] = ()
+        self._moved: tuple[MovedPort, ...] = ()
         self._pki: Pki | None = None
 
     @property
@@ -191,8 +252,17 @@ class DemoFleet:
         return self._running
 
     @property
+    def ports(self) -> dict[str, int]:
+        """platform id -> its port, for the next run."""
+        return {item.platform.id: item.port for item in self._running}
+
+    @property
+    def moved(self) -> tuple[MovedPort, ...]:
+        return self._moved
+
+    @property
     def targets_path(self) -> Path:
-        return self.workdir / "targets.toml"
+        return self.workdir / TARGETS_FILE
 
     @property
     def ca_bundle(self) -> Path:
@@ -202,15 +272,22 @@ class DemoFleet:
         if self._stack is not None:
             raise RuntimeError("already started")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        pki = Pki.create(self.workdir / "pki", organization=ORGANIZATION)
+        pki = Pki.create(self.workdir / PKI_DIR, organization=ORGANIZATION)
         with contextlib.ExitStack() as stack:
-            running = []
-            for platform in self.definitions:
-                server = stack.enter_context(TlsServer(_server_config(pki, platform)))
-                running.append(RunningPlatform(platform=platform, port=server.port))
-            self._running = tuple(running)
+            ports: dict[str, int] = {}
+            # Remembered ports first: a port the OS picks for another platform must not take one.
+            for platform in sorted(self.definitions, key=lambda p: p.id not in self.wanted_ports):
+                server = _listen(_server_config(pki, platform), self.wanted_ports.get(platform.id))
+                stack.callback(server.stop)
+                ports[platform.id] = server.port
+            self._running = tuple(RunningPlatform(platform=p, port=ports[p.id]) for p in self.definitions)
+            self._moved = tuple(
+                MovedPort(platform=p.id, wanted=self.wanted_ports[p.id], port=ports[p.id])
+                for p in self.definitions
+                if p.id in self.wanted_ports and self.wanted_ports[p.id] != ports[p.id]
+            )
             self._pki = pki
-            _write_targets(self.targets_path, pki.bundle_path, self._running)
+            _write_targets(self.targets_path, pki.bundle_path, self._running, self.lang)
             self._stack = stack.pop_all()
         return self
 
@@ -226,6 +303,14 @@ class DemoFleet:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _listen(config: TlsServerConfig, port: int | None) -> TlsServer:
+    """A started server on ``port`` if it is free, else on a port the OS picks."""
+    if port:
+        with contextlib.suppress(OSError):  # taken (or not ours to bind): the caller reports the move
+            return TlsServer(config, port=port).start()
+    return TlsServer(config).start()
 
 
 def _server_config(pki: Pki, platform: DemoPlatform) -> TlsServerConfig:
@@ -257,10 +342,10 @@ def _page(platform: DemoPlatform) -> str:
     )
 
 
-def _write_targets(path: Path, ca_bundle: Path, running: tuple[RunningPlatform, ...]) -> None:
+def _write_targets(path: Path, ca_bundle: Path, running: tuple[RunningPlatform, ...], lang: str = "en") -> None:
     lines = [
         "# platscan demo fleet: shared platforms of a province, served on 127.0.0.1.",
-        "# Generated by `platscan demo`; the ports change on every run.",
+        "# Generated by `platscan demo`; each platform keeps its port from run to run (platscan-demo.json).",
         "[scan]",
         "timeout = 3",
         "# Every demo platform lives on 127.0.0.1: scan them side by side (each one's port scan waits",
@@ -275,8 +360,8 @@ def _write_targets(path: Path, ca_bundle: Path, running: tuple[RunningPlatform, 
             *([f"# demo flaw: {platform.flaw}"] if platform.flaw else []),
             "[[platforms]]",
             f"id = {_toml_str(platform.id)}",
-            f"name = {_toml_str(platform.name)}",
-            f"owner = {_toml_str(platform.owner)}",
+            f"name = {_toml_str(platform.name_in(lang))}",
+            f"owner = {_toml_str(platform.owner_in(lang))}",
             f"contact = {_toml_str(platform.contact)}",
             f"level = {platform.level}",
             f"urls = [{_toml_str(item.url)}]",
@@ -284,6 +369,23 @@ def _write_targets(path: Path, ca_bundle: Path, running: tuple[RunningPlatform, 
             f"allowed_ports = [{item.port}]",
             f"resolve = {{ {_toml_str(platform.host)} = {_toml_str(LOOPBACK)} }}",
         ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_waivers_example(path: Path, expires: dt.date) -> None:
+    """An example waivers file for the demo fleet (``--waivers``): one approved exception that
+    expires on ``expires``. It is not named ``waivers.toml``, so no command reads it unasked."""
+    lines = [
+        "# An example waivers file for the demo fleet, written by `platscan demo`. Try it with",
+        "#   platscan gate targets.toml --platform motcua --waivers waivers.example.toml",
+        "# A waived failure is still stored and shown as waived; it leaves the grade and the gate.",
+        "[[waivers]]",
+        'platform = "motcua"',
+        'check = "tls.protocol_legacy"',
+        'reason = "Old kiosks in the one-stop offices need TLS 1.0 until they are replaced"',
+        'approved_by = "Demo CISO"',
+        f"expires = {expires.isoformat()}",
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -113,8 +113,10 @@ class ListenerBase:
         if self._listener is not None:
             raise RuntimeError("already started")
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if self._requested_port:  # a fixed port: rebind at once after a previous run (TIME_WAIT)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Always: the accepted connections inherit it, and only then can the next run bind this port
+        # again at once (the demo keeps its ports) while they linger in TIME_WAIT. A listener still
+        # holding the port is refused all the same.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             listener.bind((self._host, self._requested_port))
             listener.listen(128)

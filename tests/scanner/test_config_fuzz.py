@@ -359,6 +359,10 @@ def load_like_the_cli(root: Path) -> Refusal | None:
         load_profile(targets.settings.profile, KNOWN_CHECKS)
         load_waivers(root / "waivers.toml")
     except TargetsError as exc:
+        # A profile file's problems are listed in the targets file's refusal, after its `profile` line.
+        own = [problem.partition(": scan.profile: ")[2] for problem in exc.problems]
+        if all(text.startswith(str(root / "profile.toml")) for text in own):
+            return Refusal("profile.toml", own)
         return Refusal("targets.toml", exc.problems)
     except ProfileError as exc:
         return Refusal("profile.toml", exc.problems)

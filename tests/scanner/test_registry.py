@@ -220,7 +220,10 @@ def test_numeric_aliases_of_addresses_are_refused(tmp_path: Path, host: str) -> 
 def test_profile_path_is_relative_to_the_targets_file(tmp_path: Path) -> None:
     text = '[scan]\nprofile = "profiles/mine.toml"\n[[platforms]]\nid = "a"\nname = "A"\nhosts = ["a.example"]\n'
     (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "mine.toml").write_text("")
+    (tmp_path / "profiles" / "mine.toml").write_text(
+        '[profile]\nid = "mine"\ntitle = "Mine"\nversion = "1"\n\n'
+        '[[requirements]]\nid = "M1"\ntitle = "TLS"\nlevels = [1]\nchecks = ["tls.protocol_legacy"]\n'
+    )
     targets = load_targets(write(tmp_path, text))
     assert targets.settings.profile == str(tmp_path / "profiles" / "mine.toml")
     (problem,) = problems(tmp_path, text.replace("mine.toml", "typo.toml"))
