@@ -70,7 +70,7 @@ def render(fleet: FleetView, lang: str = "en", texts: Mapping[str, CheckText] | 
                 t(f"status.{r.status.value}") if lang != "en" else r.status.value,
                 t(f"severity.{r.severity.value}") if lang != "en" else r.severity.value,
                 titles.title(r.check, r.title),
-                r.detail,
+                titles.detail(r),
                 ";".join(r.criteria),
                 t("yes") if r.status == Status.FAIL and (r.check, r.endpoint) in new else t("no"),
             ]
