@@ -182,7 +182,7 @@ def fleet_page(fleet: FleetView, t: Translator, texts: CheckTexts, catalogue: Ca
                 score_sort=-1 if score.score is None else score.score,
                 compliance=comp,
                 severities=tuple(SeverityCount(s.value, severity_label(s, t), counts[s]) for s in SEVERITIES),
-                coverage=tuple(coverage_lines(score, t, texts)),
+                coverage=tuple(coverage_lines(score, t, texts, short=True)),
                 partial=score.partial,
                 coverage_sort=round(cov.tested / cov.applicable, 4) if cov.applicable else 0.0,
                 new=len(view.new),

@@ -15,6 +15,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from reports.i18n import CheckTexts, Translator
+from reports.text import clip_words
 from scanner.family import discover_families
 from scanner.model import Severity, Status
 from scanner.scoring import PlatformScore
@@ -65,7 +66,9 @@ def status_label(status: Status, t: Translator) -> str:
     return t(f"status.{status.value}")
 
 
-def coverage_lines(score: PlatformScore, t: Translator, texts: CheckTexts) -> list[str]:
+def coverage_lines(score: PlatformScore, t: Translator, texts: CheckTexts, short: bool = False) -> list[str]:
+    """How much was tested, and per reason the families it stopped; ``short`` (the fleet table's
+    narrow column) clips a long reason at a word, and the platform's own page says it whole."""
     cov = score.coverage
     if cov.complete:
         return [t("coverage_full", tested=cov.tested, applicable=cov.applicable)]
@@ -84,6 +87,8 @@ def coverage_lines(score: PlatformScore, t: Translator, texts: CheckTexts) -> li
     for reason, families in by_reason.items():
         if reason and reason in said:  # the first line gave it already
             lines.append(t("family_untested_short", family=t.join(families)))
+        elif short:
+            lines.append(t("family_untested", family=t.join(families), reason=clip_words(reason, 72)))
         else:
             lines.append(t("family_untested", family=t.join(families), reason=reason))
     return lines

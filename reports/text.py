@@ -13,7 +13,7 @@ from scanner.scoring import NOTHING_TESTED, PlatformScore
 _ORDER = (Status.PASS, Status.FAIL, Status.WARN, Status.ERROR, Status.SKIP)
 
 
-def _clip(text: str, width: int) -> str:
+def clip_words(text: str, width: int) -> str:
     """``text`` on one line, cut at a word boundary (never mid-word) when longer than ``width``."""
     text = " ".join(text.split())
     if len(text) <= width:
@@ -68,7 +68,7 @@ def summary(
         own = by_platform.get(pid, [])
         counts = Counter(result.status for result in own)
         tally = "  ".join(f"{_word(t, 'status', status.value)} {counts.get(status, 0)}" for status in _ORDER)
-        lines.append(f"{pid:<16} {_clip(str(platform['name']), 40):<40}  {tally}")
+        lines.append(f"{pid:<16} {clip_words(str(platform['name']), 40):<40}  {tally}")
         findings = sorted(
             (r for r in own if r.status in (Status.FAIL, Status.ERROR)),
             key=lambda r: (r.status != Status.FAIL, -r.severity.rank, r.check, r.endpoint),
@@ -79,7 +79,7 @@ def summary(
                 if result.status == Status.FAIL
                 else _word(t, "status", Status.ERROR.value)
             )
-            lines.append(f"    [{label}] {result.check}: {_clip(texts.detail(result), 90)}")
+            lines.append(f"    [{label}] {result.check}: {clip_words(texts.detail(result), 90)}")
         if len(findings) > worst:
             lines.append(f"    {t('term.more', n=len(findings) - worst)}")
     return "\n".join(lines)

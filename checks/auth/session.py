@@ -67,7 +67,7 @@ def not_logged_in(login: LoginFacts, why_needed: Message) -> Verdict:
         )
     if login.outcome is LoginOutcome.REFUSED:
         return Verdict(
-            Status.ERROR, say("auth.session.refused", "Not tested: {reason}.", reason=login.message), evidence
+            Status.ERROR, say("auth.session.refused", "{reason}.", reason=login.message), evidence
         )
     return Verdict(
         Status.ERROR,
@@ -195,7 +195,7 @@ class SessionCookie(AuthCheck):
                 Status.ERROR,
                 say(
                     "auth.session_cookie.no_account",
-                    "Not tested: {reason}; the session cookie can only be judged after a login.",
+                    "{reason}; the session cookie can only be judged after a login.",
                     reason=missing,
                 ),
                 {"url": endpoint.target},

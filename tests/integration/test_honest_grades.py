@@ -74,7 +74,7 @@ def test_a_scan_of_unreachable_platforms_is_loud_and_exits_3(tmp_path: Path) -> 
 
 
 def test_a_clipped_reason_ends_on_a_whole_word() -> None:
-    from reports.text import _clip
+    from reports.text import clip_words as _clip
 
     reason = "https://gone.invalid/ does not resolve (Name or service not known)"
     assert _clip(reason, 40) == "https://gone.invalid/ does not resolve…"
