@@ -66,9 +66,7 @@ def not_logged_in(login: LoginFacts, why_needed: Message) -> Verdict:
             evidence,
         )
     if login.outcome is LoginOutcome.REFUSED:
-        return Verdict(
-            Status.ERROR, say("auth.session.refused", "{reason}.", reason=login.message), evidence
-        )
+        return Verdict(Status.ERROR, say("auth.session.refused", "{reason}.", reason=login.message), evidence)
     return Verdict(
         Status.ERROR,
         say(
