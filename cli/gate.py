@@ -46,6 +46,7 @@ from scanner.registry import (
     url_problem,
 )
 from scanner.runner import ScanInterrupted, execute_scan
+from scanner.scoring import fixes_to_reach
 from scanner.store import Store
 from scanner.urls import normalize_host, parse
 
@@ -384,6 +385,7 @@ def write_ci_files(fleet: FleetView, junit: Path | None, sarif: Path | None, lan
 def summarise(
     gated: Sequence[Gated], assessment: ScanAssessment, scan_id: int, quiet: bool, texts: CheckTexts
 ) -> Outcome:
+    caps = assessment.caps
     """Print what was decided and why, in the language of ``texts``; return the worst outcome (the
     exit code)."""
     t, say = texts.t, texts.sentence
@@ -413,6 +415,11 @@ def summarise(
                 click.echo(f"        {t('gate.fix')}: {fix}")
         if verdict.outcome == Outcome.BELOW_BAR and score.fixes and score.next_grade:
             click.echo(f"  {t('gate.to_reach', grade=score.next_grade, checks=', '.join(score.fixes))}")
+        if verdict.outcome == Outcome.BELOW_BAR and item.baseline is None and bar.min_grade != score.next_grade:
+            # The list an owner needs for go-live: the bar, not only the next letter.
+            to_bar = fixes_to_reach(score, bar.min_grade, caps)
+            if to_bar:
+                click.echo(f"  {t('gate.to_reach_bar', grade=bar.min_grade, checks=', '.join(to_bar))}")
         if verdict.waived:
             waived = ", ".join(sorted({r.check for r in verdict.waived}))
             click.echo(f"  {t('gate.waived', n=len(verdict.waived), checks=waived)}")

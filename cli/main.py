@@ -278,7 +278,8 @@ def rescore(db: Path, scan_id: int | None) -> None:
 @main.command(name="checks")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--profile", default="vn-baseline", show_default=True, help="Criteria profile for the criteria column.")
-def list_checks(fmt: str, profile: str) -> None:
+@lang_option
+def list_checks(fmt: str, profile: str, lang: str) -> None:
     """List the check catalogue: id, family, severity, criteria, whether it is active, and title.
 
     Active checks send more than ordinary traffic (login attempts): only `platscan scan --active`
@@ -288,8 +289,11 @@ def list_checks(fmt: str, profile: str) -> None:
     Example:
       platscan checks --format json
     """
+    from reports.catalogue import check_texts
+
     catalogue = load_catalogue()
     criteria = open_profile(profile, catalogue).criteria_by_check()
+    texts = check_texts([check.entry() for check in catalogue.checks], lang)
     rows: list[dict[str, Any]] = [
         {
             "id": check.id,
@@ -297,7 +301,8 @@ def list_checks(fmt: str, profile: str) -> None:
             "severity": check.severity.value,
             "active": check.active,
             "criteria": list(criteria.get(check.id, ())),
-            "title": check.title,
+            "title": texts.title(check.id),
+            "finding": texts.failure(check.id),
         }
         for check in catalogue.checks
     ]

@@ -278,6 +278,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "gate.verdict": ("grade {grade}; bar: {terms}", "hạng {grade}; yêu cầu: {terms}"),
     "gate.fix": ("fix", "khắc phục"),
     "gate.to_reach": ("to reach {grade}: fix {checks}", "để đạt hạng {grade}: khắc phục {checks}"),
+    "gate.to_reach_bar": (
+        "to reach the bar ({grade}): fix {checks}",
+        "để đạt yêu cầu (hạng {grade}): khắc phục {checks}",
+    ),
     "gate.waived": ("waived: {n} ({checks})", "được miễn trừ: {n} ({checks})"),
     "gate.compliance": ("compliance at level {level}: {state}", "tuân thủ ở cấp độ {level}: {state}"),
     "gate.active_only": (

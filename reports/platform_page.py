@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from reports.catalogue import installed_entries
 from reports.i18n import CheckTexts, Translator
 from reports.owner_summary import FamilyBar, FixSummary, family_bars, fix_summary
 from reports.page_parts import Badge, Compliance, SeverityCount, badge, compliance_of
@@ -144,8 +145,15 @@ def platform_page(
     def req_title(requirement: Requirement) -> str:
         return requirement.title_vi if t.lang == "vi" and requirement.title_vi else requirement.title
 
-    def ref(check: str) -> CheckRef:
-        return CheckRef(check, texts.failure(check))
+    installed = installed_entries()
+
+    def ref(check: str, failed: bool = True) -> CheckRef:
+        """A check named in a compliance row: by its finding where it failed, by its neutral title
+        where it was not tested (nothing was observed). A check the scan did not run (an active
+        one) takes the installed check's title, never its bare id."""
+        entry = installed.get(check)
+        stored = entry.title if entry is not None else ""
+        return CheckRef(check, texts.failure(check, stored) if failed else texts.title(check, stored))
 
     first_host = view.hosts[0] if view.hosts else None
     groups: dict[Severity, list[Finding]] = {}
@@ -228,7 +236,7 @@ def platform_page(
                 status_label=t(_verdict_key(r.status, r.requirement.mandatory)),
                 icon=_icon(r.status, r.requirement.mandatory),
                 failing=tuple(ref(c) for c in r.failing),
-                untested=tuple(ref(c) for c in r.untested),
+                untested=tuple(ref(c, failed=False) for c in r.untested),
                 needs_active=bool(r.needs_active),
                 css=_verdict_css(r.status, r.requirement.mandatory),
             )

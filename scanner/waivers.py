@@ -255,14 +255,15 @@ def load_waivers(path: Path, today: dt.date | None = None, scope: WaiverScope | 
 
 def scoring_view(results: Iterable[Result], outcome: WaiverOutcome) -> list[Result]:
     """The results as the grade sees them: a waived failure is an accepted risk, so it neither
-    deducts nor caps (it counts as skipped). Reports still show it, marked waived."""
+    deducts nor caps. It counts as tested and passed, not as "does not apply": the check ran and its
+    answer is known, so coverage does not drop. Reports still show it, marked waived."""
     out = []
     for result in results:
         waiver = outcome.covers(result)
         if waiver is None:
             out.append(result)
         else:
-            out.append(replace(result, status=Status.SKIP, detail=f"waived until {waiver.expires}: {waiver.reason}"))
+            out.append(replace(result, status=Status.PASS, detail=f"waived until {waiver.expires}: {waiver.reason}"))
     return out
 
 

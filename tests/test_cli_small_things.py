@@ -5,6 +5,7 @@ its `fix:` lines."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from cli.gate import first_sentences
 from scanner.demo.fleet import DEMO_PLATFORMS, DemoFleet
+from scanner.family import discover_families
 from scanner.plugin import discover_checks
 from tests.reports.fixtures import build_store
 
@@ -38,6 +40,16 @@ def test_the_checks_table_has_a_header_and_marks_the_active_checks() -> None:
     assert (
         rows[-1] == "active: sends more than ordinary traffic (login attempts); only `platscan scan --active` runs it"
     )
+
+
+def test_the_catalogue_in_vietnamese_names_each_check_and_its_finding() -> None:
+    proc = platscan("checks", "--format", "json", "--lang", "vi")
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["id"]: row for row in json.loads(proc.stdout)}
+    vi = discover_families().translations("vi")
+    for check in discover_checks().checks:
+        assert rows[check.id]["title"] == vi[check.id]["title"] != check.title, check.id
+        assert rows[check.id]["finding"] == vi[check.id]["finding"], check.id
 
 
 def test_a_fleet_page_on_standard_output_is_refused_but_one_platform_page_is_fine(tmp_path: Path) -> None:

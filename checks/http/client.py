@@ -899,13 +899,18 @@ CERTIFICATE_NOT_FOR_HOST = "certificate not valid for this host name"
 #: X509_V_ERR_IP_ADDRESS_MISMATCH). OpenSSL reports them once it has built the chain to a trusted anchor (an
 #: untrusted chain is reported as that), so the certificate is trusted but issued for other names.
 _NAME_MISMATCH_CODES = frozenset({62, 64})
+#: Starts a reason that is about the certificate's dates: trusted or not, it is expired or not yet valid.
+CERTIFICATE_NOT_NOW = "certificate outside its validity period"
+#: X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED: a date, not trust (the tls family judges trust).
+_VALIDITY_CODES = frozenset({9, 10})
 
 
 def certificate_refused(reason: Text) -> bool:
     """Whether a TLS problem recorded by the client is the certificate's (not the protocol's or cipher's)."""
     text = str(reason)
     return any(
-        f"({prefix}: " in text or text.startswith(prefix) for prefix in (CERTIFICATE_REFUSED, CERTIFICATE_NOT_FOR_HOST)
+        f"({prefix}: " in text or text.startswith(prefix)
+        for prefix in (CERTIFICATE_REFUSED, CERTIFICATE_NOT_FOR_HOST, CERTIFICATE_NOT_NOW)
     )
 
 
@@ -933,6 +938,8 @@ def _ssl_reason(causes: list[BaseException]) -> Text:
             error = str(cause.verify_message)
             if cause.verify_code in _NAME_MISMATCH_CODES:
                 return say("http.tls.not_for_host", "certificate not valid for this host name: {error}", error=error)
+            if cause.verify_code in _VALIDITY_CODES:
+                return say("http.tls.not_now", "certificate outside its validity period: {error}", error=error)
             return say("http.tls.not_trusted", "certificate not trusted: {error}", error=error)
         if isinstance(cause, ssl.SSLError) and cause.reason:
             code = str(cause.reason).upper()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -61,6 +62,12 @@ def test_below_the_bar_exits_1_with_reasons_and_fixes(fleet: TlsFleet, tmp_path:
     assert "1 unwaived failure(s) at high or above" in proc.stdout
     assert "[high] tls.protocol_legacy" in proc.stdout and "fix: " in proc.stdout
     assert "is below the minimum B" in proc.stdout and "to reach" in proc.stdout
+    # The list that gets the platform to go-live, not only to the next letter.
+    next_letter = re.search(r"^  to reach ([A-F][+]?): fix (.+)$", proc.stdout, re.M)
+    to_bar = re.search(r"^  to reach the bar \(B\): fix (.+)$", proc.stdout, re.M)
+    assert next_letter is not None
+    if next_letter.group(1) != "B":
+        assert to_bar is not None and set(next_letter.group(2).split(", ")) <= set(to_bar.group(1).split(", "))
     results = json.loads((tmp_path / "s.sarif").read_text())["runs"][0]["results"]
     assert "tls.protocol_legacy" in {r["ruleId"] for r in results}
 

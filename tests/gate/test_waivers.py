@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from scanner.model import Result, Severity, Status
-from scanner.waivers import WaiverError, WaiverScope, apply_waivers, load_waivers
+from scanner.scoring import score_platform
+from scanner.waivers import WaiverError, WaiverScope, apply_waivers, load_waivers, scoring_view
 
 GOOD = """
 [[waivers]]
@@ -134,3 +135,14 @@ def test_patterns_are_bounded(tmp_path: Path) -> None:
     legacy = fail("tls.protocol_legacy")
     assert broad.matches(legacy) and not broad.matches(expired), "a pattern never waives an F-capping finding"
     assert exact.matches(expired), "an exact id can, with its own approval"
+
+
+def test_a_waived_failure_counts_as_tested(tmp_path: Path) -> None:
+    """Accepted, not "does not apply": a waiver neither deducts nor lowers the coverage."""
+    path = tmp_path / "waivers.toml"
+    path.write_text(GOOD)
+    results = [fail("tls.protocol_legacy"), passing("tls.cert_lifetime", platform="dvc")]
+    outcome = apply_waivers(load_waivers(path), results, dt.date(2026, 11, 21))
+    seen = score_platform(scoring_view(results, outcome), {})
+    assert (seen.coverage.tested, seen.coverage.applicable) == (2, 2)
+    assert seen.score == 100

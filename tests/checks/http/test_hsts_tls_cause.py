@@ -15,7 +15,7 @@ from checks.http._collect import HttpTarget, collect_http
 from checks.http.client import _ssl_reason, certificate_refused
 from checks.http.headers import Hsts
 from scanner.demo.http_server import LOOPBACK, HttpSiteServer, Reply, Request
-from scanner.demo.pki import IssuerKind, LeafSpec, Pki
+from scanner.demo.pki import EXPIRED, IssuerKind, LeafSpec, Pki
 from scanner.model import Platform, Status
 from scanner.plugin import ScanSettings
 
@@ -97,3 +97,13 @@ def test_ssl_reasons_are_classified_by_their_cause() -> None:
     dh.reason = "DH_KEY_TOO_SMALL"
     assert "key exchange is too weak" in str(_ssl_reason([dh]))
     assert not certificate_refused(_ssl_reason([dh]))
+
+
+def test_an_expired_certificate_from_a_trusted_ca_is_expired_not_untrusted(pki: Pki) -> None:
+    """The date is the cause (the tls family's tls.cert_expired), never "not trusted" (tls.cert_untrusted)."""
+    leaf = pki.issue("expired", LeafSpec(hosts=(HOST,), validity=EXPIRED))
+    status, message, problems = _judge(pki, _context(pki.write_chain(leaf), leaf.key_path))
+    assert status == Status.WARN
+    assert "certificate outside its validity period: certificate has expired" in message, message
+    assert "not trusted" not in message
+    assert all(certificate_refused(why) for _, why in problems)
