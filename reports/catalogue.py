@@ -29,15 +29,16 @@ class Catalogue:
 def catalogue_of(fleet: FleetView) -> Catalogue:
     """The catalogue of ``fleet``'s scan as a report reads it."""
     entries = rules_of(fleet)
-    return Catalogue(
-        texts={e.check: CheckText(e.title, e.why, e.remediation, e.finding) for e in entries},
-        severities={e.check: e.severity for e in entries},
-    )
+    return Catalogue(texts=_english(entries), severities={e.check: e.severity for e in entries})
 
 
 def check_texts(entries: Iterable[CatalogueEntry], lang: str) -> CheckTexts:
     """The texts of the checks ``entries`` describe, in ``lang`` (translations over the English)."""
-    return CheckTexts(lang, {e.check: CheckText(e.title, e.why, e.remediation, e.finding) for e in entries})
+    return CheckTexts(lang, _english(entries))
+
+
+def _english(entries: Iterable[CatalogueEntry]) -> dict[str, CheckText]:
+    return {e.check: CheckText(e.title, e.why, e.remediation, e.finding) for e in entries}
 
 
 def rules_of(fleet: FleetView) -> list[CatalogueEntry]:

@@ -10,6 +10,7 @@ plugins ship their templates).
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -128,6 +129,7 @@ class Family:
             raise FamilyError(f"family {self.name!r}: {exc}") from None
 
 
+@functools.cache  # a package's data files do not change while platscan runs; a report reads each several times
 def _translations_file(package: str, lang: str) -> Mapping[str, Any]:
     try:
         path = resources.files(package) / "translations" / f"{lang}.toml"

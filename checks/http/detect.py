@@ -181,35 +181,29 @@ def exposed(file: SensitiveFile, response: HttpResponse, baseline: HttpResponse 
 
 # -- directory listings -------------------------------------------------------------------------------
 
-#: (kind, how a report names it, how to recognise it).
-_AUTOINDEX: tuple[tuple[str, Message, re.Pattern[str]], ...] = (
+#: (how a report names it, how to recognise it); its English name is the kind the facts record.
+_AUTOINDEX: tuple[tuple[Message, re.Pattern[str]], ...] = (
     (
-        "Apache/nginx/lighttpd autoindex",
         say("http.directory_listing.autoindex", "Apache/nginx/lighttpd autoindex"),
         re.compile(r"<title>\s*Index of /", re.IGNORECASE),
     ),
     (
-        "Apache/nginx autoindex",
         say("http.directory_listing.autoindex_h1", "Apache/nginx autoindex"),
         re.compile(r"<h1>\s*Index of /", re.IGNORECASE),
     ),
     (
-        "IIS directory browsing",
         say("http.directory_listing.iis", "IIS directory browsing"),
         re.compile(r"\[To Parent Directory\]"),
     ),
     (
-        "Python http.server listing",
         say("http.directory_listing.python", "Python http.server listing"),
         re.compile(r"<title>\s*Directory listing for /", re.IGNORECASE),
     ),
     (
-        "Tomcat directory listing",
         say("http.directory_listing.tomcat", "Tomcat directory listing"),
         re.compile(r"<title>\s*Directory Listing For /", re.IGNORECASE),
     ),
     (
-        "Jetty directory listing",
         say("http.directory_listing.jetty", "Jetty directory listing"),
         re.compile(r"<title>\s*Directory: /", re.IGNORECASE),
     ),
@@ -221,15 +215,15 @@ def autoindex(response: HttpResponse, baseline: HttpResponse | None) -> str | No
     if not 200 <= response.status < 300 or not response.body or same_as_baseline(response, baseline):
         return None
     text = response.text[:65536]
-    for kind, _, pattern in _AUTOINDEX:
+    for label, pattern in _AUTOINDEX:
         if pattern.search(text):
-            return kind
+            return label.text
     return None
 
 
 def autoindex_label(kind: str) -> Text:
     """How a report names a directory listing's ``kind`` (``autoindex``), in any language."""
-    return next((label for name, label, _ in _AUTOINDEX if name == kind), kind)
+    return next((label for label, _ in _AUTOINDEX if label.text == kind), kind)
 
 
 # -- error disclosure ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from scanner.facts import CollectionError
 from scanner.messages import Message, Text, say
 from scanner.model import Endpoint, Result, Status
 from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
-from scanner.wording import commas
+from scanner.wording import commas, sentences
 
 MAX_EVIDENCE_PORTS = 20
 MAX_DETAIL_ITEMS = 5
@@ -101,7 +101,7 @@ class PortsCheck(Check):
                 "ports.scan.partial",
                 "Could not fully judge {target}: {gaps} Nothing failing was seen in what was scanned.",
                 target=facts.target,
-                gaps=_one_after_another(gaps),
+                gaps=sentences(*gaps),
             )
             return Verdict(Status.ERROR, partial, merged)
         return dataclasses.replace(verdict, evidence=merged)
@@ -122,13 +122,6 @@ class PortsCheck(Check):
 
 # Lists inside a sentence, as messages: an item may itself be a message (a described port), which a
 # list parameter cannot hold, and "and" is a word to translate.
-
-
-def _one_after_another(sentences: Sequence[Text]) -> Text:
-    joined = sentences[0]
-    for sentence in sentences[1:]:
-        joined = say("ports.list.sentences", "{first} {next}", first=joined, next=sentence)
-    return joined
 
 
 def scan_evidence(facts: PortScanFacts) -> dict[str, Any]:
