@@ -94,7 +94,7 @@ def plan(platforms: Sequence[Platform], checks: Sequence[Check]) -> list[Job]:
     jobs: list[Job] = []
     for platform in platforms:
         for endpoint in endpoints(platform):
-            applicable = tuple(check for check in checks if check.applies_to(endpoint))
+            applicable = tuple(check for check in checks if check.applies_on(endpoint, platform))
             if applicable:
                 jobs.append(Job(platform, endpoint, applicable))
     return jobs
@@ -119,8 +119,10 @@ def units(jobs: Sequence[Job], expected: Callable[[Job], float] | None = None, p
 
 
 def hosts_of(job: Job) -> list[str]:
-    """The host names a job may connect to: its endpoint's, then its platform's (redirects, logins)."""
-    return [job.endpoint.host, *job.platform.all_hosts]
+    """The host names a job may connect to: its endpoint's, then its platform's (redirects, logins).
+    A domain endpoint's name is only looked up by its checks, never connected to."""
+    own = [] if job.endpoint.kind == "domain" else [job.endpoint.host]
+    return [*own, *job.platform.all_hosts]
 
 
 def pinned(job: Job, addresses: Mapping[str, Resolution]) -> tuple[Job, Text | None]:
@@ -134,7 +136,7 @@ def pinned(job: Job, addresses: Mapping[str, Resolution]) -> tuple[Job, Text | N
         resolve=tuple((name, r.address) for name, r in by_name.items() if r.address is not None),
         unresolved=tuple(failed.items()),
     )
-    own = addresses.get(job.endpoint.host)
+    own = None if job.endpoint.kind == "domain" else addresses.get(job.endpoint.host)
     endpoint = job.endpoint
     if own is not None and own.source != "literal":
         endpoint = replace(endpoint, address=own.address)
@@ -304,7 +306,12 @@ def run_scan(
 
     if executor is None:
         preload = sorted({type(check).__module__ for job in jobs for check in job.checks})
-        executor = LocalExecutor(settings, criteria or {}, resolver or Resolver(settings.timeout), Workers(preload))
+        executor = LocalExecutor(
+            settings,
+            criteria or {},
+            resolver or Resolver.for_scan(settings.timeout, settings.dns_servers),
+            Workers(preload),
+        )
     executor.run(units(jobs, expected, settings.per_host), deliver)
     return len(jobs)
 

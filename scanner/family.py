@@ -21,7 +21,7 @@ from typing import Any
 from scanner.plugin import Catalogue, PluginProblem, PluginRefused, load_plugins
 
 FAMILY_GROUP = "platscan.families"
-ENDPOINT_KINDS = ("url", "host")
+ENDPOINT_KINDS = ("url", "host", "service", "domain")
 TRANSLATED_FIELDS = ("title", "finding", "why", "remediation")
 
 #: check id -> field -> text, for one language.
@@ -53,6 +53,27 @@ class PlatformSection:
 #: that defaults live in the family. Unknown keys of its table must be reported, as the registry
 #: does for its own.
 Configure = Callable[[PlatformSection, Report], Any]
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The endpoints a family adds to one platform beyond its URLs and hosts.
+
+    Attributes:
+        services: services on the platform's registered hosts, as ``scheme://host:port`` URLs
+            (``smtp://mx1.example:25``); endpoints of kind "service". Only registered hosts: the
+            registry refuses any other.
+        domains: names the family only looks up in DNS (mail domains); endpoints of kind "domain",
+            except a name that is already one of the platform's hosts (its "host" endpoint serves).
+    """
+
+    services: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+
+
+#: The endpoints a family declares for one platform, from its settings for that platform (what
+#: ``configure`` returned) and the platform's registered hosts (normalised, in order).
+DeclareEndpoints = Callable[[Any, tuple[str, ...]], Declared]
 #: Validates the family's ``scan_keys`` that ``[scan]`` sets (possibly none) and returns its
 #: scan-wide settings; called once per targets file.
 ConfigureScan = Callable[[Mapping[str, Any], Report], Any]
@@ -70,7 +91,7 @@ class Family:
         name: the family name, the prefix of its check ids ("tls" for "tls.cert_expired").
         version: the family's version; stored with every scan that ran its checks.
         package: the import package that holds the family's data files (``translations/``).
-        endpoint_kinds: the kinds of endpoint its checks run on ("url", "host").
+        endpoint_kinds: the kinds of endpoint its checks run on ("url", "host", "service", "domain").
         title: the family's name in reports ("Ports and services"); ``translations/<lang>.toml``
             translates it (``[family] title = ...``).
         description: one line for ``platscan checks`` and the docs.
@@ -83,6 +104,8 @@ class Family:
             ``configure_scan``; checks read the result with ``settings.family_settings(name)``.
         typical_seconds: about how long the family takes on one endpoint, so that the engine starts
             the longest work first when the database holds no earlier scan to learn from.
+        endpoints: the services and DNS names the family adds to a platform (``Declared``), from its
+            settings for the platform; None: it adds none.
     """
 
     name: str
@@ -96,6 +119,7 @@ class Family:
     scan_keys: tuple[str, ...] = ()
     configure_scan: ConfigureScan | None = None
     typical_seconds: float = 1.0
+    endpoints: DeclareEndpoints | None = None
 
     def title_in(self, lang: str) -> str:
         """The family's title in ``lang`` (its own translation, else its English title, else its name)."""

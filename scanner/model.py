@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from scanner.messages import Message, Text
 from scanner.urls import UnusableUrl, normalize_host, parse
@@ -78,6 +79,11 @@ class Platform:
     gate: GateSettings | None = None
     #: family name -> what the family made of this platform's entry (its table and keys).
     families: tuple[tuple[str, Any], ...] = ()
+    #: Services on the platform's hosts that its families test beyond its URLs, as URLs
+    #: ("smtp://mx1.example:25"), and the names they only look up in DNS (mail domains that are not
+    #: hosts): what the families' ``endpoints`` declare for this platform (``Family.endpoints``).
+    services: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
     #: Hosts the scan's resolver found no address for, with its reason (set by the engine, not the
     #: targets file): a client must not look them up again.
     unresolved: tuple[tuple[str, Text], ...] = ()
@@ -117,15 +123,21 @@ class Platform:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One thing checks run against: a registered URL, or (kind "host") a host for host-level checks.
+    """One thing checks run against.
+
+    Kinds: "url", a registered URL; "host", a registered host, for host-level checks; "service", a
+    service on a registered host that a family declared (``smtp://mx1.example:25``: a port that may
+    be closed, which is then not a finding of the checks that run on it); "domain", a name that is
+    only looked up in DNS, never contacted (a mail domain that is not one of the platform's hosts).
 
     Attributes:
         platform: id of the platform it belongs to.
         target: the stable name stored with results: the URL as registered, or the host name.
-        kind: "url" or "host".
-        host: lower-case host name (or IP literal) without brackets.
-        port: TCP port for URLs (explicit or the scheme's default); None for hosts.
-        scheme: "https" or "http" for URLs; "" for hosts.
+        kind: "url", "host", "service" or "domain".
+        host: lower-case host name (or IP literal) without brackets; the name for a domain.
+        port: TCP port for URLs (explicit or the scheme's default) and services; None otherwise.
+        scheme: "https" or "http" for URLs, the service's protocol ("smtp", "imaps") for services;
+            "" otherwise.
         address: the address to connect to instead of resolving ``host`` (from ``resolve``).
     """
 
@@ -156,6 +168,25 @@ class Endpoint:
     @classmethod
     def for_host(cls, platform: Platform, host: str) -> Endpoint:
         return cls(platform=platform.id, target=host, kind="host", host=host, address=platform.address_for(host))
+
+    @classmethod
+    def for_service(cls, platform: Platform, service: str) -> Endpoint:
+        """The endpoint of ``service``, a ``scheme://host:port`` URL that a family declared."""
+        parts = urlsplit(service)
+        host = normalize_host(parts.hostname or "")
+        return cls(
+            platform=platform.id,
+            target=service,
+            kind="service",
+            host=host,
+            port=parts.port,
+            scheme=parts.scheme,
+            address=platform.address_for(host),
+        )
+
+    @classmethod
+    def for_domain(cls, platform: Platform, name: str) -> Endpoint:
+        return cls(platform=platform.id, target=name, kind="domain", host=normalize_host(name))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ class ScanSettings:
         endpoint_timeout: hard bound, in seconds, on all the collection for one endpoint.
         ca_bundle: extra trust anchors (PEM), used in addition to the system store.
         profile: the criteria profile's name or path.
+        dns_servers: the resolvers every name lookup of the scan asks (``address`` or
+            ``address:port``); empty: the system's (``scanner.dns``).
         active: whether checks that send more than ordinary traffic may run.
         families: family name -> its scan-wide settings, from the ``[scan]`` keys it declares
             (``Family.configure_scan``).
@@ -52,6 +54,7 @@ class ScanSettings:
     endpoint_timeout: float = 180.0
     ca_bundle: Path | None = None
     profile: str = "vn-baseline"
+    dns_servers: tuple[str, ...] = ()
     active: bool = False
     families: tuple[tuple[str, Any], ...] = ()
 
@@ -142,6 +145,12 @@ class Check(abc.ABC):
 
     def applies_to(self, endpoint: Endpoint) -> bool:
         return endpoint.kind == "url"
+
+    def applies_on(self, endpoint: Endpoint, platform: Platform) -> bool:
+        """Whether the check runs on ``endpoint`` of ``platform``: ``applies_to`` unless the check
+        needs the platform to decide (a mail-domain check runs on the names its platform lists as
+        mail domains). The engine plans with this one."""
+        return self.applies_to(endpoint)
 
     @classmethod
     def preflight(cls, settings: ScanSettings) -> str | None:

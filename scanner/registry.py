@@ -29,6 +29,7 @@ from scanner.config import (
     unknown_key,
 )
 from scanner.criteria import ProfileError, builtin_profiles, load_profile
+from scanner.dns import split_server
 from scanner.evidence import shorten
 from scanner.family import Families, Family, PlatformSection, discover_families
 from scanner.model import Endpoint, GateSettings, Platform, Severity
@@ -54,6 +55,7 @@ SCAN_KEYS = {
     "endpoint_timeout",
     "ca_bundle",
     "profile",
+    "dns_servers",
 }
 PLATFORM_KEYS = {
     "id",
@@ -103,9 +105,12 @@ class Targets:
 
 
 def endpoints(platform: Platform) -> list[Endpoint]:
-    """What checks run against: each registered URL, then each host of the platform."""
+    """What checks run against: each registered URL, each host of the platform, then the services
+    and DNS names its families declared (``Family.endpoints``)."""
     out = [Endpoint.for_url(platform, url) for url in platform.urls]
     out.extend(Endpoint.for_host(platform, host) for host in platform.all_hosts)
+    out.extend(Endpoint.for_service(platform, service) for service in platform.services)
+    out.extend(Endpoint.for_domain(platform, name) for name in platform.domains)
     return out
 
 
@@ -134,6 +139,7 @@ class _Validator:
         self.problems: list[str] = []
         # Families that read the targets file validate what they read themselves.
         self.families = [f for f in families.by_name.values() if f.configure or f.configure_scan]
+        self.families_with_endpoints = [f for f in families.by_name.values() if f.endpoints is not None]
         self.family_names = tuple(families.by_name)
         self.platform_keys = self._owned("platform", PLATFORM_KEYS, {f.name: f.platform_keys for f in self.families})
         # A family's table is [platforms.<name>], unless it reads a key of that name itself (ports).
@@ -191,6 +197,12 @@ class _Validator:
             profile = self.profile(table["profile"], report)
             if profile is not None:
                 values["profile"] = profile
+        if "dns_servers" in table:
+            servers = dns_servers_problem(table["dns_servers"])
+            if isinstance(servers, str):
+                report("dns_servers", servers)
+            else:
+                values["dns_servers"] = servers
         if "ca_bundle" in table:
             value = table["ca_bundle"]
             bundle = (
@@ -348,7 +360,7 @@ class _Validator:
         if len(self.problems) > before:
             return None
         assert isinstance(raw_id, str) and isinstance(name, str) and isinstance(level, int)
-        return Platform(
+        platform = Platform(
             id=raw_id,
             name=name.strip(),
             owner=str(item.get("owner", "")),
@@ -361,6 +373,35 @@ class _Validator:
             gate=gate,
             families=families,
         )
+        services, domains = self.declared_endpoints(platform, report)
+        return replace(platform, services=services, domains=domains)
+
+    def declared_endpoints(
+        self, platform: Platform, report: Callable[..., None]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The services and DNS names the families declare for ``platform``; a service off its
+        registered hosts is the family's bug, reported and left out (the scope never widens)."""
+        hosts = platform.all_hosts
+        services: dict[str, None] = {}
+        domains: dict[str, None] = {}
+        for family in self.families_with_endpoints:
+            try:
+                declared = family.endpoints(platform.family_settings(family.name), hosts)  # type: ignore[misc]
+            except Exception as exc:  # a family's code must not crash the registry
+                report(
+                    family.name, f"the {family.name} family could not list its endpoints: {type(exc).__name__}: {exc}"
+                )
+                continue
+            for service in declared.services:
+                problem = service_problem(service, hosts)
+                if problem:
+                    report(family.name, f"the {family.name} family declared {problem}")
+                else:
+                    services[service] = None
+            for name in declared.domains:
+                if host_problem(name) is None and normalize_host(name) not in hosts:
+                    domains[normalize_host(name)] = None
+        return tuple(services), tuple(domains)
 
     def family_settings(
         self, item: dict[str, Any], hosts: frozenset[str], report: Callable[..., None]
@@ -535,6 +576,36 @@ def _dialled_differently(url: str, host: str, port: int | None) -> str | None:
     if url != url.strip() or target.host != normalize_host(host) or target.port != (port or target.port):
         return f"{shown(url)} is read as {target.host}:{target.port} by the HTTP client; write the URL plainly"
     return None
+
+
+def service_problem(service: str, hosts: Collection[str]) -> str | None:
+    """Why ``service`` (``scheme://host:port``) is not a service on one of ``hosts``, or None."""
+    try:
+        parts = urlsplit(service)
+        port = parts.port
+    except ValueError:
+        return f"{shown(service)}, which is not a scheme://host:port URL"
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme) or port is None or parts.path or not parts.hostname:
+        return f"{shown(service)}, which is not a scheme://host:port URL"
+    if normalize_host(parts.hostname) not in hosts:
+        return f"{shown(service)}, whose host is not one of the platform's hosts"
+    return None
+
+
+def dns_servers_problem(value: Any) -> tuple[str, ...] | str:
+    """``[scan] dns_servers`` as ``address`` / ``address:port`` strings (IPv6 as ``[address]:port``),
+    or why it is not a list of them."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        return 'must be a non-empty list of resolver addresses, e.g. ["10.20.0.53", "10.20.0.54:5353"]'
+    out: list[str] = []
+    for entry in value:
+        address, port = split_server(entry)
+        if address is None or not _is_ip(address):
+            return f"{shown(entry)} is not an IP address, address:port or [IPv6]:port"
+        if port is not None and not 1 <= port <= 65535:
+            return f"{shown(entry)} has port {port}, out of range (1-65535)"
+        out.append(entry.strip())
+    return tuple(out)
 
 
 def ca_bundle_file(value: str, base: Path) -> Path | str:

@@ -4,9 +4,8 @@ A host name is looked up in this order:
 
 1. an IP literal is its own address (never looked up);
 2. the platform's ``resolve`` entry in the targets file;
-3. the lookup function: the system resolver (``getaddrinfo``) by default, bounded by the scan's
-   ``timeout``. This is the one place where configurable DNS servers will plug in: a ``Lookup``
-   that asks them instead.
+3. the lookup function, bounded by the scan's ``timeout``: the system resolver (``getaddrinfo``),
+   or, when ``[scan] dns_servers`` names resolvers, those (``scanner.dns``; ``Resolver.for_scan``).
 
 Each name the lookup answers for (or fails on) is looked up **once per scan**: the answer, or
 the failure, is cached and shared by every unit, thread-safely (a second caller waits for the
@@ -30,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from scanner.dns import ServerLookup
 from scanner.messages import Text
 from scanner.model import Platform
 from scanner.reasons import network_error, no_address, unresolved
@@ -103,6 +103,11 @@ class Resolver:
         self._lock = threading.Lock()
         self._answers: dict[str, Resolution] = {}
         self._pending: dict[str, threading.Event] = {}
+
+    @classmethod
+    def for_scan(cls, timeout: float, dns_servers: Sequence[str] = ()) -> Resolver:
+        """The scan's resolver: asking ``dns_servers`` (``[scan] dns_servers``), else the system's."""
+        return cls(timeout, ServerLookup(tuple(dns_servers)) if dns_servers else system_lookup)
 
     def resolve(self, host: str, platform: Platform | None = None) -> Resolution:
         """Where ``host`` is connected to: an IP literal as it is, ``platform``'s ``resolve``, else DNS."""

@@ -24,7 +24,7 @@ from scanner.reasons import network_error
 from scanner.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-FAMILIES = ("tls", "http", "ports", "auth")
+FAMILIES = ("tls", "http", "ports", "auth", "mail", "dns")
 CORE = ROOT / "scanner"
 
 

@@ -127,7 +127,7 @@ def test_fleet_page_header_summary_and_table(fleet: FleetView) -> None:
     text = page.plain
     assert re.search(
         r"Scan #3 Started \S+ \S+ UTC Finished \S+ \S+ UTC Status complete Compared with Scan #2 "
-        r"Criteria profile vn-baseline 2026.11 platscan version \S+ Scoring rules v2",
+        r"Criteria profile vn-baseline 2026.12 platscan version \S+ Scoring rules v2",
         text,
     )
     assert "4 platforms scanned" in text
