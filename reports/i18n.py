@@ -231,6 +231,35 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "why": ("Why it matters", "Vì sao cần quan tâm"),
     "breaks": ("Requirements it breaks", "Yêu cầu bị vi phạm"),
     "how_to_fix": ("How to fix it", "Cách khắc phục"),
+    # the platform page: services and domains its families declared
+    "services_title": ("Services and domains", "Dịch vụ và tên miền"),
+    "domains_heading": ("Domains", "Tên miền"),
+    "domains_intro": (
+        "Each name checked in DNS, with what each check found on it; a check with one result per item "
+        "(per MX host, say) lists each item.",
+        "Mỗi tên miền được kiểm tra qua DNS, kèm kết quả của từng hạng mục; hạng mục có một kết quả "
+        "cho mỗi đối tượng (ví dụ mỗi máy chủ MX) liệt kê từng đối tượng.",
+    ),
+    "domains_caption": ("Checks of each domain", "Kết quả kiểm tra từng tên miền"),
+    "domain": ("Domain", "Tên miền"),
+    "did_not_run": ("did not run on this name", "không chạy trên tên này"),
+    "services_heading": ("Services", "Dịch vụ"),
+    "services_intro": (
+        "Each service tested on the platform's hosts; one where nothing answers is not offered, which is "
+        "not a finding.",
+        "Mỗi dịch vụ được kiểm tra trên các máy chủ của nền tảng; dịch vụ không có gì trả lời là không "
+        "cung cấp, không tính là vấn đề.",
+    ),
+    "services_caption": ("State of each service", "Tình trạng từng dịch vụ"),
+    "service": ("Service", "Dịch vụ"),
+    "service_state": ("State", "Tình trạng"),
+    "not_offered": ("not offered", "không cung cấp"),
+    "tally.fail": ("{n} failed", "{n} không đạt"),
+    "tally.warn": ("{n} warnings", "{n} cảnh báo"),
+    "tally.warn_one": ("{n} warning", "{n} cảnh báo"),
+    "tally.error": ("{n} not tested", "{n} chưa kiểm tra được"),
+    "tally.pass": ("{n} passed", "{n} đạt"),
+    "tally.skip": ("{n} skipped", "{n} bỏ qua"),
     # the terminal (scan, demo, gate)
     "term.grade": ("grade {grade} ({score})", "hạng {grade} ({score} điểm)"),
     "term.not_assessed": ("NOT ASSESSED: {reason}", "KHÔNG ĐÁNH GIÁ ĐƯỢC: {reason}"),

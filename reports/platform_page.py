@@ -1,17 +1,18 @@
 """A platform's remediation page model, built from its ``PlatformView``, in the order an owner acts on
 it: the grade and why (with a score per family), the fixes that lift it most, the findings by
-severity with how to fix each (snippets in the platform's own names), the compliance table with the
-met requirements folded, and what erred, passed or was skipped.
+severity with how to fix each (snippets in the platform's own names), its services and domains
+(``reports.services_section``), the compliance table with the met requirements folded, and what
+erred, passed or was skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from reports.catalogue import installed_entries
+from reports.catalogue import installed_entries, rules_of
 from reports.i18n import CheckTexts, Translator
 from reports.owner_summary import FamilyBar, FixSummary, family_bars, fix_summary
 from reports.page_parts import Badge, Compliance, SeverityCount, badge, compliance_of
@@ -26,6 +27,7 @@ from reports.page_text import (
 )
 from reports.palette import SEVERITIES
 from reports.placeholders import endpoint_host, fill
+from reports.services_section import ServicesSection, services_section
 from reports.view import FleetView, PlatformView
 from scanner.compliance import RequirementStatus
 from scanner.criteria import Requirement
@@ -130,6 +132,8 @@ class PlatformPage:
     fixes: FixSummary
     families: tuple[FamilyBar, ...]
     min_grade: str
+    #: What the families found on the services and DNS names they declared; None when they declared none.
+    services: ServicesSection | None = None
 
 
 def platform_page(
@@ -157,11 +161,14 @@ def platform_page(
 
     first_host = view.hosts[0] if view.hosts else None
     groups: dict[Severity, list[Finding]] = {}
+    result_anchors: dict[tuple[str, str, str], str] = {}
     for index, result in enumerate(view.failing):
         text = texts.get(result.check, result.title, result.remediation)
+        anchor = f"finding-{index + 1}"
+        result_anchors.setdefault((result.check, result.endpoint, result.key), anchor)
         groups.setdefault(result.severity, []).append(
             Finding(
-                anchor=f"finding-{index + 1}",
+                anchor=anchor,
                 check=result.check,
                 title=text.failure,
                 status=result.status.value,
@@ -253,7 +260,14 @@ def platform_page(
         fixes=fix_summary(view, fleet.caps, texts, t, anchors),
         families=family_bars(score, t),
         min_grade=view.min_grade,
+        services=services_section(view, t, texts, _family_of(fleet), result_anchors),
     )
+
+
+def _family_of(fleet: FleetView) -> Callable[[str], str]:
+    """check id -> its family, as the scan's catalogue says (a check id starts with its family's name)."""
+    families = {entry.check: entry.family for entry in rules_of(fleet)}
+    return lambda check: families.get(check) or check.split(".", 1)[0]
 
 
 def _verdict_key(status: RequirementStatus, mandatory: bool) -> str:

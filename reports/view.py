@@ -51,6 +51,10 @@ class PlatformView:
             the scan stored it, else the gate's default.
         hosts: its host names, the registered URLs' first (as ``Platform.all_hosts``); for a platform
             stored without them, the hosts of its results' endpoints.
+        services: the services its families declared on its hosts (``Platform.services``), the
+            endpoints of kind "service"; empty for a platform stored without them.
+        domains: the names its families only look up in DNS (``Platform.domains``), the endpoints of
+            kind "domain".
     """
 
     id: str
@@ -69,6 +73,8 @@ class PlatformView:
     waived: Mapping[Key, Waiver] = field(default_factory=dict)
     min_grade: str = DEFAULT_MIN_GRADE
     hosts: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
 
     @property
     def failing(self) -> tuple[Result, ...]:
@@ -157,6 +163,8 @@ def build(store: Store, scan: Scan, profile: Profile, platform: str | None = Non
                 waived=judged.waived,
                 min_grade=_min_grade(settings.get(row["id"], {})),
                 hosts=_hosts(settings.get(row["id"], {}), own),
+                services=_names(settings.get(row["id"], {}), "services"),
+                domains=_names(settings.get(row["id"], {}), "domains"),
             )
         )
     # Worst first, inside a grade too: the lowest score of the Fs is the most urgent.
@@ -197,6 +205,12 @@ def _hosts(settings: Mapping[str, Any], results: Sequence[Result]) -> tuple[str,
     for host in hosts:
         seen[normalize_host(str(host))] = None
     return tuple(seen)
+
+
+def _names(settings: Mapping[str, Any], field: str) -> tuple[str, ...]:
+    """A stored list of endpoint targets (``services``, ``domains``), as the scan stored it."""
+    value = settings.get(field)
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 def _grade_rank(grade: str | None) -> int:

@@ -58,6 +58,13 @@ def finding_key(items: Iterable[str], limit: int = MAX_KEY) -> str:
 FACTS = "facts"
 
 
+def cleartext_fact(host: str, port: int) -> str:
+    """The fact "the mail (or other) service on ``host``:``port`` takes logins or mail without TLS",
+    spelled the same whoever saw it: the ports family's nmap scan and the mail family's own session
+    both give ``cleartext:143@host``, so one missing STARTTLS deducts once."""
+    return f"cleartext:{port}@{host.lower()}"
+
+
 def software_fact(host: str, product: str, version: str) -> str:
     """The fact "``host`` announces ``product`` ``version``", spelled the same whoever saw it: the
     http family reading ``Server: Apache/2.4.58`` and the ports family reading nmap's "Apache httpd"

@@ -18,7 +18,7 @@ from checks.ports.policy import (
     database_auth,
     disclosed_version,
 )
-from scanner.evidence import FACTS, clip, software_fact
+from scanner.evidence import FACTS, cleartext_fact, clip, software_fact
 from scanner.messages import Message, say
 from scanner.model import Cap, Severity, Status
 from scanner.plugin import Verdict
@@ -88,6 +88,8 @@ class CleartextService(PortsCheck):
         certain = [f for f in findings if f.certain]
         evidence = _findings_evidence(facts, allowed_ports, findings)
         if certain:
+            # The same cleartext port the mail family may find in its own session: counted once.
+            evidence[FACTS] = sorted({cleartext_fact(facts.host, f.classified.port.port) for f in certain})
             telnet = any(f.kind.key == "telnet" for f in certain)
             services = listed([_sentence_for(f) for f in certain])
             if len(certain) == 1:
