@@ -155,21 +155,26 @@ def run_job(
     come back in the order of ``job.checks``.
 
     ``addresses`` (host -> the scan resolver's answer) pins where every family connects; when the
-    endpoint's host does not resolve, every check is ``error`` with the resolver's reason, once.
+    endpoint's host does not resolve, every check that connects (``Check.needs_address``) is
+    ``error`` with the resolver's reason, once, and the checks that only read DNS still run.
     """
+    order = job.checks
+    produced: dict[int, list[Result]] = {}
     if addresses is not None:
         job, unresolved = pinned(job, addresses)
         if unresolved is not None:
-            return [
-                replace(check.result(job.endpoint, Status.ERROR, unresolved), criteria=criteria.get(check.id, ()))
-                for check in job.checks
-            ]
+            for check in job.checks:
+                if check.needs_address:
+                    error = check.result(job.endpoint, Status.ERROR, unresolved)
+                    produced[id(check)] = [replace(error, criteria=criteria.get(check.id, ()))]
+            job = replace(job, checks=tuple(check for check in job.checks if not check.needs_address))
+            if not job.checks:
+                return [result for check in order for result in produced[id(check)]]
     deadline = time.monotonic() + settings.endpoint_timeout
     ctx = ScanContext(job.platform, settings, facts, deadline, checks=(check.id for check in job.checks))
     by_family: dict[str, list[Check]] = {}
     for check in job.checks:
         by_family.setdefault(check.family, []).append(check)
-    produced: dict[int, list[Result]] = {}
 
     def run_family(family_checks: list[Check]) -> None:
         for check in family_checks:
@@ -188,7 +193,7 @@ def run_job(
             thread.join()
     finally:
         facts.release(ctx.private_keys)
-    return [result for check in job.checks for result in produced.get(id(check), [])]
+    return [result for check in order for result in produced.get(id(check), [])]
 
 
 def _run_check(

@@ -142,6 +142,10 @@ class Check(abc.ABC):
     why: ClassVar[str] = ""
     active: ClassVar[bool] = False
     caps: ClassVar[tuple[Cap, ...]] = ()
+    #: False for a check that only reads DNS about its endpoint's name and never connects to it: it
+    #: runs even when the name has no address (a bogus DNSSEC zone, a mail domain without an A
+    #: record), where every check that connects is `error` "does not resolve".
+    needs_address: ClassVar[bool] = True
 
     def applies_to(self, endpoint: Endpoint) -> bool:
         return endpoint.kind == "url"

@@ -4,7 +4,9 @@
 process; ``sslyze_adapter.facts_from_sslyze_json`` turns sslyze's JSON model into the typed ``TlsFacts``
 of ``facts`` (certificates read by ``certificate_parser``, chains judged by ``trust_path``); the check
 classes in ``protocols``, ``ciphers``, ``certificates`` and ``vulnerabilities`` judge those facts
-through ``base.TlsCheck``, which owns the policy for endpoints that could not be scanned.
+through ``base.TlsCheck``, which owns the policy for endpoints that could not be scanned. It judges https:// and
+http:// URLs and the mail services (SMTP, IMAP, POP3, with implicit TLS or STARTTLS) of mail platforms;
+``starttls`` starts a STARTTLS session's plain-text part.
 """
 
 from scanner.family import Family
@@ -13,7 +15,7 @@ FAMILY = Family(
     name="tls",
     version="1",
     package=__name__,
-    endpoint_kinds=("url",),
+    endpoint_kinds=("url", "service"),
     title="TLS",
     typical_seconds=4.0,  # sslyze's handshakes
     description="TLS protocols, cipher suites, certificates and known flaws, from one sslyze scan per endpoint",

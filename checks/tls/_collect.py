@@ -25,6 +25,15 @@ Oversized handshakes: sslyze also reports a server whose certificate list is lar
 "excessive message size" its OpenSSL raised is lost on the way. So when sslyze's handshakes all failed, one
 handshake with Python's OpenSSL asks for the reason, and if it is that one, the headers of the server's TLS 1.2
 handshake messages (sent in the clear) measure which message is too big and by how much: OVERSIZED_HANDSHAKE.
+
+Mail services (``smtp://host:25``, ``imaps://host:993``...): a family declares them on every registered host of a
+mail platform, so the port may well be closed, and mail servers count a scanner's sessions. So: the whole
+collection (probe and sslyze) holds ``scanner.politeness.one_at_a_time`` on the server's address; sslyze opens one
+connection at a time and never retries; nothing listening, or nothing answering, is NO_SERVICE (the service is not
+offered), never a failure to scan. Implicit TLS (smtps, imaps, pop3s) is probed as above. STARTTLS sessions (smtp,
+imap, pop3) cannot be sent a ClientHello first: one plain session (``starttls.open_session``) reads the greeting
+and the capabilities instead, which tells a plain-text-only server (NO_STARTTLS) and one that answers 421/450
+(RATE_LIMITED) from one that can be scanned; then sslyze scans through its own STARTTLS support.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from nassl._nassl import OpenSSLError
 from sslyze.__version__ import __version__ as SSLYZE_VERSION
+from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum as Opportunistic
 from sslyze.errors import ConnectionToServerFailed, TlsHandshakeFailed
 from sslyze.json.json_output import ServerScanResultAsJson
 from sslyze.plugins.certificate_info.implementation import (
@@ -69,13 +79,16 @@ from checks.tls.facts import (
     connection_refused,
     could_not_connect,
     failed_connectivity,
+    no_tcp,
 )
 from checks.tls.raw_hello import probe_insecure
 from checks.tls.sslyze_adapter import FetchedChains, facts_from_sslyze_json
+from checks.tls.starttls import open_session, protocol_name, starttls_command
 from scanner.evidence import shorten
 from scanner.messages import Message, Text, say
 from scanner.model import Endpoint
 from scanner.plugin import ScanSettings
+from scanner.politeness import Busy, one_at_a_time
 from scanner.reasons import network_error
 
 #: The hand-built hellos (four connections) may take this many ``timeout``s in all: a server that lets each one
@@ -83,8 +96,17 @@ from scanner.reasons import network_error
 RAW_HELLO_BUDGET_TIMEOUTS = 2
 #: sslyze outcomes after which, if the server answered the probe, the hand-built hellos are sent.
 RAW_HELLO_AFTER = frozenset({Connectivity.HANDSHAKE_FAILED, Connectivity.SSL2_ONLY, Connectivity.UNREACHABLE})
-#: Connections sslyze may open at once to one server (politeness).
+#: Connections sslyze may open at once to one server (politeness); to a mail server, one.
 CONNECTIONS_PER_SERVER = 5
+#: The mail services the tls family judges, by scheme: how their TLS starts (None: implicit TLS, RFC 8314).
+MAIL_SESSIONS: dict[str, Opportunistic | None] = {
+    "smtp": Opportunistic.SMTP,
+    "imap": Opportunistic.IMAP,
+    "pop3": Opportunistic.POP3,
+    "smtps": None,
+    "imaps": None,
+    "pop3s": None,
+}
 PROBE_READ_BYTES = 512
 #: sslyze connectivity outcomes that a reset produces too (sslyze maps a reset during its handshakes to
 #: "no TLS version and cipher suite", a reset while connecting to "rejected", other socket errors to
@@ -108,63 +130,160 @@ _LIMITED_MESSAGES = {
 
 @dataclass(frozen=True)
 class TlsTarget:
-    """The TLS endpoint behind a URL.
+    """The TLS endpoint behind a URL or a mail service.
 
     Attributes:
         host: the host name; SNI and certificate validation use it.
-        port: the TLS port: the URL's port for https://, 443 for http://.
+        port: the TLS port: the URL's port for https://, 443 for http://, the service's port.
         address: the address to connect to instead of resolving ``host`` (``resolve`` in the targets file).
+        opportunistic: the plain-text protocol whose STARTTLS (STLS) starts the TLS; None for TLS from the first
+            byte.
+        mail: a mail service: a port that may be closed, on a server that sees one session at a time.
     """
 
     host: str
     port: int = 443
     address: str | None = None
+    opportunistic: Opportunistic | None = None
+    mail: bool = False
 
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint) -> TlsTarget:
+        if endpoint.kind == "service" and endpoint.scheme in MAIL_SESSIONS and endpoint.port:
+            return cls(
+                host=endpoint.host,
+                port=endpoint.port,
+                address=endpoint.address,
+                opportunistic=MAIL_SESSIONS[endpoint.scheme],
+                mail=True,
+            )
         port = endpoint.port if endpoint.scheme == "https" and endpoint.port else 443
         return cls(host=endpoint.host, port=port, address=endpoint.address)
 
     @property
-    def key(self) -> tuple[str, str, int, str | None]:
-        """The fact-cache key: every URL on the same TLS endpoint shares one scan."""
-        return ("tls", self.host, self.port, self.address)
+    def key(self) -> tuple[str, str, int, str | None, str | None, bool]:
+        """The fact-cache key: every URL on the same TLS endpoint shares one scan; a STARTTLS session is another
+        endpoint than TLS on the same port."""
+        protocol = None if self.opportunistic is None else self.opportunistic.value
+        return ("tls", self.host, self.port, self.address, protocol, self.mail)
 
 
-def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
-    """Scan one TLS endpoint and return its facts; connection failures are facts, not exceptions."""
+def collect_tls(target: TlsTarget, settings: ScanSettings, wait: float = 0.0) -> TlsFacts:
+    """Scan one TLS endpoint and return its facts; connection failures are facts, not exceptions.
+
+    ``wait``: the seconds a mail service's scan may wait for another session with its server to end."""
     started = time.monotonic()
     now = dt.datetime.now(dt.UTC)
-    timeout = max(0.5, float(settings.timeout))
-
-    def failed(status: Connectivity, reason: Text, error: str | None = None) -> TlsFacts:
-        return failed_connectivity(
-            target.host,
-            target.port,
-            address,
-            status,
-            reason,
-            error,
-            now=now,
-            duration=time.monotonic() - started,
-        )
-
     address = target.address
     if address is None:
         try:
             address = resolve(target.host, target.port)
         except OSError as exc:
             unresolved = say("tls.connect.unresolved", "The host name {host} does not resolve.", host=target.host)
-            return failed(Connectivity.DNS_FAILURE, unresolved, str(exc))
+            return _failed(target, None, now, started, Connectivity.DNS_FAILURE, unresolved, str(exc))
+    if not target.mail:
+        return _scan(target, address, settings, now, started)
+    try:
+        with one_at_a_time(address, wait):
+            if target.opportunistic is not None:
+                return _scan_starttls(target, target.opportunistic, address, settings, now, started)
+            return _scan(target, address, settings, now, started)
+    except Busy as exc:
+        busy = say(
+            "tls.session.lock_wait",
+            "Another session with the server at {address} did not end within {seconds:g} s (platscan "
+            "opens one session at a time with a mail server).",
+            address=address,
+            seconds=round(wait),
+        )
+        return _failed(target, address, now, started, Connectivity.ERROR, busy, str(exc))
 
-    problem = probe(address, target.port, target.host, timeout)
+
+def _failed(
+    target: TlsTarget,
+    address: str | None,
+    now: dt.datetime,
+    started: float,
+    status: Connectivity,
+    reason: Text,
+    error: str | None = None,
+) -> TlsFacts:
+    return failed_connectivity(
+        target.host, target.port, address, status, reason, error, now=now, duration=time.monotonic() - started
+    )
+
+
+def _scan_starttls(
+    target: TlsTarget, protocol: Opportunistic, address: str, settings: ScanSettings, now: dt.datetime, started: float
+) -> TlsFacts:
+    """A STARTTLS session's facts: its plain-text start, then sslyze through STARTTLS.
+
+    No ClientHello probe, no second probe after a failure, no hand-built hellos and no oversized-message
+    measurement here: all of them speak TLS from the first byte, which a STARTTLS port does not answer; and each
+    would be one more session with a server that counts them. sslyze's own errors say the rest."""
+    timeout = max(0.5, float(settings.timeout))
+    session = open_session(address, target.port, protocol, timeout, ehlo_name())
+    if session.problem is not None:
+        problem = session.problem
+        return _failed(target, address, now, started, problem.status, problem.reason, problem.error)
+    anchors = load_anchors(settings.ca_bundle)
+    doc, fetched = run_sslyze(
+        target.host,
+        target.port,
+        address,
+        settings,
+        validate=sslyze_validates(target.host, address, anchors),
+        opportunistic=protocol,
+    )
+    facts = facts_from_sslyze_json(
+        doc,
+        hostname=target.host,
+        anchors=anchors,
+        now=now,
+        duration=time.monotonic() - started,
+        sslyze_version=SSLYZE_VERSION,
+        fetched=fetched,
+    )
+    if facts.connectivity.status is Connectivity.STARTTLS_REFUSED and session.advertised is not True:
+        # The server listed no capabilities, and refused the command: it has no STARTTLS.
+        plain = say(
+            "tls.session.refused_command",
+            "The {protocol} server on port {port} refused {command}: its session stays in plain text.",
+            protocol=protocol_name(protocol),
+            port=target.port,
+            command=starttls_command(protocol),
+        )
+        no_starttls = ConnectivityFacts(Connectivity.NO_STARTTLS, plain, facts.connectivity.error)
+        return dataclasses.replace(facts, connectivity=no_starttls)
+    return facts
+
+
+def ehlo_name() -> str:
+    """The name platscan gives in SMTP's EHLO: the scanning machine's (RFC 5321 4.1.4). Its host name as the system
+    knows it, not ``socket.getfqdn()``: that asks DNS, and a scan's lookups go only to its own resolvers."""
+    return socket.gethostname() or "localhost"
+
+
+def _scan(target: TlsTarget, address: str, settings: ScanSettings, now: dt.datetime, started: float) -> TlsFacts:
+    """The facts of TLS from the first byte: the probe, sslyze, and the fallbacks described in the module."""
+    timeout = max(0.5, float(settings.timeout))
+
+    def failed(status: Connectivity, reason: Text, error: str | None = None) -> TlsFacts:
+        return _failed(target, address, now, started, status, reason, error)
+
+    problem = probe(address, target.port, target.host, timeout, speculative=target.mail)
     # A reset is not the last word: some TLS stacks reset a ClientHello they dislike, and sslyze tries others.
     if problem is not None and problem.status is not Connectivity.RESET:
         return failed(problem.status, problem.reason, problem.error)
 
     anchors = load_anchors(settings.ca_bundle)
     doc, fetched = run_sslyze(
-        target.host, target.port, address, settings, validate=sslyze_validates(target.host, address, anchors)
+        target.host,
+        target.port,
+        address,
+        settings,
+        validate=sslyze_validates(target.host, address, anchors),
+        polite=target.mail,
     )
     facts = facts_from_sslyze_json(
         doc,
@@ -181,7 +300,7 @@ def collect_tls(target: TlsTarget, settings: ScanSettings) -> TlsFacts:
         return facts
     if problem is None:
         # The probe was not reset, yet every sslyze attempt failed: an IPS may have started resetting. Ask again.
-        again = probe(address, target.port, target.host, timeout)
+        again = probe(address, target.port, target.host, timeout, speculative=target.mail)
         if again is None or again.status is not Connectivity.RESET:
             oversized = _oversized_instead(facts, address, target, timeout)
             if oversized is not None:
@@ -312,25 +431,25 @@ def _reset(port: int, exc: OSError, *, connecting: bool) -> ConnectivityFacts:
     return ConnectivityFacts(Connectivity.RESET, reason, f"{type(exc).__name__}: {exc}")
 
 
-def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFacts | None:
+def probe(address: str, port: int, host: str, timeout: float, *, speculative: bool = False) -> ConnectivityFacts | None:
     """One connection and one ClientHello. None if the server may speak TLS (sslyze decides the rest).
 
     The first TLS record of the answer must arrive complete within ``timeout``: a server that trickles
     its answer would otherwise hold sslyze for minutes, since sslyze's timeouts are per read.
     RESET if the connection was reset or aborted before the server sent a byte; the caller decides
     whether that stands (``collect_tls``).
+    ``speculative``: the port may be closed (a mail service): refused, no TCP connection and silent are
+    NO_SERVICE, and a silent server is not asked whether it speaks HTTP.
     """
+    absent = Connectivity.NO_SERVICE if speculative else None
     try:
         sock = socket.create_connection((address, port), timeout=timeout)
     except ConnectionRefusedError as exc:
-        return ConnectivityFacts(Connectivity.REFUSED, connection_refused(port), str(exc))
+        return ConnectivityFacts(absent or Connectivity.REFUSED, connection_refused(port), str(exc))
     except _RESET_ERRORS as exc:
         return _reset(port, exc, connecting=True)
     except TimeoutError as exc:
-        no_tcp = say(
-            "tls.connect.no_tcp", "No TCP connection to port {port} within {seconds:g} s.", port=port, seconds=timeout
-        )
-        return ConnectivityFacts(Connectivity.TIMEOUT, no_tcp, str(exc) or "timed out")
+        return ConnectivityFacts(absent or Connectivity.TIMEOUT, no_tcp(port, timeout), str(exc) or "timed out")
     except OSError as exc:
         return ConnectivityFacts(Connectivity.UNREACHABLE, could_not_connect(port, network_error(exc)), str(exc))
     with sock:
@@ -361,8 +480,9 @@ def probe(address: str, port: int, host: str, timeout: float) -> ConnectivityFac
                     port=port,
                     seconds=timeout,
                 )
-                return http_probe(address, port, host, timeout) or ConnectivityFacts(
-                    Connectivity.SILENT, silent, "timed out waiting for the ServerHello"
+                asked = None if speculative else http_probe(address, port, host, timeout)
+                return asked or ConnectivityFacts(
+                    absent or Connectivity.SILENT, silent, "timed out waiting for the ServerHello"
                 )
             unfinished = say(
                 "tls.connect.unfinished_record",
@@ -591,12 +711,22 @@ def sslyze_validates(host: str, address: str, anchors: Sequence[x509.Certificate
 
 
 def run_sslyze(
-    host: str, port: int, address: str, settings: ScanSettings, *, validate: bool = True
+    host: str,
+    port: int,
+    address: str,
+    settings: ScanSettings,
+    *,
+    validate: bool = True,
+    opportunistic: Opportunistic | None = None,
+    polite: bool = False,
 ) -> tuple[dict[str, Any], FetchedChains | None]:
     """One sslyze scan with every command the tls checks need, as sslyze's own JSON model.
 
     Without ``validate`` (``sslyze_validates``), certificate_info is left out and the certificate chains are
-    fetched as it fetches them (``fetch_chains``); else the second value is None."""
+    fetched as it fetches them (``fetch_chains``); else the second value is None. ``opportunistic``: start each
+    connection's TLS with that protocol's STARTTLS. ``polite`` (a mail server, and every STARTTLS session): one
+    connection at a time and no retries, since such servers answer extra sessions with 421."""
+    polite = polite or opportunistic is not None
     extra = ScanCommandsExtraArguments()
     if settings.ca_bundle is not None and validate:
         extra = ScanCommandsExtraArguments(
@@ -615,12 +745,15 @@ def run_sslyze(
             tls_server_name_indication=host,
             network_timeout=int(max(1, settings.timeout)),
             # sslyze treats this as the number of attempts (1 = no retry); ours counts retries.
-            network_max_retries=max(1, settings.retries + 1),
+            network_max_retries=1 if polite else max(1, settings.retries + 1),
+            tls_opportunistic_encryption=opportunistic,
+            smtp_ehlo_hostname=ehlo_name() if opportunistic is Opportunistic.SMTP else None,
         ),
         scan_commands=commands,
         scan_commands_extra_arguments=extra,
     )
-    scanner = Scanner(per_server_concurrent_connections_limit=CONNECTIONS_PER_SERVER, concurrent_server_scans_limit=1)
+    connections = 1 if polite else CONNECTIONS_PER_SERVER
+    scanner = Scanner(per_server_concurrent_connections_limit=connections, concurrent_server_scans_limit=1)
     scanner.queue_scans([request])
     # sslyze parses the server's certificates and reads their serial numbers (in its threads, then for its JSON),
     # and cryptography warns on stderr about a negative one each time. The facts parse every certificate again

@@ -1,5 +1,10 @@
 """The base of every tls check: fetch the shared facts, apply the connectivity policy, then judge.
 
+The checks run on https:// and http:// URLs, and on the mail services a family declares on registered hosts
+(``smtp://host:25``, ``smtps://host:465``, ``smtp://host:587``, ``imap://host:143``, ``imaps://host:993``,
+``pop3://host:110``, ``pop3s://host:995``; smtp, imap and pop3 through STARTTLS / STLS).
+``tls.https_available`` runs on URLs only.
+
 Connectivity policy (one table for all tls checks; ``tls.https_available`` and ``tls.protocol_ssl``
 refine it). ``skip`` means "does not apply" and nothing else: whatever could not be tested is ``error``
 (with the reason), so that coverage never counts it as tested.
@@ -25,6 +30,31 @@ or left no result                           client certificate)
 a certificate the server sent cannot be     error (saying so) for the checks that need it
 parsed
 ==========================================  ==========================  ==============================
+
+Mail services (a port declared on every registered host of a mail platform, so it may be closed;
+``tls.https_available`` does not run there):
+
+==================================================  ====================================================
+what happened                                       mail service
+==================================================  ====================================================
+handshake completed                                 judge (port 25: see below)
+refused, no TCP connection, no greeting / no        skip: no service on the port (whether it should be
+answer to a ClientHello (silent)                    offered is the mail family's question)
+answers, but not in TLS; a STARTTLS session that    skip: no TLS on this session (the mail family
+offers no STARTTLS (STLS), or refuses it unasked    judges that)
+a 421/450 answer (too many connections), at once    error: rate-limited, not tested (never retried)
+or during the scan
+offers STARTTLS but refuses it; a refused session   error
+(a 554 greeting); a reset; unreachable
+anything else                                       as for an https:// URL (only SSL 2.0: protocol_ssl
+                                                    fails, rest error)
+==================================================  ====================================================
+
+On SMTP between servers (``smtp://host:25``) TLS is opportunistic: a sending server that finds no certificate it
+can verify delivers over TLS anyway (unless MTA-STS or DANE tells it otherwise), so ``tls.cert_untrusted``,
+``tls.cert_hostname_mismatch`` and ``tls.cert_chain_incomplete`` warn there (with their severity) instead of
+failing; every other verdict is as for HTTPS. On submission (465, 587), IMAP and POP3 clients verify, so nothing
+is relaxed.
 """
 
 from __future__ import annotations
@@ -35,7 +65,7 @@ from typing import Any, ClassVar
 
 from sslyze.plugins.scan_commands import ScanCommand
 
-from checks.tls._collect import TlsTarget, collect_tls
+from checks.tls._collect import MAIL_SESSIONS, TlsTarget, collect_tls
 from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, CertificateFacts, Connectivity, TlsFacts
 from scanner.evidence import clip, shorten
 from scanner.facts import CollectionError
@@ -47,6 +77,8 @@ MAX_EVIDENCE_ITEMS = 20
 MAX_DETAIL_ITEMS = 5
 #: Where no TLS server exists at all: nothing answered on the port, or what answered does not speak TLS.
 NO_TLS_SERVICE = NOT_REACHED | {Connectivity.NO_TLS}
+#: SMTP between servers: its TLS is opportunistic (RFC 3207, RFC 7435).
+RELAY_SCHEME, RELAY_PORT = "smtp", 25
 
 # Worst first: how the verdicts of several certificate deployments combine.
 _STATUS_ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.ERROR: 2, Status.SKIP: 3, Status.PASS: 4}
@@ -58,14 +90,18 @@ class TlsCheck(Check):
     family: ClassVar[str] = "tls"
     #: sslyze scan commands whose results ``judge`` reads; if one of them errored, the check cannot judge.
     commands: ClassVar[tuple[ScanCommand, ...]] = ()
+    #: A failure of this check is a warning on SMTP between servers (see the module's docstring).
+    warns_on_relay: ClassVar[bool] = False
 
     def applies_to(self, endpoint: Endpoint) -> bool:
+        if endpoint.kind == "service":
+            return endpoint.scheme in MAIL_SESSIONS
         return endpoint.kind == "url" and endpoint.scheme in ("https", "http")
 
     def run(self, endpoint: Endpoint, ctx: ScanContext) -> list[Result]:
         target = TlsTarget.for_endpoint(endpoint)
         try:
-            facts = ctx.collect(target.key, collect_tls, target, ctx.settings)
+            facts = ctx.collect(target.key, collect_tls, target, ctx.settings, ctx.remaining())
         except CollectionError as exc:
             incomplete = say(
                 "tls.scan.incomplete",
@@ -81,7 +117,7 @@ class TlsCheck(Check):
         return [self.from_verdict(endpoint, verdict)]
 
     def evaluate(self, facts: TlsFacts, scheme: str = "https") -> Verdict:
-        """The verdict for ``facts`` as seen from a URL with ``scheme``: policy first, then ``judge``. Pure."""
+        """The verdict for ``facts`` as seen from an endpoint with ``scheme``: policy first, then ``judge``. Pure."""
         if facts.connectivity.status is not Connectivity.OK:
             return self.unreachable(facts, scheme)
         errors = [error for error in (facts.error_for(c) for c in self.commands) if error is not None]
@@ -117,12 +153,31 @@ class TlsCheck(Check):
                 error=errors[0].message,
             )
             return Verdict(Status.ERROR, failed, evidence)
-        return self.judge(facts)
+        verdict = self.judge(facts)
+        if (
+            self.warns_on_relay
+            and verdict.status is Status.FAIL
+            and scheme == RELAY_SCHEME
+            and facts.port == RELAY_PORT
+        ):
+            relaxed = say(
+                "tls.relay.warning",
+                "{detail} SMTP between servers is opportunistic: a sending server that cannot verify the certificate "
+                "delivers over TLS all the same (unless MTA-STS or DANE tells it otherwise), so this is a warning.",
+                detail=verdict.detail,
+            )
+            evidence = {**verdict.evidence, "opportunistic_tls": True}
+            return Verdict(Status.WARN, relaxed, evidence, verdict.severity, verdict.key)
+        return verdict
 
     def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
         """The verdict when no TLS conversation was possible (see the module's table)."""
         status = facts.connectivity.status
         evidence = target_evidence(facts)
+        if scheme in MAIL_SESSIONS:
+            service = mail_service_unreachable(facts)
+            if service is not None:
+                return service
         if scheme == "http" and status in NO_TLS_SERVICE:
             # Does not apply: the URL promises no TLS, and nothing on the port speaks it.
             moot = say("tls.scan.not_applicable", "Not applicable: {reason}", reason=no_tls_sentence(facts, scheme))
@@ -142,6 +197,26 @@ class TlsCheck(Check):
     @abc.abstractmethod
     def judge(self, facts: TlsFacts) -> Verdict:
         """The verdict on a server that completed a handshake. Pure: no I/O, no clock (use facts.scanned_at)."""
+
+
+def mail_service_unreachable(facts: TlsFacts) -> Verdict | None:
+    """The verdict on a mail service with no TLS conversation, where it differs from a URL's (the module's table):
+    the port may be closed, the session may offer no STARTTLS (the mail family judges both), the server may limit
+    sessions. None: as for an https:// URL."""
+    status, reason = facts.connectivity.status, facts.connectivity.reason
+    evidence = target_evidence(facts)
+    if status is Connectivity.NO_SERVICE:
+        absent = say(
+            "tls.service.absent", "Not applicable: no service on port {port}. {reason}", port=facts.port, reason=reason
+        )
+        return Verdict(Status.SKIP, absent, evidence)
+    if status in (Connectivity.NO_STARTTLS, Connectivity.NO_TLS):
+        plain = say("tls.service.plain", "Not applicable: no TLS on this session. {reason}", reason=reason)
+        return Verdict(Status.SKIP, plain, evidence)
+    if status is Connectivity.RATE_LIMITED:
+        limited = say("tls.service.rate_limited", "Rate-limited, not tested: {reason}", reason=reason)
+        return Verdict(Status.ERROR, limited, evidence)
+    return None
 
 
 def did_not_run(test: str, evidence: Mapping[str, Any]) -> Verdict:

@@ -398,6 +398,7 @@ class CertHostnameMismatch(CertificateCheck):
     finding: ClassVar[str] = "The certificate does not match the host name, or some clients refuse it for that name"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="certificate for another name"),)
+    warns_on_relay: ClassVar[bool] = True
     why: ClassVar[str] = (
         "Browsers refuse a certificate that does not name the host they connected to; it usually means "
         "the wrong certificate or virtual host is served."
@@ -484,6 +485,7 @@ class CertUntrusted(CertificateCheck):
     finding: ClassVar[str] = "The certificate does not lead to a trusted CA, or strict verifiers reject its chain"
     severity: ClassVar[Severity] = Severity.HIGH
     caps: ClassVar[tuple[Cap, ...]] = (Cap("F", note="no chain to a trusted root (a *warning* does not cap)"),)
+    warns_on_relay: ClassVar[bool] = True
     why: ClassVar[str] = (
         "A certificate that does not chain to a trusted CA (self-signed, private CA unknown to clients) "
         "gives users a warning they cannot check, and trains them to accept an attacker's certificate."
@@ -579,6 +581,7 @@ class CertChainIncomplete(CertificateCheck):
     finding: ClassVar[str] = "The server does not send the intermediate certificates its chain needs"
     severity: ClassVar[Severity] = Severity.MEDIUM
     caps: ClassVar[tuple[Cap, ...]] = (Cap("B", note="intermediate certificates missing"),)
+    warns_on_relay: ClassVar[bool] = True
     why: ClassVar[str] = (
         "A server that omits an intermediate certificate works in some browsers (which cached or fetched it) "
         "and fails in others, in mobile apps and in the other systems that call the platform's APIs."

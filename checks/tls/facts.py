@@ -77,6 +77,11 @@ class Connectivity(enum.StrEnum):
     # the server answered in TLS, but sends a handshake message (normally its certificate list) larger than
     # clients accept, so no client built on OpenSSL or BoringSSL, sslyze included, completes a handshake
     OVERSIZED_HANDSHAKE = "oversized_handshake"
+    # Mail services only (a port that may be closed, a session in plain text before STARTTLS):
+    NO_SERVICE = "no_service"  # nothing listens or answers on the port (refused, no TCP connection, silent)
+    NO_STARTTLS = "no_starttls"  # the plain-text session offers no STARTTLS (STLS for POP3): no TLS to judge
+    STARTTLS_REFUSED = "starttls_refused"  # it offers STARTTLS, but did not start TLS when asked
+    RATE_LIMITED = "rate_limited"  # the server answered 421/450 ("too many connections"): not tested, no retry
     ERROR = "error"  # anything else (a bug, an unexpected library error)
 
 
@@ -147,6 +152,12 @@ def rfc5280_serial() -> Message:
 
 def connection_refused(port: int) -> Message:
     return say("tls.connect.refused", "Connection refused on port {port}.", port=port)
+
+
+def no_tcp(port: int, seconds: float) -> Message:
+    return say(
+        "tls.connect.no_tcp", "No TCP connection to port {port} within {seconds:g} s.", port=port, seconds=seconds
+    )
 
 
 def could_not_connect(port: int, error: Text) -> Message:

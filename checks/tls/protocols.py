@@ -10,7 +10,7 @@ from checks.tls.base import TlsCheck, did_not_run, no_tls_sentence, target_evide
 from checks.tls.ciphers import raw_evidence
 from checks.tls.facts import NO_USABLE_TLS, NOT_REACHED, Connectivity, TlsFacts, TlsVersion
 from scanner.messages import Message, say
-from scanner.model import Cap, Severity, Status
+from scanner.model import Cap, Endpoint, Severity, Status
 from scanner.plugin import Verdict
 from scanner.wording import listed
 
@@ -66,6 +66,10 @@ class HttpsAvailable(TlsCheck):
         "certificate.\n"
         "If a plain HTTP service answers on 443, move it: port 443 is for TLS."
     )
+
+    def applies_to(self, endpoint: Endpoint) -> bool:
+        # A URL promises HTTPS; whether a mail service should offer TLS is the mail family's question.
+        return endpoint.kind == "url" and super().applies_to(endpoint)
 
     def unreachable(self, facts: TlsFacts, scheme: str) -> Verdict:
         status = facts.connectivity.status

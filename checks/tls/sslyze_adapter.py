@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -208,7 +209,11 @@ _SSLYZE_CONNECTIVITY_ERRORS: dict[str, Connectivity] = {
     "ServerRejectedTlsHandshake": Connectivity.HANDSHAKE_FAILED,
     "ServerTlsConfigurationNotSupported": Connectivity.HANDSHAKE_FAILED,
     "ConnectionToServerFailed": Connectivity.UNREACHABLE,
+    "ServerRejectedOpportunisticTlsNegotiation": Connectivity.STARTTLS_REFUSED,
 }
+#: In sslyze's words for a refused STARTTLS: the server limits sessions (smtplib drops the reply's code from its
+#: text, so the words are all there is).
+_BUSY_REFUSAL = re.compile(r"\b(421|450)\b|too many|connection limit|rate limit|try again later", re.IGNORECASE)
 
 
 def _classify_connectivity_trace(trace: str, port: int) -> tuple[Connectivity, Message, str]:
@@ -219,6 +224,8 @@ def _classify_connectivity_trace(trace: str, port: int) -> tuple[Connectivity, M
     status = _SSLYZE_CONNECTIVITY_ERRORS.get(exc_name, Connectivity.ERROR)
     if status is Connectivity.HANDSHAKE_FAILED and "SSL 2.0" in message:
         status = Connectivity.SSL2_ONLY
+    if status is Connectivity.STARTTLS_REFUSED and _BUSY_REFUSAL.search(message):
+        status = Connectivity.RATE_LIMITED
     return status, _connectivity_reason(status, port, message), line
 
 
@@ -243,6 +250,21 @@ def _connectivity_reason(status: Connectivity, port: int, message: str) -> Messa
         )
     if status is Connectivity.SSL2_ONLY:
         return say("tls.connect.ssl2_only", "The server on port {port} accepts only SSL 2.0.", port=port)
+    if status is Connectivity.STARTTLS_REFUSED:
+        return say(
+            "tls.connect.starttls_refused",
+            "The server on port {port} did not start TLS ({error}).",
+            port=port,
+            error=message,
+        )
+    if status is Connectivity.RATE_LIMITED:
+        return say(
+            "tls.connect.busy",
+            "The server on port {port} stopped taking sessions during the scan ({error}): it limits sessions, and "
+            "platscan does not retry.",
+            port=port,
+            error=message,
+        )
     return say("tls.connect.unexpected", "The TLS scan failed unexpectedly ({error}).", error=message)
 
 

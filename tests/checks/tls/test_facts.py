@@ -436,7 +436,7 @@ def test_tls_target_for_endpoints() -> None:
     http = Endpoint.for_url(platform, "http://dvc.nghean.example:8080/")
     assert TlsTarget.for_endpoint(https) == TlsTarget("dvc.nghean.example", 8443, "10.20.0.5")
     assert TlsTarget.for_endpoint(http) == TlsTarget("dvc.nghean.example", 443, "10.20.0.5")
-    assert TlsTarget.for_endpoint(https).key == ("tls", "dvc.nghean.example", 8443, "10.20.0.5")
+    assert TlsTarget.for_endpoint(https).key == ("tls", "dvc.nghean.example", 8443, "10.20.0.5", None, False)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -57,6 +58,17 @@ POLICY = {
     # Clients cannot connect (a finding), and no check could run (could not scan: an error, not a skip).
     (Connectivity.OVERSIZED_HANDSHAKE, "https"): (Status.FAIL, Status.ERROR, Status.ERROR),
     (Connectivity.OVERSIZED_HANDSHAKE, "http"): (Status.FAIL, Status.ERROR, Status.ERROR),
+    # Only mail services end so (MAIL_POLICY); were a URL to, it could not be scanned.
+    **{
+        (status, scheme): (Status.ERROR, Status.ERROR, Status.ERROR)
+        for status in (
+            Connectivity.NO_SERVICE,
+            Connectivity.NO_STARTTLS,
+            Connectivity.STARTTLS_REFUSED,
+            Connectivity.RATE_LIMITED,
+        )
+        for scheme in ("https", "http")
+    },
 }
 
 
@@ -153,6 +165,9 @@ class FakeContext:
         self.outcome = outcome
         self.calls: list[tuple[Hashable, tuple[Any, ...]]] = []
 
+    def remaining(self) -> float:
+        return 42.0
+
     def collect(self, key: Hashable, collector: Callable[..., TlsFacts], *args: Any) -> TlsFacts:
         self.calls.append((key, args))
         if isinstance(self.outcome, CollectionError):
@@ -169,8 +184,9 @@ def test_run_returns_one_result() -> None:
     assert result.remediation == CHECKS["tls.cipher_insecure"].remediation
     assert result.duration >= 0
     key, args = ctx.calls[0]
-    assert key == ("tls", "dvc.nghean.example", 443, None)
+    assert key == ("tls", "dvc.nghean.example", 443, None, None, False)
     assert args[0] == TlsTarget("dvc.nghean.example", 443, None) and args[1] is ctx.settings
+    assert args[2] == 42.0, "the collector is given the endpoint's remaining budget, a duration"
 
 
 def test_run_turns_a_collection_error_into_an_error_result() -> None:
@@ -180,3 +196,140 @@ def test_run_turns_a_collection_error_into_an_error_result() -> None:
         (result,) = check.run(endpoint, ctx)  # type: ignore[arg-type]
         assert result.status is Status.ERROR
         assert "gave up after 180 s" in result.detail
+
+
+# -- mail services -------------------------------------------------------------------------------------------------
+
+MAIL = Platform(id="mail", name="Mail", hosts=("mx1.nghean.example",))
+# status -> (protocol_ssl, every other check) on a mail service (smtp://mx1:587, imaps://mx1:993 ...).
+MAIL_POLICY = {
+    Connectivity.DNS_FAILURE: (Status.ERROR, Status.ERROR),
+    Connectivity.ERROR: (Status.ERROR, Status.ERROR),
+    # The collector makes refused / no TCP connection / silent NO_SERVICE; sslyze meeting them later is an error.
+    Connectivity.REFUSED: (Status.ERROR, Status.ERROR),
+    Connectivity.UNREACHABLE: (Status.ERROR, Status.ERROR),
+    Connectivity.TIMEOUT: (Status.ERROR, Status.ERROR),
+    Connectivity.SILENT: (Status.ERROR, Status.ERROR),
+    Connectivity.RESET: (Status.ERROR, Status.ERROR),
+    # The port may be closed: the service is not offered (the mail family judges whether it should be).
+    Connectivity.NO_SERVICE: (Status.SKIP, Status.SKIP),
+    # No TLS on the session: nothing for the tls family to judge (the mail family fails it).
+    Connectivity.NO_TLS: (Status.SKIP, Status.SKIP),
+    Connectivity.NO_STARTTLS: (Status.SKIP, Status.SKIP),
+    Connectivity.STARTTLS_REFUSED: (Status.ERROR, Status.ERROR),
+    Connectivity.RATE_LIMITED: (Status.ERROR, Status.ERROR),
+    Connectivity.HANDSHAKE_FAILED: (Status.ERROR, Status.ERROR),
+    Connectivity.SSL2_ONLY: (Status.FAIL, Status.ERROR),
+    Connectivity.OVERSIZED_HANDSHAKE: (Status.ERROR, Status.ERROR),
+}
+MAIL_SERVICES = [
+    "smtp://mx1.nghean.example:25",
+    "smtps://mx1.nghean.example:465",
+    "smtp://mx1.nghean.example:587",
+    "imap://mx1.nghean.example:143",
+    "imaps://mx1.nghean.example:993",
+    "pop3://mx1.nghean.example:110",
+    "pop3s://mx1.nghean.example:995",
+]
+
+
+def test_mail_policy_covers_every_failure() -> None:
+    assert set(MAIL_POLICY) == set(Connectivity) - {Connectivity.OK}
+
+
+@pytest.mark.parametrize("connectivity", list(MAIL_POLICY), ids=lambda v: str(v))
+@pytest.mark.parametrize(("scheme", "port"), [("smtp", 587), ("imaps", 993), ("smtp", 25)])
+def test_mail_service_policy(connectivity: Connectivity, scheme: str, port: int) -> None:
+    facts = failed_connectivity(
+        "mx1.nghean.example", port, "10.20.0.25", connectivity, f"Because {connectivity.value}.", now=NOW
+    )
+    protocol_ssl, others = MAIL_POLICY[connectivity]
+    for check_id, check in CHECKS.items():
+        if check_id == "tls.https_available":
+            continue  # does not apply to services
+        verdict = check.evaluate(facts, scheme)
+        expected = protocol_ssl if check_id == "tls.protocol_ssl" else others
+        assert verdict.status is expected, (check_id, verdict.detail)
+        assert f"Because {connectivity.value}." in str(verdict.detail) or connectivity is Connectivity.SSL2_ONLY
+        assert verdict.evidence["connectivity"] == connectivity.value
+    said = str(CHECKS["tls.cert_expired"].evaluate(facts, scheme).detail)
+    if connectivity is Connectivity.NO_SERVICE:
+        assert said.startswith(f"Not applicable: no service on port {port}.")
+    if connectivity is Connectivity.NO_STARTTLS:
+        assert said.startswith("Not applicable: no TLS on this session.")
+    if connectivity is Connectivity.RATE_LIMITED:
+        assert said.startswith("Rate-limited, not tested:")
+
+
+def test_every_check_but_https_available_runs_on_mail_services() -> None:
+    for service in MAIL_SERVICES:
+        endpoint = Endpoint.for_service(MAIL, service)
+        for check_id, check in CHECKS.items():
+            assert check.applies_to(endpoint) is (check_id != "tls.https_available"), (check_id, service)
+    other = Endpoint.for_service(MAIL, "ldap://mx1.nghean.example:389")
+    assert not any(check.applies_to(other) for check in CHECKS.values())
+    assert CHECKS["tls.https_available"].applies_to(Endpoint.for_url(PLATFORM, "https://dvc.nghean.example/"))
+
+
+def test_mail_targets_say_how_tls_starts_and_key_apart() -> None:
+    targets = {service: TlsTarget.for_endpoint(Endpoint.for_service(MAIL, service)) for service in MAIL_SERVICES}
+    starts = {service: t.opportunistic.value if t.opportunistic else None for service, t in targets.items()}
+    assert starts == {
+        "smtp://mx1.nghean.example:25": "SMTP",
+        "smtps://mx1.nghean.example:465": None,
+        "smtp://mx1.nghean.example:587": "SMTP",
+        "imap://mx1.nghean.example:143": "IMAP",
+        "imaps://mx1.nghean.example:993": None,
+        "pop3://mx1.nghean.example:110": "POP3",
+        "pop3s://mx1.nghean.example:995": None,
+    }
+    assert all(t.mail for t in targets.values())
+    assert [t.port for t in targets.values()] == [25, 465, 587, 143, 993, 110, 995]
+    assert len({t.key for t in targets.values()}) == len(targets)
+    # TLS from the first byte and STARTTLS on one port are two scans, and neither is a URL's.
+    implicit = TlsTarget("mx1.nghean.example", 587, None, None, mail=True)
+    assert implicit.key != targets["smtp://mx1.nghean.example:587"].key
+    assert TlsTarget("mx1.nghean.example", 587).key != implicit.key
+
+
+RELAXED_ON_RELAY = {"tls.cert_untrusted", "tls.cert_hostname_mismatch", "tls.cert_chain_incomplete"}
+
+
+def _failing_for(check_id: str) -> TlsFacts:
+    if check_id == "tls.cert_untrusted":
+        return fx.recorded("self_signed")
+    if check_id == "tls.cert_chain_incomplete":
+        return fx.facts("good", fx.chain_edit(lambda chain: chain[:1]))
+    return dataclasses.replace(fx.recorded("good"), host="mx1.nghean.example")
+
+
+@pytest.mark.parametrize("check_id", sorted(RELAXED_ON_RELAY))
+def test_certificate_trust_and_names_warn_on_smtp_between_servers(check_id: str) -> None:
+    facts = _failing_for(check_id)
+    check = CHECKS[check_id]
+    on_https = check.evaluate(facts, "https")
+    relay = dataclasses.replace(facts, port=25)
+    submission = dataclasses.replace(facts, port=587)
+    assert on_https.status is Status.FAIL, on_https.detail
+    on_relay = check.evaluate(relay, "smtp")
+    assert on_relay.status is Status.WARN
+    assert on_relay.severity == on_https.severity, "same severity: a warning, not a lesser finding"
+    assert str(on_https.detail) in str(on_relay.detail)
+    assert "SMTP between servers is opportunistic" in str(on_relay.detail)
+    assert on_relay.evidence["opportunistic_tls"] is True
+    assert check.evaluate(submission, "smtp").status is Status.FAIL, "submission clients verify: no relaxation"
+    assert check.evaluate(relay, "smtps").status is Status.FAIL
+
+
+def test_only_trust_and_names_are_relaxed_on_port_25() -> None:
+    failing = {
+        check_id
+        for check_id, check in CHECKS.items()
+        if check_id != "tls.https_available" and check.evaluate(fx.recorded("weak"), "https").status is Status.FAIL
+    }
+    assert failing, "the weak fixture fails some checks"
+    relay = dataclasses.replace(fx.recorded("weak"), port=25)
+    for check_id in failing:
+        status = CHECKS[check_id].evaluate(relay, "smtp").status
+        assert status is (Status.WARN if check_id in RELAXED_ON_RELAY else Status.FAIL), check_id
+    assert {c.id for c in CHECKS.values() if c.warns_on_relay} == RELAXED_ON_RELAY
