@@ -348,7 +348,9 @@ def demo(workdir: Path, serve: bool, quiet: bool, lang: str) -> None:
     """Start a demo fleet on 127.0.0.1, scan it, and write its reports (HTML and JSON).
 
     The demo fleet is a handful of pure-Python TLS endpoints named after a province's shared
-    platforms, some configured well and some badly, with their own test CA. Nothing leaves
+    platforms, some configured well and some badly, with their own test CA and DNS server, and
+    the official e-mail system's mail host (SMTP and IMAP on 127.0.0.25, whose standard ports
+    need root: without it the demo runs without the mail host and says so). Nothing leaves
     this machine. Each platform keeps its port from run to run in the same workdir, so a second
     run's report compares like with like ("new since" and "fixed" are true).
 
@@ -381,6 +383,8 @@ def demo(workdir: Path, serve: bool, quiet: bool, lang: str) -> None:
                 f"{moved.port} (the report lists its findings as new: its endpoint changed)",
                 err=True,
             )
+        if fleet.mail_unavailable:
+            click.echo(f"warning: {fleet.mail_unavailable}", err=True)
         write_waivers_example(layout.waivers_example, dt.date.today() + dt.timedelta(days=90))
         targets = read_targets(fleet.targets_path, {})
         profile = open_profile(targets.settings.profile, catalogue)

@@ -1,15 +1,21 @@
 """The built-in demo fleet behind ``platscan demo``: a province's shared platforms, on loopback.
 
 Pure Python (no nginx): a test PKI plus one :class:`~scanner.demo.tls_server.TlsServer` per
-platform, each with a realistic flaw, and a targets file that maps the platforms' ``*.example``
-names to 127.0.0.1::
+platform, each with a realistic flaw; an authoritative DNS server for the demo zone
+(:mod:`scanner.demo.dns_server`); the official e-mail system's mail host (SMTP and IMAP with
+STARTTLS, :mod:`scanner.demo.mail_server`) on the standard mail ports of ``MAIL_ADDRESS``; and a
+targets file that maps the web platforms' ``*.example`` names to 127.0.0.1 and asks the demo DNS
+server for every other name::
 
     with DemoFleet(workdir) as fleet:
-        scan(fleet.targets_path)        # ca_bundle = the demo root; resolve -> 127.0.0.1
+        scan(fleet.targets_path)        # ca_bundle = the demo root; dns_servers = the demo DNS server
 
 Each platform's port scan is limited to its own port (``ports`` and ``allowed_ports``), so the demo
-never probes anything else on the machine. Given the ports of a previous run, each platform is served
-on its old port again when that port is free (``moved`` lists those that had to move).
+never port-scans anything else on the machine (the mail family probes the standard mail ports of
+the mail platform's hosts itself). Given the ports of a previous run, each platform, and the DNS
+server, is served on its old port again when that port is free (``moved`` lists the platforms that
+had to move). The mail ports are below 1024: without root the mail host is not started, the demo
+runs without it, and ``mail_unavailable`` says why.
 """
 
 from __future__ import annotations
@@ -24,15 +30,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import dns.zone
+
+from scanner.demo.dns_server import DnsServer
+from scanner.demo.mail_server import BindError, MailServer
+from scanner.demo.mail_system import MAIL_ADDRESS, DemoMail, demo_zone, mail_server_config
 from scanner.demo.pki import EXPIRED, ChainLayout, IssuerKind, LeafSpec, Pki, Validity
 from scanner.demo.pki import NORMAL as NORMAL_VALIDITY
 from scanner.demo.tls_server import LOOPBACK, TlsServer, TlsServerConfig
 
 __all__ = [
     "DEMO_PLATFORMS",
+    "DNS_SERVER",
+    "DOMAIN",
+    "MAIL_ADDRESS",
     "PKI_DIR",
     "TARGETS_FILE",
     "DemoFleet",
+    "DemoMail",
     "DemoPlatform",
     "MovedPort",
     "RunningPlatform",
@@ -40,8 +55,12 @@ __all__ = [
 ]
 
 TARGETS_FILE = "targets.toml"
+#: The webmail's address: beside the mail host's, away from a mail server the machine may run.
+WEBMAIL_ADDRESS = "127.0.0.26"
 PKI_DIR = "pki"
 DOMAIN = "nghean.example"
+#: The demo DNS server's entry in ``DemoFleet.ports`` (no demo platform has this id).
+DNS_SERVER = "dns"
 ORGANIZATION = "Nghe An Provincial Test PKI"
 
 _MODERN = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
@@ -76,6 +95,9 @@ class DemoPlatform:
         headers: HTTP response headers it sends.
         title: the page title (Vietnamese, as the real portals have).
         name_vi, owner_vi: the name and owner in Vietnamese, for a demo run with ``--lang vi``.
+        mail: its mail system, for a mail platform: its MX host becomes a registered host, and the
+            targets file gets its ``[platforms.mail]`` table.
+        address: the loopback address it listens on.
     """
 
     id: str
@@ -93,6 +115,17 @@ class DemoPlatform:
     headers: Mapping[str, str] = field(default_factory=dict)
     name_vi: str = ""
     owner_vi: str = ""
+    mail: DemoMail | None = None
+    address: str = LOOPBACK
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Its registered hosts beyond its URL's."""
+        return (self.mail.mx_host,) if self.mail else ()
+
+    @property
+    def flaws(self) -> tuple[str, ...]:
+        return ((self.flaw,) if self.flaw else ()) + (self.mail.flaws if self.mail else ())
 
     def name_in(self, lang: str) -> str:
         return self.name_vi if lang == "vi" and self.name_vi else self.name
@@ -139,10 +172,26 @@ DEMO_PLATFORMS: tuple[DemoPlatform, ...] = (
         owner_vi="Sở Khoa học và Công nghệ",
         level=3,
         host=f"mail.{DOMAIN}",
-        flaw="certificate expired ten days ago",
+        # Not 127.0.0.1: the mail family tries the standard mail ports of every host of a mail
+        # platform, and a mail server of the machine itself may listen on 127.0.0.1.
+        address=WEBMAIL_ADDRESS,
+        flaw="the webmail's certificate expired ten days ago",
         title="Hệ thống thư điện tử công vụ tỉnh Nghệ An",
         validity=EXPIRED,
         headers={"Strict-Transport-Security": "max-age=31536000", "X-Frame-Options": "SAMEORIGIN"},
+        mail=DemoMail(
+            domain=DOMAIN,
+            mx_host=f"mx.{DOMAIN}",
+            dkim_selector="default",
+            spf="v=spf1 mx -all",
+            dmarc=f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{DOMAIN}",
+            tls_rpt=f"v=TLSRPTv1; rua=mailto:tls-reports@{DOMAIN}",
+            submission_auth_before_tls=True,
+            flaws=(
+                "DMARC policy p=none: mail forged in the domain's name is still delivered",
+                "submission (port 587) offers AUTH before STARTTLS: passwords may cross in cleartext",
+            ),
+        ),
     ),
     DemoPlatform(
         id="yte",
@@ -192,7 +241,7 @@ class RunningPlatform:
 
     Attributes:
         platform: the definition.
-        port: its port on 127.0.0.1.
+        port: its port on its address.
     """
 
     platform: DemoPlatform
@@ -219,11 +268,11 @@ class MovedPort:
 
 
 class DemoFleet:
-    """Create the demo PKI in ``workdir``, start one TLS server per platform on 127.0.0.1 and write
-    ``targets_path``; stop them all on exit.
+    """Create the demo PKI in ``workdir``, start one TLS server per platform on 127.0.0.1, the demo
+    DNS server, the mail platforms' mail host, and write ``targets_path``; stop them all on exit.
 
-    ``ports`` (platform id -> port, e.g. a previous run's ``ports``) are used again where they are
-    free; the other platforms get ports the OS picks."""
+    ``ports`` (platform id, or ``DNS_SERVER`` -> port, e.g. a previous run's ``ports``) are used
+    again where they are free; the others get ports the OS picks."""
 
     def __init__(
         self,
@@ -240,6 +289,8 @@ class DemoFleet:
         self._running: tuple[RunningPlatform, ...] = ()
         self._moved: tuple[MovedPort, ...] = ()
         self._pki: Pki | None = None
+        self._dns_port: int | None = None
+        self._mail_unavailable: str | None = None
 
     @property
     def pki(self) -> Pki:
@@ -253,8 +304,23 @@ class DemoFleet:
 
     @property
     def ports(self) -> dict[str, int]:
-        """platform id -> its port, for the next run."""
-        return {item.platform.id: item.port for item in self._running}
+        """platform id -> its port, and ``DNS_SERVER`` -> the DNS server's, for the next run."""
+        ports = {item.platform.id: item.port for item in self._running}
+        if self._dns_port is not None:
+            ports[DNS_SERVER] = self._dns_port
+        return ports
+
+    @property
+    def dns_server(self) -> str:
+        """The demo DNS server as a ``dns_servers`` entry (``127.0.0.1:port``)."""
+        if self._dns_port is None:
+            raise RuntimeError("the demo fleet is not started")
+        return f"{LOOPBACK}:{self._dns_port}"
+
+    @property
+    def mail_unavailable(self) -> str | None:
+        """Why the mail host was not started (one sentence), or None when it runs (or none is needed)."""
+        return self._mail_unavailable
 
     @property
     def moved(self) -> tuple[MovedPort, ...]:
@@ -277,7 +343,7 @@ class DemoFleet:
             ports: dict[str, int] = {}
             # Remembered ports first: a port the OS picks for another platform must not take one.
             for platform in sorted(self.definitions, key=lambda p: p.id not in self.wanted_ports):
-                server = _listen(_server_config(pki, platform), self.wanted_ports.get(platform.id))
+                server = _listen(_server_config(pki, platform), self.wanted_ports.get(platform.id), platform.address)
                 stack.callback(server.stop)
                 ports[platform.id] = server.port
             self._running = tuple(RunningPlatform(platform=p, port=ports[p.id]) for p in self.definitions)
@@ -286,8 +352,24 @@ class DemoFleet:
                 for p in self.definitions
                 if p.id in self.wanted_ports and self.wanted_ports[p.id] != ports[p.id]
             )
+            mail = tuple(p.mail for p in self.definitions if p.mail is not None)
+            self._mail_unavailable = None
+            for system in mail:
+                try:
+                    stack.enter_context(
+                        MailServer(mail_server_config(system, pki, _leaf_spec((system.mx_host,)), _MODERN))
+                    )
+                except BindError as exc:
+                    self._mail_unavailable = _mail_refusal(exc)
+                    break
+            addresses = {p.host: p.address for p in self.definitions}
+            addresses.update({system.mx_host: MAIL_ADDRESS for system in mail})
+            zone = demo_zone(DOMAIN, addresses, mail, pki)
+            dns = _listen_dns(zone, self.wanted_ports.get(DNS_SERVER))
+            stack.callback(dns.stop)
+            self._dns_port = dns.port
             self._pki = pki
-            _write_targets(self.targets_path, pki.bundle_path, self._running, self.lang)
+            _write_targets(self.targets_path, pki.bundle_path, self._running, self.dns_server, self.lang)
             self._stack = stack.pop_all()
         return self
 
@@ -305,23 +387,47 @@ class DemoFleet:
         self.stop()
 
 
-def _listen(config: TlsServerConfig, port: int | None) -> TlsServer:
-    """A started server on ``port`` if it is free, else on a port the OS picks."""
+def _listen(config: TlsServerConfig, port: int | None, host: str) -> TlsServer:
+    """A started server on ``host``:``port`` if that port is free, else on a port the OS picks."""
     if port:
         with contextlib.suppress(OSError):  # taken (or not ours to bind): the caller reports the move
-            return TlsServer(config, port=port).start()
-    return TlsServer(config).start()
+            return TlsServer(config, host=host, port=port).start()
+    return TlsServer(config, host=host).start()
 
 
-def _server_config(pki: Pki, platform: DemoPlatform) -> TlsServerConfig:
-    self_signed = platform.issuer is IssuerKind.SELF
-    spec = LeafSpec(
-        hosts=platform.cert_hosts or (platform.host,),
-        issuer=platform.issuer,
-        validity=platform.validity,
+def _listen_dns(zone: dns.zone.Zone, port: int | None) -> DnsServer:
+    """The DNS server, started on ``port`` if it is free (UDP and TCP), else on one the OS picks.
+    Its port is in the targets file only: a move changes no endpoint, so it goes unmentioned."""
+    if port:
+        with contextlib.suppress(OSError):
+            return DnsServer(zone, port=port).start()
+    return DnsServer(zone).start()
+
+
+def _mail_refusal(exc: BindError) -> str:
+    why = f"{exc}; ports below 1024 need root" if exc.needs_root else str(exc)
+    return (
+        f"the demo mail servers were not started ({why}): the mail platform's mail checks report "
+        "what they find on its mail ports"
+    )
+
+
+def _leaf_spec(
+    hosts: tuple[str, ...], issuer: IssuerKind = IssuerKind.INTERMEDIATE, validity: Validity = NORMAL_VALIDITY
+) -> LeafSpec:
+    """A certificate of the demo CA (its AIA as the province's CA would write it), or a self-signed one."""
+    self_signed = issuer is IssuerKind.SELF
+    return LeafSpec(
+        hosts=hosts,
+        issuer=issuer,
+        validity=validity,
         ca_issuers_url=None if self_signed else f"http://pki.{DOMAIN}/issuing-ca.crt",
         ocsp_url=None if self_signed else f"http://ocsp.pki.{DOMAIN}/",
     )
+
+
+def _server_config(pki: Pki, platform: DemoPlatform) -> TlsServerConfig:
+    spec = _leaf_spec(platform.cert_hosts or (platform.host,), platform.issuer, platform.validity)
     leaf = pki.issue(platform.id, spec)
     return TlsServerConfig(
         cert_chain=pki.write_chain(leaf, platform.layout),
@@ -342,22 +448,27 @@ def _page(platform: DemoPlatform) -> str:
     )
 
 
-def _write_targets(path: Path, ca_bundle: Path, running: tuple[RunningPlatform, ...], lang: str = "en") -> None:
+def _write_targets(
+    path: Path, ca_bundle: Path, running: tuple[RunningPlatform, ...], dns_server: str, lang: str = "en"
+) -> None:
     lines = [
-        "# platscan demo fleet: shared platforms of a province, served on 127.0.0.1.",
-        "# Generated by `platscan demo`; each platform keeps its port from run to run (platscan-demo.json).",
+        "# platscan demo fleet: shared platforms of a province, served on 127.0.0.1 (the mail host on",
+        f"# {MAIL_ADDRESS}). Generated by `platscan demo`; each platform keeps its port from run to run",
+        "# (platscan-demo.json).",
         "[scan]",
         "timeout = 3",
         "# Every demo platform lives on 127.0.0.1: scan them side by side (each one's port scan waits",
         "# on its TLS port for several seconds; per_host would otherwise queue them two at a time).",
         f"per_host = {max(2, len(running))}",
         f"ca_bundle = {_toml_str(str(ca_bundle.resolve()))}",
+        f"# The demo's own DNS server, authoritative for {DOMAIN}: every name of the scan is asked there.",
+        f"dns_servers = [{_toml_str(dns_server)}]",
     ]
     for item in running:
         platform = item.platform
         lines += [
             "",
-            *([f"# demo flaw: {platform.flaw}"] if platform.flaw else []),
+            *[f"# demo flaw: {flaw}" for flaw in platform.flaws],
             "[[platforms]]",
             f"id = {_toml_str(platform.id)}",
             f"name = {_toml_str(platform.name_in(lang))}",
@@ -365,10 +476,19 @@ def _write_targets(path: Path, ca_bundle: Path, running: tuple[RunningPlatform, 
             f"contact = {_toml_str(platform.contact)}",
             f"level = {platform.level}",
             f"urls = [{_toml_str(item.url)}]",
+            *([f"hosts = [{', '.join(_toml_str(h) for h in platform.hosts)}]"] if platform.hosts else []),
             f"ports = [{item.port}]",
             f"allowed_ports = [{item.port}]",
-            f"resolve = {{ {_toml_str(platform.host)} = {_toml_str(LOOPBACK)} }}",
+            # DNS says the same; pinned all the same, so a web platform never waits on a lookup.
+            f"resolve = {{ {_toml_str(platform.host)} = {_toml_str(platform.address)} }}",
         ]
+        if platform.mail is not None:
+            lines += [
+                "",
+                "[platforms.mail]",
+                f"domains = [{_toml_str(platform.mail.domain)}]",
+                f"dkim_selectors = [{_toml_str(platform.mail.dkim_selector)}]",
+            ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -298,8 +298,10 @@ class TlsServer(_HttpMixin, ListenerBase):
     The ``SSLContext`` is built in the constructor, so a configuration OpenSSL rejects fails there.
     """
 
-    def __init__(self, config: TlsServerConfig, *, port: int = 0, io_timeout: float = 10.0) -> None:
-        super().__init__(port=port, io_timeout=io_timeout)
+    def __init__(
+        self, config: TlsServerConfig, *, host: str = LOOPBACK, port: int = 0, io_timeout: float = 10.0
+    ) -> None:
+        super().__init__(host=host, port=port, io_timeout=io_timeout)
         self.config = config
         self.context = config.context()
         self.body = config.body

@@ -4,9 +4,9 @@ The demo writes only what it created itself. Its manifest (``platscan-demo.json`
 it owns; a workdir that holds one of those names without the manifest listing it is refused before
 anything is written, so a user's own ``targets.toml`` is never replaced.
 
-The manifest also remembers the port of each demo platform: the next run serves the same endpoints,
-so the reports' "new since scan N" and "fixed" compare like with like instead of listing every
-failure as new because its URL changed.
+The manifest also remembers the port of each demo platform (and of the demo DNS server, under
+``fleet.DNS_SERVER``): the next run serves the same endpoints, so the reports' "new since scan N"
+and "fixed" compare like with like instead of listing every failure as new because its URL changed.
 """
 
 from __future__ import annotations

@@ -460,7 +460,7 @@ def test_demo_fleet_starts_and_writes_parsable_targets(tmp_path: Path) -> None:
         assert [p["id"] for p in data["platforms"]] == [p.id for p in DEMO_PLATFORMS]
         for item, entry in zip(demo.platforms, data["platforms"], strict=True):
             assert entry["urls"] == [item.url]
-            assert entry["resolve"] == {item.platform.host: "127.0.0.1"}
+            assert entry["resolve"] == {item.platform.host: item.platform.address}
             assert entry["level"] in (2, 3)
             assert item.platform.host.endswith(".nghean.example")
             endpoint = FleetEndpoint(item.platform.id, item.platform.host, item.port, {}, Backend.PYTHON)

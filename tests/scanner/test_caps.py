@@ -67,8 +67,14 @@ PUBLISHED: dict[str, tuple[tuple[str, Severity], ...]] = {
     "http.cors": (("C", Severity.INFO),),
     "auth.admin_exposed": (("C", Severity.HIGH),),
     "auth.lockout": (("C", Severity.INFO),),
+    # Mail forged in the name of the domain is delivered: held at B (the call; TCVN 14423 6.9.2.5).
+    "mail.dmarc": (("B", Severity.INFO),),
     # A bogus zone: validating resolvers refuse the name, as browsers refuse an expired certificate.
     "dns.dnssec": (("F", Severity.CRITICAL),),
+    # Mail that crosses the network in clear: the cap every cleartext service gets (ports.cleartext_service).
+    "mail.starttls": (("C", Severity.INFO),),
+    "mail.submission_tls": (("C", Severity.INFO),),
+    "mail.mailbox_tls": (("C", Severity.INFO),),
 }
 
 PLATFORM = Platform(id="dvc", name="Portal", urls=("https://a.test/",))

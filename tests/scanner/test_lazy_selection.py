@@ -83,7 +83,7 @@ def test_unknown_names_are_reported_as_by_the_whole_catalogue(only: list[str]) -
     result = CliRunner().invoke(pick, [])
     assert result.exit_code == 2
     assert "unknown check or family" in result.output
-    assert "families: auth, http, ports, tls" in result.output
+    assert "families: auth, dns, http, mail, ports, tls" in result.output
 
 
 def test_a_profile_is_checked_against_every_installed_check() -> None:
