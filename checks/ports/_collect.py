@@ -70,6 +70,7 @@ from scanner.files import write_atomically
 from scanner.messages import Message, Text, say
 from scanner.model import Endpoint, Platform
 from scanner.plugin import ScanSettings
+from scanner.politeness import Busy, one_at_a_time
 from scanner.reasons import network_error
 
 INSTALL_HINT = "apt-get install nmap"
@@ -130,6 +131,9 @@ class PortScanTarget:
         method: "connect" or "syn" (``[scan] port_scan``).
         udp: also scan ``udp_ports`` (``[scan] udp``).
         udp_ports: the UDP ports of the opt-in scan (SNMP).
+        one_session: another family declared services on this host (a mail server's ports), whose
+            sessions are held to one at a time (``scanner.politeness``): nmap's probes of those
+            ports take their turn instead of running beside a mail session.
     """
 
     host: str
@@ -138,6 +142,7 @@ class PortScanTarget:
     method: str = "connect"
     udp: bool = False
     udp_ports: tuple[int, ...] = UDP_PORTS
+    one_session: bool = False
 
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint, platform: Platform, settings: ScanSettings) -> PortScanTarget:
@@ -148,6 +153,7 @@ class PortScanTarget:
             ports=port_settings(platform).ports,
             method=scan.method,
             udp=scan.udp,
+            one_session=any(Endpoint.for_service(platform, s).host == endpoint.host for s in platform.services),
         )
 
     @property
@@ -611,7 +617,15 @@ def collect_ports(target: PortScanTarget, settings: ScanSettings, budget: float)
     started = time.monotonic()
     deadline = started + budget
     scanned_at = dt.datetime.now(dt.UTC)
-    outcome = scan_host(target, settings, deadline)
+    if target.one_session:
+        try:
+            with one_at_a_time(target.address or target.host, budget):
+                outcome = scan_host(target, settings, deadline)
+        except Busy:
+            busy = say("ports.scan.busy", "another session with {host} held it past the time budget", host=target.host)
+            outcome = (ScanStatus.FAILED, busy, target.address)
+    else:
+        outcome = scan_host(target, settings, deadline)
     if isinstance(outcome, RawScan):
         return facts_from_raw(outcome)
     status, reason, address = outcome

@@ -33,7 +33,7 @@ from checks.ports.settings import port_settings
 from scanner.evidence import MAX_KEY, clip, finding_key, shorten
 from scanner.facts import CollectionError
 from scanner.messages import Message, Text, say
-from scanner.model import Endpoint, Result, Status
+from scanner.model import Endpoint, Platform, Result, Status
 from scanner.plugin import Check, ScanContext, ScanSettings, Verdict
 from scanner.wording import commas, sentences
 
@@ -71,11 +71,16 @@ class PortsCheck(Check):
             )
             verdict = Verdict(Status.ERROR, incomplete, {"host": target.host, "error": shorten(str(exc.reason))})
         else:
-            verdict = self.evaluate(facts, port_settings(ctx.platform).allowed_ports)
+            verdict = self.evaluate(
+                facts, port_settings(ctx.platform).allowed_ports, declared_ports(ctx.platform, endpoint)
+            )
         return [self.from_verdict(endpoint, verdict)]
 
-    def evaluate(self, facts: PortScanFacts, allowed_ports: Sequence[int]) -> Verdict:
-        """The verdict for ``facts`` given the platform's allow-list: policy first, then ``judge``. Pure."""
+    def evaluate(
+        self, facts: PortScanFacts, allowed_ports: Sequence[int], declared: frozenset[int] = frozenset()
+    ) -> Verdict:
+        """The verdict for ``facts`` given the platform's allow-list and the ports of this host that
+        another family declared as services (``declared``): policy first, then ``judge``. Pure."""
         evidence = scan_evidence(facts)
         if facts.status is not ScanStatus.COMPLETE:
             failed = say(
@@ -91,7 +96,7 @@ class PortsCheck(Check):
                 filtered=facts.filtered,
             )
             return Verdict(Status.ERROR, silent, evidence)
-        verdict = self.judge(facts, tuple(allowed_ports))
+        verdict = self.judge(facts, tuple(allowed_ports), declared)
         gaps = self.gaps(facts)
         if not gaps:
             return verdict
@@ -116,7 +121,9 @@ class PortsCheck(Check):
         return gaps
 
     @abc.abstractmethod
-    def judge(self, facts: PortScanFacts, allowed_ports: tuple[int, ...]) -> Verdict:
+    def judge(
+        self, facts: PortScanFacts, allowed_ports: tuple[int, ...], declared: frozenset[int] = frozenset()
+    ) -> Verdict:
         """The verdict on a host whose port scan completed. Pure: no I/O, no clock."""
 
 
@@ -196,3 +203,10 @@ def describe(item: Classified) -> Message:
     return say(
         "ports.port.service_details", "{service} on {port} ({details})", service=name, port=port.label, details=details
     )
+
+
+def declared_ports(platform: Platform, endpoint: Endpoint) -> frozenset[int]:
+    """The ports of ``endpoint``'s host that another family declared as services of the platform (the
+    mail family's SMTP, IMAP and POP3 ports): that family judges them in a session of its own."""
+    services = (Endpoint.for_service(platform, service) for service in platform.services)
+    return frozenset(s.port for s in services if s.host == endpoint.host and s.port is not None)

@@ -58,20 +58,22 @@ class UnexpectedOpen(PortsCheck):
         "4. Scan again to confirm: `platscan scan targets.toml --only ports --platform <id>`."
     )
 
-    def judge(self, facts: PortScanFacts, allowed_ports: tuple[int, ...]) -> Verdict:
+    def judge(
+        self, facts: PortScanFacts, allowed_ports: tuple[int, ...], declared: frozenset[int] = frozenset()
+    ) -> Verdict:
         allowed = set(allowed_ports)
         evidence = {**scan_evidence(facts), "allowed_ports": sorted(allowed)}
         opened = facts.open_ports
         unexpected = [classify(p) for p in opened if p.port not in allowed]
         if unexpected:
             evidence["unexpected"] = clip(port_evidence(item) for item in unexpected)
-            ports, declared = listed([describe(i) for i in unexpected]), [str(p) for p in sorted(allowed)]
+            ports, allowed_list = listed([describe(i) for i in unexpected]), [str(p) for p in sorted(allowed)]
             if len(unexpected) == 1:
                 undeclared = say(
                     "ports.unexpected_open.one",
                     "1 open port on {target} is not in allowed_ports [{allowed}]: {ports}.",
                     target=facts.target,
-                    allowed=declared,
+                    allowed=allowed_list,
                     ports=ports,
                 )
             else:
@@ -80,7 +82,7 @@ class UnexpectedOpen(PortsCheck):
                     "{count} open ports on {target} are not in allowed_ports [{allowed}]: {ports}.",
                     count=len(unexpected),
                     target=facts.target,
-                    allowed=declared,
+                    allowed=allowed_list,
                     ports=ports,
                 )
             return Verdict(Status.FAIL, undeclared, evidence, key=ports_key(unexpected))

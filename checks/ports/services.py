@@ -83,10 +83,16 @@ class CleartextService(PortsCheck):
         + FIREWALL_SNIPPETS
     )
 
-    def judge(self, facts: PortScanFacts, allowed_ports: tuple[int, ...]) -> Verdict:
-        findings = [f for p in facts.open_ports if (f := cleartext_finding(classify(p)))]
+    def judge(
+        self, facts: PortScanFacts, allowed_ports: tuple[int, ...], declared: frozenset[int] = frozenset()
+    ) -> Verdict:
+        # A declared mail service is judged by its family from a real session (whether STARTTLS comes
+        # before any login), not from nmap's script output: one verdict, from the better witness.
+        findings = [f for p in facts.open_ports if p.port not in declared and (f := cleartext_finding(classify(p)))]
         certain = [f for f in findings if f.certain]
         evidence = _findings_evidence(facts, allowed_ports, findings)
+        if judged_elsewhere := sorted(p.port for p in facts.open_ports if p.port in declared):
+            evidence["judged_by_their_family"] = judged_elsewhere
         if certain:
             # The same cleartext port the mail family may find in its own session: counted once.
             evidence[FACTS] = sorted({cleartext_fact(facts.host, f.classified.port.port) for f in certain})
@@ -163,7 +169,9 @@ class DatabaseExposed(PortsCheck):
         "data as disclosed: rotate the secrets it held and check it for tampering."
     )
 
-    def judge(self, facts: PortScanFacts, allowed_ports: tuple[int, ...]) -> Verdict:
+    def judge(
+        self, facts: PortScanFacts, allowed_ports: tuple[int, ...], declared: frozenset[int] = frozenset()
+    ) -> Verdict:
         findings = []
         for port in facts.open_ports:
             item = classify(port)
@@ -245,7 +253,9 @@ class RemoteAdminExposed(PortsCheck):
         "/etc/webmin/miniserv.conf; cPanel/WHM Host Access Control.\n" + FIREWALL_SNIPPETS
     )
 
-    def judge(self, facts: PortScanFacts, allowed_ports: tuple[int, ...]) -> Verdict:
+    def judge(
+        self, facts: PortScanFacts, allowed_ports: tuple[int, ...], declared: frozenset[int] = frozenset()
+    ) -> Verdict:
         found: list[Classified] = [
             item for p in facts.open_ports if (item := classify(p)).kind and Risk.REMOTE_ADMIN in item.kind.risks
         ]
@@ -303,7 +313,9 @@ class VersionDisclosure(PortsCheck):
         "and update."
     )
 
-    def judge(self, facts: PortScanFacts, allowed_ports: tuple[int, ...]) -> Verdict:
+    def judge(
+        self, facts: PortScanFacts, allowed_ports: tuple[int, ...], declared: frozenset[int] = frozenset()
+    ) -> Verdict:
         disclosed = [(p, v) for p in facts.open_ports if (v := disclosed_version(p))]
         evidence = scan_evidence(facts)
         if not disclosed:

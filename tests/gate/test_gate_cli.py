@@ -189,7 +189,7 @@ def test_only_what_was_tested_can_be_stale(fleet: TlsFleet, tmp_path: Path) -> N
     [
         ("platform", "legasy", "platform: 'legasy' is not registered in targets.toml (did you mean legacy?)"),
         ("check", "tls.protocol_legacyy", "check: 'tls.protocol_legacyy' names no installed check (did you mean "),
-        ("check", "dns.*", "check: 'dns.*' names no installed check (platscan checks lists them)"),
+        ("check", "whois.*", "check: 'whois.*' names no installed check (platscan checks lists them)"),
         ("endpoint", "https://other.example/*", "endpoint: 'https://other.example/*' matches none of legacy's"),
     ],
 )
