@@ -66,10 +66,13 @@ def lenient_context(
     return ctx
 
 
-def fetch(endpoint: FleetEndpoint, ctx: ssl.SSLContext, timeout: float = 3.0) -> tuple[str, str, bytes, bytes]:
-    """TLS handshake with SNI = the endpoint's host, GET /; returns (version, cipher, peer DER, response)."""
+def fetch(
+    endpoint: FleetEndpoint, ctx: ssl.SSLContext, timeout: float = 3.0, at: str | None = None
+) -> tuple[str, str, bytes, bytes]:
+    """TLS handshake with SNI = the endpoint's host, GET /; returns (version, cipher, peer DER, response).
+    ``at``: the loopback address it listens on, when not 127.0.0.1 (the demo's webmail)."""
     with (
-        socket.create_connection(endpoint.address, timeout=timeout) as raw,
+        socket.create_connection((at, endpoint.port) if at else endpoint.address, timeout=timeout) as raw,
         ctx.wrap_socket(raw, server_hostname=endpoint.host) as tls,
     ):
         request = f"GET / HTTP/1.1\r\nHost: {endpoint.host}\r\nConnection: close\r\n\r\n"
@@ -464,12 +467,12 @@ def test_demo_fleet_starts_and_writes_parsable_targets(tmp_path: Path) -> None:
             assert entry["level"] in (2, 3)
             assert item.platform.host.endswith(".nghean.example")
             endpoint = FleetEndpoint(item.platform.id, item.platform.host, item.port, {}, Backend.PYTHON)
-            assert fetch(endpoint, lenient_context())[3].startswith(b"HTTP/1.1 200")
+            assert fetch(endpoint, lenient_context(), at=item.platform.address)[3].startswith(b"HTTP/1.1 200")
         dvc = demo.platforms[0]
         good = FleetEndpoint("dvc", dvc.platform.host, dvc.port, {}, Backend.PYTHON)
         version, _, _, response = fetch(good, verifying_context(demo.ca_bundle))
         assert version == "TLSv1.3" and b"Strict-Transport-Security" in response
-        ports = [p.port for p in demo.platforms]
-    for port in ports:
+        ports = [(p.platform.address, p.port) for p in demo.platforms]
+    for address, port in ports:
         with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((address, port), timeout=1).close()
